@@ -1,0 +1,552 @@
+/**
+ * Config: every setting of the plugin, decoded once into one typed value.
+ *
+ * Raw values come from Effect's current `ConfigProvider` (process.env by default; the plugin puts its
+ * tuple options in front of it). Each variable is decoded on its own: an invalid value becomes a typed
+ * `ConfigError` that names the variable, the value (never for headers) and what is accepted, and only the
+ * feature that setting controls is switched off. Nothing here throws, mutates `process.env` or logs: the
+ * caller decides how to report `problems`.
+ */
+import { Config as EffectConfig, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
+import { parseKeyValueList, parseList } from "../config/keyValue.ts"
+import { parseTraceparent, parseTracestate, type RemoteParent } from "../config/traceparent.ts"
+
+export const PROTOCOLS = ["grpc", "http/protobuf", "http/json"] as const
+export type Protocol = (typeof PROTOCOLS)[number]
+
+export const TEMPORALITIES = ["cumulative", "delta", "lowmemory"] as const
+export type Temporality = (typeof TEMPORALITIES)[number]
+
+export const TRACE_TYPES = ["session", "llm", "tool"] as const
+export type TraceType = (typeof TRACE_TYPES)[number]
+
+/** Metric name suffixes; the exported name is `prefix + suffix`. */
+export const METRIC_NAMES = [
+  "session.count",
+  "token.usage",
+  "cost.usage",
+  "lines_of_code.count",
+  "lines_of_code.total",
+  "commit.count",
+  "tool.duration",
+  "cache.count",
+  "session.duration",
+  "message.count",
+  "session.token.total",
+  "session.cost.total",
+  "model.usage",
+  "retry.count",
+] as const
+export type MetricName = (typeof METRIC_NAMES)[number]
+
+export const HELPER_PLACEHOLDERS = ["PROJECT_ROOT", "WORKTREE", "DIRECTORY"] as const
+
+/** Every variable the plugin reads, with the plugin option (tuple form) that overrides it. */
+export const VARIABLES = {
+  OPENCODE_ENABLE_TELEMETRY: "enabled",
+  OPENCODE_OTLP_ENDPOINT: "endpoint",
+  OPENCODE_OTLP_PROTOCOL: "protocol",
+  OPENCODE_OTLP_METRICS_INTERVAL: "metricsInterval",
+  OPENCODE_OTLP_LOGS_INTERVAL: "logsInterval",
+  OPENCODE_METRIC_PREFIX: "metricPrefix",
+  OPENCODE_DISABLE_METRICS: "disableMetrics",
+  OPENCODE_DISABLE_LOGS: "disableLogs",
+  OPENCODE_DISABLE_TRACES: "disableTraces",
+  OPENCODE_OTLP_HEADERS: "headers",
+  OPENCODE_OTLP_HEADERS_HELPER: "headersHelper",
+  OPENCODE_RESOURCE_ATTRIBUTES: "resourceAttributes",
+  OPENCODE_SPAN_ATTRIBUTES: "spanAttributes",
+  OPENCODE_METRIC_ATTRIBUTES: "metricAttributes",
+  OPENCODE_EXCLUDE_METRICS_ATTRIBUTES: "excludeMetricsAttributes",
+  OPENCODE_OTLP_METRICS_TEMPORALITY: "metricsTemporality",
+  OPENCODE_COST_USAGE_SCALE: "costUsageScale",
+  OPENCODE_TRACEPARENT: "traceparent",
+  OPENCODE_TRACESTATE: "tracestate",
+  OPENCODE_OTLP_SHUTDOWN_TIMEOUT: "shutdownTimeout",
+  OPENCODE_OTLP_HEADERS_HELPER_TIMEOUT: "headersHelperTimeout",
+} as const
+export type Variable = keyof typeof VARIABLES
+export type OptionName = (typeof VARIABLES)[Variable]
+
+export const DEFAULTS = {
+  endpoint: "http://localhost:4317",
+  protocol: "grpc" as Protocol,
+  metricsIntervalMs: 60_000,
+  logsIntervalMs: 5_000,
+  metricPrefix: "opencode.",
+  temporality: "cumulative" as Temporality,
+  costUsageScale: 1,
+  shutdownTimeoutMs: 3_000,
+  headersHelperTimeoutMs: 5_000,
+}
+
+/**
+ * An invalid setting. `value` is omitted for header settings, whose values are secrets.
+ * `consequence` says what was switched off because of it.
+ */
+export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
+  variable: Schema.String,
+  value: Schema.optional(Schema.String),
+  expected: Schema.String,
+  consequence: Schema.String,
+}) {
+  override get message(): string {
+    const shown = this.value === undefined ? "" : `=${JSON.stringify(truncate(this.value, 200))}`
+    return `${this.variable}${shown} is invalid: expected ${this.expected}. ${this.consequence}`
+  }
+}
+
+/** Paths of the opencode project, substituted into the header helper's placeholders. */
+export interface Workspace {
+  readonly projectRoot: string
+  readonly worktree: string
+  readonly directory: string
+}
+
+export interface TelemetryConfig {
+  /** False when telemetry is not switched on, or when an invalid setting leaves nothing sensible to do. */
+  readonly enabled: boolean
+  readonly endpoint: string
+  readonly protocol: Protocol
+  readonly resourceAttributes: Readonly<Record<string, string>>
+  readonly shutdownTimeoutMs: number
+  readonly headers: {
+    readonly static: Readonly<Record<string, Redacted.Redacted<string>>>
+    /** Absolute path of the helper after placeholder substitution. */
+    readonly helper: Option.Option<string>
+    readonly helperTimeoutMs: number
+    /** Working directory of the helper: opencode's directory. */
+    readonly helperCwd: string | undefined
+  }
+  readonly metrics: {
+    readonly enabled: boolean
+    readonly intervalMs: number
+    readonly prefix: string
+    readonly disabled: ReadonlySet<MetricName>
+    readonly attributes: Readonly<Record<string, string>>
+    readonly excludeAttributes: ReadonlySet<string>
+    readonly temporality: Temporality
+    readonly costUsageScale: number
+  }
+  readonly logs: {
+    readonly enabled: boolean
+    readonly intervalMs: number
+  }
+  readonly traces: {
+    readonly disabled: ReadonlySet<TraceType>
+    readonly attributes: Readonly<Record<string, string>>
+    readonly parent: Option.Option<RemoteParent>
+  }
+}
+
+/** The decoded configuration and every problem found on the way. */
+export interface Decoded {
+  readonly config: TelemetryConfig
+  readonly problems: ReadonlyArray<ConfigError>
+}
+
+export interface Interface extends TelemetryConfig {
+  readonly problems: ReadonlyArray<ConfigError>
+}
+
+export class Config extends Context.Service<Config, Interface>()("opencode-plugin-opentelemetry/Config") {}
+
+/** Raw string values by variable name; undefined when unset or empty. */
+export type RawSettings = Partial<Record<Variable, string>>
+
+const TELEMETRY_OFF = "Telemetry is disabled."
+const isEmpty = (value: string | undefined): value is undefined => value === undefined || value.trim() === ""
+
+/**
+ * Decodes raw settings. Pure and total: every invalid value is reported, never thrown.
+ */
+export const decodeSettings = (raw: RawSettings, workspace?: Workspace): Decoded => {
+  const problems: Array<ConfigError> = []
+  const problem = (variable: Variable, value: string | undefined, expected: string, consequence: string) => {
+    problems.push(new ConfigError({ variable, value, expected, consequence }))
+  }
+  let fatal = false
+
+  // OPENCODE_ENABLE_TELEMETRY: any non-empty value switches telemetry on, except explicit "false"/"0" from options.
+  const enabledRaw = raw.OPENCODE_ENABLE_TELEMETRY
+  const enabled = !isEmpty(enabledRaw) && !["false", "0"].includes(enabledRaw.trim().toLowerCase())
+
+  // Endpoint: a URL with a scheme. There is no sensible place to send data otherwise.
+  let endpoint = DEFAULTS.endpoint
+  if (!isEmpty(raw.OPENCODE_OTLP_ENDPOINT)) {
+    const parsed = parseEndpoint(raw.OPENCODE_OTLP_ENDPOINT.trim())
+    if (parsed === undefined) {
+      fatal = true
+      problem(
+        "OPENCODE_OTLP_ENDPOINT",
+        raw.OPENCODE_OTLP_ENDPOINT,
+        "a URL with a scheme, such as http://localhost:4317 or https://collector.example:4318",
+        TELEMETRY_OFF,
+      )
+    } else endpoint = parsed
+  }
+
+  // Protocol: no silent fallback to grpc; sending the wrong wire format would look like a broken collector.
+  let protocol: Protocol = DEFAULTS.protocol
+  if (!isEmpty(raw.OPENCODE_OTLP_PROTOCOL)) {
+    const value = raw.OPENCODE_OTLP_PROTOCOL.trim().toLowerCase()
+    if (isOneOf(PROTOCOLS, value)) protocol = value
+    else {
+      fatal = true
+      problem("OPENCODE_OTLP_PROTOCOL", raw.OPENCODE_OTLP_PROTOCOL, `one of ${PROTOCOLS.join(", ")}`, TELEMETRY_OFF)
+    }
+  }
+
+  let metricsEnabled = true
+  let logsEnabled = true
+  const metricsOff = "Metrics export is disabled."
+  const logsOff = "Log export is disabled."
+
+  const metricsIntervalMs = decodePositiveInt(raw.OPENCODE_OTLP_METRICS_INTERVAL, DEFAULTS.metricsIntervalMs)
+  if (metricsIntervalMs === undefined) {
+    metricsEnabled = false
+    problem("OPENCODE_OTLP_METRICS_INTERVAL", raw.OPENCODE_OTLP_METRICS_INTERVAL, "a positive whole number of milliseconds", metricsOff)
+  }
+  const logsIntervalMs = decodePositiveInt(raw.OPENCODE_OTLP_LOGS_INTERVAL, DEFAULTS.logsIntervalMs)
+  if (logsIntervalMs === undefined) {
+    logsEnabled = false
+    problem("OPENCODE_OTLP_LOGS_INTERVAL", raw.OPENCODE_OTLP_LOGS_INTERVAL, "a positive whole number of milliseconds", logsOff)
+  }
+
+  // Metric prefix: instrument names must stay valid OpenTelemetry names (letter first, then [A-Za-z0-9_./-]).
+  let prefix = DEFAULTS.metricPrefix
+  if (raw.OPENCODE_METRIC_PREFIX !== undefined) {
+    const value = raw.OPENCODE_METRIC_PREFIX.trim()
+    if (value === "" || /^[A-Za-z][A-Za-z0-9_./-]{0,200}$/.test(value)) prefix = value
+    else {
+      metricsEnabled = false
+      problem(
+        "OPENCODE_METRIC_PREFIX",
+        raw.OPENCODE_METRIC_PREFIX,
+        "a letter followed by letters, digits, '_', '.', '/' or '-' (for example opencode. or claude_code.)",
+        metricsOff,
+      )
+    }
+  }
+
+  const disabledMetrics = new Set<MetricName>()
+  for (const name of parseList(raw.OPENCODE_DISABLE_METRICS)) {
+    if (isOneOf(METRIC_NAMES, name)) disabledMetrics.add(name)
+    else
+      problem(
+        "OPENCODE_DISABLE_METRICS",
+        name,
+        `metric name suffixes from: ${METRIC_NAMES.join(", ")}`,
+        "This entry is ignored; the other entries apply.",
+      )
+  }
+
+  const logsDisabled = !isEmpty(raw.OPENCODE_DISABLE_LOGS) && !["false", "0"].includes(raw.OPENCODE_DISABLE_LOGS.trim().toLowerCase())
+  if (logsDisabled) logsEnabled = false
+
+  const disabledTraces = new Set<TraceType>()
+  for (const name of parseList(raw.OPENCODE_DISABLE_TRACES).map((s) => s.toLowerCase())) {
+    if (["all", "*", "true", "1"].includes(name)) TRACE_TYPES.forEach((t) => disabledTraces.add(t))
+    else if (isOneOf(TRACE_TYPES, name)) disabledTraces.add(name)
+    else
+      problem(
+        "OPENCODE_DISABLE_TRACES",
+        name,
+        `trace types from: ${TRACE_TYPES.join(", ")}, or all, *, true, 1`,
+        "This entry is ignored; the other entries apply.",
+      )
+  }
+
+  // Static headers. Values are secrets: the error never carries them, and they are kept Redacted.
+  let staticHeaders: Record<string, Redacted.Redacted<string>> = {}
+  if (!isEmpty(raw.OPENCODE_OTLP_HEADERS)) {
+    const parsed = parseKeyValueList(raw.OPENCODE_OTLP_HEADERS)
+    if (parsed._tag === "Left" || Object.keys(parsed.value).some((k) => !isHeaderName(k))) {
+      // Exporting without the configured credentials would only collect rejections; stop instead.
+      fatal = true
+      problem(
+        "OPENCODE_OTLP_HEADERS",
+        undefined,
+        "comma-separated name=value pairs with valid HTTP header names (values may contain '=', percent-encoded where needed)",
+        TELEMETRY_OFF,
+      )
+    } else staticHeaders = Object.fromEntries(Object.entries(parsed.value).map(([k, v]) => [k.toLowerCase(), Redacted.make(v)]))
+  }
+
+  let helper = Option.none<string>()
+  if (!isEmpty(raw.OPENCODE_OTLP_HEADERS_HELPER)) {
+    const resolved = resolveHelperPath(raw.OPENCODE_OTLP_HEADERS_HELPER.trim(), workspace)
+    if (resolved._tag === "Left")
+      problem(
+        "OPENCODE_OTLP_HEADERS_HELPER",
+        raw.OPENCODE_OTLP_HEADERS_HELPER,
+        resolved.reason,
+        "The header helper is not used; static headers still apply.",
+      )
+    else helper = Option.some(resolved.value)
+  }
+
+  const resourceAttributes = decodeAttributes("OPENCODE_RESOURCE_ATTRIBUTES", raw, problem)
+  const spanAttributes = decodeAttributes("OPENCODE_SPAN_ATTRIBUTES", raw, problem)
+  const metricAttributes = decodeAttributes("OPENCODE_METRIC_ATTRIBUTES", raw, problem)
+  const excludeAttributes = new Set(parseList(raw.OPENCODE_EXCLUDE_METRICS_ATTRIBUTES))
+
+  let temporality = DEFAULTS.temporality
+  if (!isEmpty(raw.OPENCODE_OTLP_METRICS_TEMPORALITY)) {
+    const value = raw.OPENCODE_OTLP_METRICS_TEMPORALITY.trim().toLowerCase()
+    if (isOneOf(TEMPORALITIES, value)) temporality = value
+    else {
+      // The wrong temporality makes backends such as Datadog reject or misread every point.
+      metricsEnabled = false
+      problem("OPENCODE_OTLP_METRICS_TEMPORALITY", raw.OPENCODE_OTLP_METRICS_TEMPORALITY, `one of ${TEMPORALITIES.join(", ")}`, metricsOff)
+    }
+  }
+
+  let costUsageScale = DEFAULTS.costUsageScale
+  if (!isEmpty(raw.OPENCODE_COST_USAGE_SCALE)) {
+    const value = Number(raw.OPENCODE_COST_USAGE_SCALE.trim())
+    if (Number.isFinite(value) && value > 0) costUsageScale = value
+    else {
+      disabledMetrics.add("cost.usage")
+      problem(
+        "OPENCODE_COST_USAGE_SCALE",
+        raw.OPENCODE_COST_USAGE_SCALE,
+        "a positive number, such as 1 or 1000000",
+        "The cost.usage metric is disabled; other metrics still apply.",
+      )
+    }
+  }
+
+  let parent = Option.none<RemoteParent>()
+  if (!isEmpty(raw.OPENCODE_TRACEPARENT)) {
+    const parsed = parseTraceparent(raw.OPENCODE_TRACEPARENT.trim())
+    if (parsed === undefined)
+      problem(
+        "OPENCODE_TRACEPARENT",
+        raw.OPENCODE_TRACEPARENT,
+        "a W3C traceparent: 00-<32 hex trace id>-<16 hex span id>-<2 hex flags>, ids not all zero",
+        "Spans are exported as root spans.",
+      )
+    else {
+      let traceState: string | undefined
+      if (!isEmpty(raw.OPENCODE_TRACESTATE)) {
+        traceState = parseTracestate(raw.OPENCODE_TRACESTATE.trim())
+        if (traceState === undefined)
+          problem(
+            "OPENCODE_TRACESTATE",
+            raw.OPENCODE_TRACESTATE,
+            "a W3C tracestate: comma-separated key=value members",
+            "The trace state is ignored; the parent still applies.",
+          )
+      }
+      parent = Option.some({ ...parsed, traceState })
+    }
+  }
+
+  const shutdownTimeoutMs = decodePositiveInt(raw.OPENCODE_OTLP_SHUTDOWN_TIMEOUT, DEFAULTS.shutdownTimeoutMs)
+  if (shutdownTimeoutMs === undefined)
+    problem(
+      "OPENCODE_OTLP_SHUTDOWN_TIMEOUT",
+      raw.OPENCODE_OTLP_SHUTDOWN_TIMEOUT,
+      "a positive whole number of milliseconds",
+      `The default of ${DEFAULTS.shutdownTimeoutMs} ms applies.`,
+    )
+  const helperTimeoutMs = decodePositiveInt(raw.OPENCODE_OTLP_HEADERS_HELPER_TIMEOUT, DEFAULTS.headersHelperTimeoutMs)
+  if (helperTimeoutMs === undefined)
+    problem(
+      "OPENCODE_OTLP_HEADERS_HELPER_TIMEOUT",
+      raw.OPENCODE_OTLP_HEADERS_HELPER_TIMEOUT,
+      "a positive whole number of milliseconds",
+      `The default of ${DEFAULTS.headersHelperTimeoutMs} ms applies.`,
+    )
+
+  const config: TelemetryConfig = {
+    enabled: enabled && !fatal,
+    endpoint,
+    protocol,
+    resourceAttributes,
+    shutdownTimeoutMs: shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs,
+    headers: {
+      static: staticHeaders,
+      helper,
+      helperTimeoutMs: helperTimeoutMs ?? DEFAULTS.headersHelperTimeoutMs,
+      helperCwd: workspace?.directory,
+    },
+    metrics: {
+      enabled: metricsEnabled,
+      intervalMs: metricsIntervalMs ?? DEFAULTS.metricsIntervalMs,
+      prefix,
+      disabled: disabledMetrics,
+      attributes: metricAttributes,
+      excludeAttributes,
+      temporality,
+      costUsageScale,
+    },
+    logs: { enabled: logsEnabled, intervalMs: logsIntervalMs ?? DEFAULTS.logsIntervalMs },
+    traces: { disabled: disabledTraces, attributes: spanAttributes, parent },
+  }
+  return { config, problems }
+}
+
+/**
+ * Plugin options (the tuple form in opencode.json) as raw settings. Options override environment
+ * variables. Values may be typed (numbers, booleans, lists, objects); they are written back to the
+ * variables' string form so that one decoder judges both.
+ */
+export const settingsFromOptions = (options: unknown): { settings: RawSettings; problems: ReadonlyArray<ConfigError> } => {
+  const settings: RawSettings = {}
+  const problems: Array<ConfigError> = []
+  if (options === undefined || options === null) return { settings, problems }
+  if (typeof options !== "object" || Array.isArray(options)) {
+    problems.push(
+      new ConfigError({
+        variable: "plugin options",
+        expected: "an object such as {\"endpoint\": \"http://localhost:4317\"}",
+        consequence: "The options are ignored; environment variables apply.",
+      }),
+    )
+    return { settings, problems }
+  }
+  const byOption = new Map<string, Variable>(Object.entries(VARIABLES).map(([variable, option]) => [option, variable as Variable]))
+  for (const [key, value] of Object.entries(options)) {
+    const variable = byOption.get(key) ?? (key in VARIABLES ? (key as Variable) : undefined)
+    if (variable === undefined) {
+      problems.push(
+        new ConfigError({
+          variable: `plugin option "${key}"`,
+          expected: `one of ${[...byOption.keys()].join(", ")}`,
+          consequence: "The option is ignored.",
+        }),
+      )
+      continue
+    }
+    const text = optionToString(value)
+    if (text === undefined) {
+      problems.push(
+        new ConfigError({
+          variable: `${variable} (plugin option "${VARIABLES[variable]}")`,
+          expected: "a string, number, boolean, list of strings or object of strings",
+          consequence: "The option is ignored.",
+        }),
+      )
+      continue
+    }
+    settings[variable] = text
+  }
+  return { settings, problems }
+}
+
+/** Reads every variable through the current `ConfigProvider` (process.env unless replaced). */
+export const readSettings: Effect.Effect<RawSettings> = Effect.gen(function* () {
+  const settings: RawSettings = {}
+  for (const variable of Object.keys(VARIABLES) as Array<Variable>) {
+    const value = yield* EffectConfig.option(EffectConfig.String(variable)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
+    if (Option.isSome(value)) settings[variable] = value.value
+  }
+  return settings
+})
+
+/**
+ * The Config layer: reads the settings from the current ConfigProvider, lets `options` override them,
+ * and decodes once.
+ */
+export const layerFrom = (input: { readonly options?: unknown; readonly workspace?: Workspace } = {}) =>
+  Layer.effect(
+    Config,
+    Effect.gen(function* () {
+      const fromEnv = yield* readSettings
+      const fromOptions = settingsFromOptions(input.options)
+      const decoded = decodeSettings({ ...fromEnv, ...fromOptions.settings }, input.workspace)
+      return Config.of({ ...decoded.config, problems: [...fromOptions.problems, ...decoded.problems] })
+    }),
+  )
+
+/** The Config layer for a value already decoded (tests, embedding). */
+export const layerValue = (config: TelemetryConfig) => Layer.succeed(Config, Config.of({ ...config, problems: [] }))
+
+/** Reads process.env through Effect's default ConfigProvider. */
+export const defaultLayer = layerFrom()
+
+// ---------------------------------------------------------------------------------------------------------------
+
+const isOneOf = <const T extends ReadonlyArray<string>>(values: T, value: string): value is T[number] => values.includes(value)
+
+const truncate = (value: string, max: number) => (value.length > max ? `${value.slice(0, max)}…` : value)
+
+const decodePositiveInt = (value: string | undefined, fallback: number): number | undefined => {
+  if (isEmpty(value)) return fallback
+  const trimmed = value.trim()
+  if (!/^\d+$/.test(trimmed)) return undefined
+  const n = Number(trimmed)
+  return Number.isSafeInteger(n) && n > 0 ? n : undefined
+}
+
+/** RFC 7230 token characters. */
+const isHeaderName = (name: string) => /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)
+
+/** Accepts http(s) and grpc(s) URLs with a host; scheme-less values such as localhost:4317 are rejected. */
+const parseEndpoint = (value: string): string | undefined => {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return undefined
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    return undefined
+  }
+  if (!["http:", "https:", "grpc:", "grpcs:"].includes(url.protocol) || url.hostname === "") return undefined
+  return value.replace(/\/+$/, "")
+}
+
+const decodeAttributes = (
+  variable: "OPENCODE_RESOURCE_ATTRIBUTES" | "OPENCODE_SPAN_ATTRIBUTES" | "OPENCODE_METRIC_ATTRIBUTES",
+  raw: RawSettings,
+  problem: (variable: Variable, value: string | undefined, expected: string, consequence: string) => void,
+): Record<string, string> => {
+  const value = raw[variable]
+  if (isEmpty(value)) return {}
+  const parsed = parseKeyValueList(value)
+  if (parsed._tag === "Right") return parsed.value
+  problem(
+    variable,
+    value,
+    `comma-separated key=value pairs (${parsed.reason})`,
+    "These attributes are not added; everything else still applies.",
+  )
+  return {}
+}
+
+const resolveHelperPath = (
+  template: string,
+  workspace: Workspace | undefined,
+): { _tag: "Right"; value: string } | { _tag: "Left"; reason: string } => {
+  const values: Record<(typeof HELPER_PLACEHOLDERS)[number], string | undefined> = {
+    PROJECT_ROOT: workspace?.projectRoot,
+    WORKTREE: workspace?.worktree,
+    DIRECTORY: workspace?.directory,
+  }
+  let unknown: string | undefined
+  const path = template.replace(/\$\{([^}]*)\}/g, (whole, name: string) => {
+    if (!isOneOf(HELPER_PLACEHOLDERS, name)) {
+      unknown ??= whole
+      return whole
+    }
+    return values[name] ?? whole
+  })
+  if (unknown !== undefined)
+    return { _tag: "Left", reason: `an absolute path; placeholders are \${PROJECT_ROOT}, \${WORKTREE}, \${DIRECTORY} (found ${unknown})` }
+  if (/\$\{/.test(path)) return { _tag: "Left", reason: "an absolute path; a placeholder could not be resolved here" }
+  if (!path.startsWith("/")) return { _tag: "Left", reason: "an absolute path to an executable (run without a shell)" }
+  return { _tag: "Right", value: path }
+}
+
+const optionToString = (value: unknown): string | undefined => {
+  if (typeof value === "string") return value
+  if (typeof value === "number" && Number.isFinite(value)) return String(value)
+  if (typeof value === "boolean") return value ? "true" : "false"
+  if (Array.isArray(value) && value.every((v) => typeof v === "string")) return value.join(",")
+  if (value !== null && typeof value === "object" && Object.values(value).every((v) => typeof v === "string" || typeof v === "number"))
+    return Object.entries(value)
+      .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
+      .join(",")
+  return undefined
+}

@@ -1,0 +1,210 @@
+/**
+ * Exporter: the plugin's own meter, logger and tracer providers, never registered globally.
+ *
+ * Providers are created in `acquireRelease`; releasing the layer flushes and shuts them down within
+ * `shutdownTimeoutMs`, whatever the collector does. A signal that is switched off gets a provider without a
+ * reader or processor: instruments stay callable and record nothing.
+ */
+import type { Meter, Tracer } from "@opentelemetry/api"
+import type { Logger } from "@opentelemetry/api-logs"
+import { resourceFromAttributes, type Resource } from "@opentelemetry/resources"
+import {
+  BatchLogRecordProcessor,
+  InMemoryLogRecordExporter,
+  LoggerProvider,
+  type LogRecordExporter,
+  type ReadableLogRecord,
+} from "@opentelemetry/sdk-logs"
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type PushMetricExporter,
+  type ResourceMetrics,
+} from "@opentelemetry/sdk-metrics"
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  type SpanExporter,
+} from "@opentelemetry/sdk-trace-base"
+import { Context, Effect, Layer, Redacted } from "effect"
+import {
+  buildLogExporter,
+  buildMetricExporter,
+  buildSpanExporter,
+  ReauthLogExporter,
+  ReauthMetricExporter,
+  ReauthSpanExporter,
+  type OtlpTarget,
+} from "../exporters/otlp.ts"
+import { PACKAGE_NAME, PACKAGE_VERSION } from "../version.ts"
+import { Config, TRACE_TYPES, type Interface as ConfigInterface } from "./Config.ts"
+import { HeaderProvider } from "./HeaderProvider.ts"
+
+export interface Interface {
+  readonly resource: Resource
+  readonly meter: Meter
+  readonly logger: Logger
+  readonly tracer: Tracer
+  /** Exports everything recorded so far, bounded by the shutdown budget. Never fails. */
+  readonly flush: Effect.Effect<void>
+}
+
+export class Exporter extends Context.Service<Exporter, Interface>()("opencode-plugin-opentelemetry/Exporter") {}
+
+/** The signal exporters a provider set is built on; undefined switches that signal off. */
+export interface SignalExporters {
+  readonly spans?: SpanExporter | undefined
+  readonly logs?: LogRecordExporter | undefined
+  readonly metrics?: PushMetricExporter | undefined
+}
+
+/** service.name=opencode, the plugin's version, os.type, host.arch, then OPENCODE_RESOURCE_ATTRIBUTES. */
+export const makeResource = (config: Pick<ConfigInterface, "resourceAttributes">): Resource =>
+  resourceFromAttributes({
+    "service.name": "opencode",
+    "service.version": PACKAGE_VERSION,
+    "os.type": osType(process.platform),
+    "host.arch": hostArch(process.arch),
+    "telemetry.sdk.name": "opentelemetry",
+    "telemetry.sdk.language": "nodejs",
+    "opencode.plugin.name": PACKAGE_NAME,
+    "opencode.plugin.version": PACKAGE_VERSION,
+    ...config.resourceAttributes,
+  })
+
+/** Builds the three providers on the given exporters and shuts them down, bounded, on release. */
+export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (exporters: SignalExporters) {
+  const config = yield* Config
+  const resource = makeResource(config)
+  const budget = config.shutdownTimeoutMs
+
+  const meterProvider = new MeterProvider({
+    resource,
+    readers:
+      exporters.metrics === undefined
+        ? []
+        : [
+            new PeriodicExportingMetricReader({
+              exporter: exporters.metrics,
+              exportIntervalMillis: config.metrics.intervalMs,
+              // The reader requires timeout <= interval.
+              exportTimeoutMillis: Math.min(config.metrics.intervalMs, Math.max(budget, 1_000)),
+            }),
+          ],
+  })
+  const loggerProvider = new LoggerProvider({
+    resource,
+    processors:
+      exporters.logs === undefined
+        ? []
+        : [new BatchLogRecordProcessor({ exporter: exporters.logs, scheduledDelayMillis: config.logs.intervalMs, exportTimeoutMillis: budget })],
+  })
+  const tracerProvider = new BasicTracerProvider({
+    resource,
+    spanProcessors:
+      exporters.spans === undefined ? [] : [new BatchSpanProcessor(exporters.spans, { scheduledDelayMillis: 1_000, exportTimeoutMillis: budget })],
+  })
+
+  const all = [meterProvider, loggerProvider, tracerProvider] as const
+  const bounded = (label: string, run: () => Promise<unknown>) =>
+    Effect.tryPromise(run).pipe(
+      Effect.timeout(budget),
+      // Finalizers are uninterruptible; the timeout must be able to interrupt the wait.
+      Effect.interruptible,
+      Effect.catchCause((cause) => Effect.logWarning(`${label} did not complete within ${budget} ms or failed`, cause)),
+    )
+
+  yield* Effect.addFinalizer(() =>
+    bounded("Telemetry shutdown", () => Promise.allSettled(all.map((p) => p.shutdown()))).pipe(Effect.withSpan("Exporter.shutdown")),
+  )
+
+  return Exporter.of({
+    resource,
+    meter: meterProvider.getMeter(PACKAGE_NAME, PACKAGE_VERSION),
+    logger: loggerProvider.getLogger(PACKAGE_NAME, PACKAGE_VERSION),
+    tracer: tracerProvider.getTracer(PACKAGE_NAME, PACKAGE_VERSION),
+    flush: bounded("Telemetry flush", () => Promise.allSettled(all.map((p) => p.forceFlush()))).pipe(Effect.withSpan("Exporter.flush")),
+  })
+})
+
+/** OTLP export on the configured protocol, with headers from the HeaderProvider. */
+export const layer = Layer.effect(
+  Exporter,
+  Effect.gen(function* () {
+    const config = yield* Config
+    const headers = yield* HeaderProvider
+    const context = yield* Effect.context<never>()
+    const target: OtlpTarget = {
+      endpoint: config.endpoint,
+      protocol: config.protocol,
+      // Pending requests past the budget would keep opencode's process alive after shutdown.
+      timeoutMs: config.shutdownTimeoutMs,
+      temporality: config.metrics.temporality,
+    }
+    // Version 0 is the static headers; the helper's prewarm bumps it and exporters rebuild on first use.
+    const initial = { version: 0, headers: Object.fromEntries(Object.entries(config.headers.static).map(([k, v]) => [k, Redacted.value(v)])) }
+    const tracesWanted = TRACE_TYPES.some((t) => !config.traces.disabled.has(t))
+    return yield* makeProviders({
+      spans: tracesWanted
+        ? new ReauthSpanExporter("traces", config.protocol, (h) => buildSpanExporter(target, h), headers, context, initial)
+        : undefined,
+      logs: config.logs.enabled
+        ? new ReauthLogExporter("logs", config.protocol, (h) => buildLogExporter(target, h), headers, context, initial)
+        : undefined,
+      metrics: config.metrics.enabled
+        ? new ReauthMetricExporter("metrics", config.protocol, (h) => buildMetricExporter(target, h), headers, context, initial)
+        : undefined,
+    })
+  }),
+)
+
+/** What the in-memory exporters hold; reading flushes first. */
+export interface MemoryInterface {
+  readonly spans: Effect.Effect<ReadonlyArray<ReadableSpan>>
+  readonly logs: Effect.Effect<ReadonlyArray<ReadableLogRecord>>
+  readonly metrics: Effect.Effect<ReadonlyArray<ResourceMetrics>>
+  readonly reset: Effect.Effect<void>
+}
+
+export class MemoryExporter extends Context.Service<MemoryExporter, MemoryInterface>()(
+  "opencode-plugin-opentelemetry/MemoryExporter",
+) {}
+
+/**
+ * In-memory exporters for tests: the same providers, with exporters that keep what they receive.
+ * Metrics are cumulative unless configured otherwise.
+ */
+export const layerMemory = Layer.effectContext(
+  Effect.gen(function* () {
+    const config = yield* Config
+    const spans = new InMemorySpanExporter()
+    const logs = new InMemoryLogRecordExporter()
+    const metrics = new InMemoryMetricExporter(
+      config.metrics.temporality === "cumulative" ? AggregationTemporality.CUMULATIVE : AggregationTemporality.DELTA,
+    )
+    const exporter = yield* makeProviders({
+      spans: TRACE_TYPES.some((t) => !config.traces.disabled.has(t)) ? spans : undefined,
+      logs: config.logs.enabled ? logs : undefined,
+      metrics: config.metrics.enabled ? metrics : undefined,
+    })
+    const memory = MemoryExporter.of({
+      spans: exporter.flush.pipe(Effect.map(() => spans.getFinishedSpans())),
+      logs: exporter.flush.pipe(Effect.map(() => logs.getFinishedLogRecords())),
+      metrics: exporter.flush.pipe(Effect.map(() => metrics.getMetrics())),
+      reset: Effect.sync(() => {
+        spans.reset()
+        logs.reset()
+        metrics.reset()
+      }),
+    })
+    return Context.make(Exporter, exporter).pipe(Context.add(MemoryExporter, memory))
+  }),
+)
+
+const osType = (platform: NodeJS.Platform): string => (platform === "win32" ? "windows" : platform === "sunos" ? "solaris" : platform)
+
+const hostArch = (arch: string): string => ({ x64: "amd64", ia32: "x86", arm: "arm32", ppc: "ppc32" } as Record<string, string>)[arch] ?? arch

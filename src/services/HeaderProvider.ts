@@ -1,0 +1,186 @@
+/**
+ * HeaderProvider: the headers every OTLP export carries.
+ *
+ * Static headers come from OPENCODE_OTLP_HEADERS. The optional helper (OPENCODE_OTLP_HEADERS_HELPER) is an
+ * executable that prints a JSON object of strings; its headers override static ones. The helper runs without
+ * a shell, with a time and output limit, and with every variable that may hold OTLP credentials removed from
+ * its environment. It is prewarmed once at start and run again on an auth failure; concurrent refreshes share
+ * one run. Header values never appear in a log or an error.
+ */
+import { spawn } from "node:child_process"
+import { Context, Effect, Fiber, Layer, Option, Redacted, Schema, Scope } from "effect"
+import { Config } from "./Config.ts"
+
+/** Why a helper run produced no headers. Carries no output of the helper: it may hold secrets. */
+export class HeaderHelperError extends Schema.TaggedError<HeaderHelperError>()("HeaderHelperError", {
+  helper: Schema.String,
+  reason: Schema.String,
+}) {
+  override get message(): string {
+    return `OPENCODE_OTLP_HEADERS_HELPER ${this.helper} failed: ${this.reason}. Exports continue with the static headers.`
+  }
+}
+
+export interface Snapshot {
+  /** Increments whenever the headers change, so exporters know to rebuild. */
+  readonly version: number
+  readonly headers: Readonly<Record<string, string>>
+}
+
+export interface Interface {
+  /** The current headers; waits for the start-up prewarm (bounded by the helper timeout). */
+  readonly current: Effect.Effect<Snapshot>
+  /** Runs the helper again (no-op without one). Concurrent callers share one run. Never fails. */
+  readonly refresh: Effect.Effect<Snapshot>
+  /** True when a helper is configured, so an auth failure is worth a refresh. */
+  readonly canRefresh: boolean
+}
+
+export class HeaderProvider extends Context.Service<HeaderProvider, Interface>()(
+  "opencode-plugin-opentelemetry/HeaderProvider",
+) {}
+
+/** Largest helper output accepted; a token helper prints a few kilobytes at most. */
+export const HELPER_MAX_OUTPUT_BYTES = 64 * 1024
+
+/** Variables that may carry OTLP credentials; a child process never sees them. */
+export const CREDENTIAL_VARIABLES = [
+  "OPENCODE_OTLP_HEADERS",
+  "OTEL_EXPORTER_OTLP_HEADERS",
+  "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+  "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+  "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+] as const
+
+const HelperOutput = Schema.fromJsonString(Schema.Record(Schema.String, Schema.String))
+const decodeHelperOutput = Schema.decodeUnknownEffect(HelperOutput)
+
+/**
+ * Runs the helper once: no shell, no stdin, SIGKILL at the deadline or when output exceeds the limit.
+ * The helper's environment is the plugin's, minus credential variables.
+ */
+export const runHelper = Effect.fn("HeaderProvider.runHelper")(function* (
+  helper: string,
+  options: { readonly timeoutMs: number; readonly cwd?: string | undefined; readonly env?: NodeJS.ProcessEnv | undefined },
+) {
+  const fail = (reason: string) => new HeaderHelperError({ helper, reason })
+  const stdout = yield* Effect.callback<string, HeaderHelperError>((resume) => {
+    const env = { ...(options.env ?? process.env) }
+    for (const name of CREDENTIAL_VARIABLES) delete env[name]
+    let child: ReturnType<typeof spawn>
+    try {
+      child = spawn(helper, [], { shell: false, stdio: ["ignore", "pipe", "ignore"], cwd: options.cwd, env })
+    } catch (error) {
+      resume(Effect.fail(fail(`it could not be started (${errorCode(error)})`)))
+      return
+    }
+    const chunks: Array<Buffer> = []
+    let size = 0
+    let settled = false
+    const settle = (effect: Effect.Effect<string, HeaderHelperError>) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      resume(effect)
+    }
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      settle(Effect.fail(fail(`it did not finish within ${options.timeoutMs} ms and was stopped`)))
+    }, options.timeoutMs)
+    child.stdout?.on("data", (chunk: Buffer) => {
+      size += chunk.length
+      if (size > HELPER_MAX_OUTPUT_BYTES) {
+        child.kill("SIGKILL")
+        settle(Effect.fail(fail(`it printed more than ${HELPER_MAX_OUTPUT_BYTES} bytes and was stopped`)))
+      } else chunks.push(chunk)
+    })
+    child.on("error", (error) => settle(Effect.fail(fail(`it could not be started (${errorCode(error)})`))))
+    child.on("close", (code, signal) => {
+      if (code === 0) settle(Effect.succeed(Buffer.concat(chunks).toString("utf8")))
+      else settle(Effect.fail(fail(signal ? `it was ended by ${signal}` : `it exited with code ${code}`)))
+    })
+    return Effect.sync(() => {
+      if (!settled) {
+        settled = true
+        clearTimeout(timer)
+        child.kill("SIGKILL")
+      }
+    })
+  })
+  return yield* decodeHelperOutput(stdout.trim()).pipe(
+    // The decode issue would quote the output; say only what was wrong with its shape.
+    Effect.mapError(() => fail("its output is not a JSON object of string values")),
+  )
+})
+
+export const layer = Layer.effect(
+  HeaderProvider,
+  Effect.gen(function* () {
+    const config = yield* Config
+    const scope = yield* Scope.Scope
+    const staticHeaders = Object.fromEntries(Object.entries(config.headers.static).map(([k, v]) => [k, Redacted.value(v)]))
+    let snapshot: Snapshot = { version: 0, headers: staticHeaders }
+    let inflight: Fiber.Fiber<Snapshot> | undefined
+    let lastError: string | undefined
+
+    const runAndStore = (helper: string) =>
+      runHelper(helper, { timeoutMs: config.headers.helperTimeoutMs, cwd: config.headers.helperCwd }).pipe(
+        Effect.map((fromHelper) => {
+          lastError = undefined
+          const merged = { ...staticHeaders }
+          // Header names are case-insensitive: a helper's "Authorization" replaces a static "authorization".
+          for (const [k, v] of Object.entries(fromHelper)) merged[k.toLowerCase()] = v
+          snapshot = { version: snapshot.version + 1, headers: merged }
+          return snapshot
+        }),
+        Effect.catch((error: HeaderHelperError) =>
+          Effect.gen(function* () {
+            // One message per distinct failure, not one per export.
+            if (lastError !== error.reason) {
+              lastError = error.reason
+              yield* Effect.logWarning(error.message)
+            }
+            return snapshot
+          }),
+        ),
+      )
+
+    const refreshWith = (helper: string) =>
+      Effect.suspend(() => {
+        if (inflight !== undefined) return Fiber.join(inflight)
+        return Effect.gen(function* () {
+          const fiber = yield* runAndStore(helper).pipe(
+            Effect.ensuring(Effect.sync(() => void (inflight = undefined))),
+            Effect.forkIn(scope),
+          )
+          inflight = fiber
+          return yield* Fiber.join(fiber)
+        })
+      })
+
+    const helper = config.headers.helper
+    if (Option.isNone(helper)) {
+      const current = Effect.sync(() => snapshot)
+      return HeaderProvider.of({ current, refresh: current, canRefresh: false })
+    }
+
+    // Prewarm in the background: start-up never waits on the helper, the first export does (bounded).
+    const prewarm = yield* refreshWith(helper.value).pipe(Effect.forkIn(scope))
+    const current = Effect.gen(function* () {
+      yield* Fiber.await(prewarm).pipe(Effect.asVoid)
+      return snapshot
+    }).pipe(Effect.withSpan("HeaderProvider.current"))
+    const refresh = refreshWith(helper.value).pipe(Effect.withSpan("HeaderProvider.refresh"))
+    return HeaderProvider.of({ current, refresh, canRefresh: true })
+  }),
+)
+
+/** Fixed headers, for tests and embedders that manage credentials themselves. */
+export const layerStatic = (headers: Record<string, string>) =>
+  Layer.succeed(
+    HeaderProvider,
+    HeaderProvider.of({ current: Effect.succeed({ version: 0, headers }), refresh: Effect.succeed({ version: 0, headers }), canRefresh: false }),
+  )
+
+const errorCode = (error: unknown): string =>
+  typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : "unknown error"
