@@ -1,0 +1,54 @@
+/**
+ * Routes the plugin's Effect logs to opencode's own log (`client.app.log`), never to the terminal:
+ * inside opencode's TUI any write to stdout/stderr corrupts the screen.
+ */
+import { Cause, Layer, Logger } from "effect"
+import { PACKAGE_NAME } from "../version.ts"
+
+export type OpencodeLogLevel = "debug" | "info" | "warn" | "error"
+
+/** The one method of opencode's SDK client the plugin logs through. */
+export interface OpencodeLogClient {
+  readonly app: {
+    readonly log: (options: {
+      body: { service: string; level: OpencodeLogLevel; message: string; extra?: Record<string, unknown> }
+    }) => unknown
+  }
+}
+
+/** Sends one message; a failure to log is dropped, never thrown. */
+export const sendLog = (client: OpencodeLogClient | undefined, level: OpencodeLogLevel, message: string): void => {
+  try {
+    const result = client?.app.log({ body: { service: PACKAGE_NAME, level, message } })
+    if (result instanceof Promise) result.catch(() => undefined)
+  } catch {
+    // Logging must never break the host.
+  }
+}
+
+const levelOf = (label: string): OpencodeLogLevel =>
+  label === "Fatal" || label === "Error" ? "error" : label === "Warn" ? "warn" : label === "Info" ? "info" : "debug"
+
+const render = (message: unknown): string =>
+  Array.isArray(message) ? message.map(render).join(" ") : typeof message === "string" ? message : safeJson(message)
+
+const safeJson = (value: unknown): string => {
+  try {
+    return JSON.stringify(value) ?? String(value)
+  } catch {
+    return String(value)
+  }
+}
+
+export const makeLogger = (client: OpencodeLogClient | undefined) =>
+  Logger.make<unknown, void>(({ message, logLevel, cause }) => {
+    const squashed = cause.reasons.length > 0 ? Cause.squash(cause) : undefined
+    const reason = squashed === undefined ? "" : ` (${squashed instanceof Error ? squashed.message : "failure"})`
+    sendLog(client, levelOf(logLevel), `${render(message)}${reason}`)
+  })
+
+/** Replaces every logger (including the default console logger) with opencode's log. */
+export const layer = (client: OpencodeLogClient | undefined) => Logger.layer([makeLogger(client)], { mergeWithExisting: false })
+
+/** Drops all logs: for tests and embedders that want silence. */
+export const layerSilent = Layer.mergeAll(Logger.layer([], { mergeWithExisting: false }))

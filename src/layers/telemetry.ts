@@ -1,0 +1,37 @@
+/**
+ * The composed layers: every service the handlers need, on top of a Config.
+ *
+ * - `layer`: open — needs `Config`; OTLP export with the HeaderProvider.
+ * - `layerLive(input)`: reads settings from the current ConfigProvider (process.env by default), lets
+ *   plugin options override them, and exports over OTLP.
+ * - `layerTest(settings)`: in-memory exporters (read them through `MemoryExporter`), nothing leaves the process.
+ */
+import { Layer } from "effect"
+import * as Config from "../services/Config.ts"
+import * as Exporter from "../services/Exporter.ts"
+import * as HeaderProvider from "../services/HeaderProvider.ts"
+import * as Instruments from "../services/Instruments.ts"
+import * as SessionStore from "../services/SessionStore.ts"
+
+/** Instruments and the session store over an Exporter layer of your choice. */
+export const layerOn = <A extends Exporter.Exporter, E, R>(
+  exporter: Layer.Layer<A, E, R>,
+  options: { readonly maxSessions?: number } = {}) =>
+  Layer.mergeAll(Instruments.layer, SessionStore.layer(options)).pipe(Layer.provideMerge(exporter))
+
+/** Open layer: OTLP export as configured; requires Config. */
+export const layer = layerOn(Exporter.layer.pipe(Layer.provideMerge(HeaderProvider.layer)))
+
+/** Live layer: settings from the environment (through ConfigProvider), overridden by plugin options. */
+export const layerLive = (input: { readonly options?: unknown; readonly workspace?: Config.Workspace } = {}) =>
+  layer.pipe(Layer.provideMerge(Config.layerFrom(input)))
+
+/**
+ * Test layer: the same services with in-memory exporters. `settings` are raw variable values;
+ * telemetry is switched on unless they say otherwise.
+ */
+export const layerTest = (settings: Config.RawSettings = {}, options: { readonly maxSessions?: number } = {}) => {
+  const decoded = Config.decodeSettings({ OPENCODE_ENABLE_TELEMETRY: "1", ...settings })
+  const config = Layer.succeed(Config.Config, Config.Config.of({ ...decoded.config, problems: decoded.problems }))
+  return layerOn(Exporter.layerMemory, options).pipe(Layer.provideMerge(config))
+}

@@ -1,0 +1,108 @@
+/**
+ * The opencode plugin. opencode calls every exported function of this module as a plugin, so it exports
+ * exactly one; the Effect API lives on the `opencode-plugin-opentelemetry/effect` subpath.
+ *
+ * One ManagedRuntime per plugin instance. Every hook is total: failures and defects are caught and sent to
+ * opencode's log, never thrown (a throw in some hooks fails the user's prompt). `dispose` flushes within the
+ * shutdown budget. No signal handlers, no globals, no writes to the terminal, no changes to process.env.
+ */
+import { Effect, Layer, ManagedRuntime } from "effect"
+import { handleEvent } from "./handlers/index.ts"
+import * as OpencodeLog from "./layers/opencodeLog.ts"
+import * as Telemetry from "./layers/telemetry.ts"
+import * as Config from "./services/Config.ts"
+import { SessionStore } from "./services/SessionStore.ts"
+import { Exporter } from "./services/Exporter.ts"
+
+/** The parts of opencode's plugin input this plugin reads. */
+export interface OpencodePluginInput {
+  readonly client?: OpencodeLog.OpencodeLogClient | undefined
+  readonly project?: { readonly worktree?: string | undefined } | undefined
+  readonly directory?: string | undefined
+  readonly worktree?: string | undefined
+}
+
+export interface OpencodeHooks {
+  event?: (input: { event: unknown }) => Promise<void>
+  dispose?: () => Promise<void>
+}
+
+export const OpenTelemetryPlugin = async (input: OpencodePluginInput, options?: unknown): Promise<OpencodeHooks> => {
+  try {
+    return await start(input, options)
+  } catch (error) {
+    OpencodeLog.sendLog(input?.client, "error", `Telemetry is disabled: the plugin failed to start (${describe(error)})`)
+    return {}
+  }
+}
+
+const start = async (input: OpencodePluginInput, options: unknown): Promise<OpencodeHooks> => {
+  const client = input.client
+  const directory = input.directory ?? process.cwd()
+  const workspace: Config.Workspace = {
+    projectRoot: input.project?.worktree ?? input.worktree ?? directory,
+    worktree: input.worktree ?? directory,
+    directory,
+  }
+
+  // Decode once, up front: a setting problem is reported before anything is built.
+  const config = await Effect.runPromise(Effect.provide(Effect.service(Config.Config), Config.layerFrom({ options, workspace })))
+  for (const problem of config.problems) OpencodeLog.sendLog(client, "warn", problem.message)
+  if (!config.enabled) {
+    if (config.problems.length > 0) OpencodeLog.sendLog(client, "error", "Telemetry is disabled because of the settings above.")
+    return {}
+  }
+
+  const layer = Telemetry.layer.pipe(
+    Layer.provideMerge(Layer.succeed(Config.Config, config)),
+    Layer.provide(OpencodeLog.layer(client)),
+  )
+  const runtime = ManagedRuntime.make(layer)
+
+  /** Runs an effect to completion; whatever happens, resolves. */
+  const run = (effect: Effect.Effect<void, unknown, Layer.Success<typeof layer>>, what: string): Promise<void> =>
+    runtime
+      .runPromiseExit(effect)
+      .then((exit) => {
+        if (exit._tag === "Failure") OpencodeLog.sendLog(client, "warn", `Telemetry ${what} failed; opencode is unaffected`)
+      })
+      .catch((error) => OpencodeLog.sendLog(client, "warn", `Telemetry ${what} failed (${describe(error)}); opencode is unaffected`))
+
+  // Build the services now, so configuration faults show at start-up rather than on the first event.
+  await runtime.runPromise(Effect.void)
+
+  const budget = config.shutdownTimeoutMs
+  let disposed = false
+  return {
+    event: async ({ event }) => {
+      if (disposed) return
+      await run(handleEvent(event), "event handling")
+    },
+    dispose: async () => {
+      if (disposed) return
+      disposed = true
+      // End open spans first, so the exporter's final flush carries them; the release then shuts down.
+      await run(
+        Effect.gen(function* () {
+          yield* (yield* SessionStore).closeAll()
+          yield* (yield* Exporter).flush
+        }),
+        "flush",
+      )
+      await withTimeout(runtime.dispose(), budget + 500).catch(() => undefined)
+    },
+  }
+}
+
+const withTimeout = <A>(promise: Promise<A>, ms: number): Promise<A | undefined> => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms)
+    // Never keep opencode's process alive for our sake.
+    timer.unref?.()
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+const describe = (error: unknown): string => (error instanceof Error ? error.message : "unknown error")
+

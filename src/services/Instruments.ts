@@ -1,0 +1,227 @@
+/**
+ * Instruments: the plugin's metrics, log events and spans, named, described and filtered in one place.
+ *
+ * Handlers say what happened (`count("session.count", 1, attrs)`, `event("session.created", attrs)`,
+ * `startSpan("session", ...)`); this service applies the prefix, OPENCODE_DISABLE_METRICS, the metric-only
+ * attributes and exclusions, the span-only attributes, OPENCODE_DISABLE_LOGS / _TRACES and the remote parent.
+ * The three attribute channels stay independent: resource, span-only, metric-only.
+ */
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  trace,
+  type Attributes,
+  type Context as OtelContext,
+  type Counter,
+  type Gauge,
+  type Histogram,
+  type Span,
+} from "@opentelemetry/api"
+import { SeverityNumber } from "@opentelemetry/api-logs"
+import { TraceState } from "@opentelemetry/core"
+import { Context, Effect, Layer, Option } from "effect"
+import { Config, type MetricName, type TraceType } from "./Config.ts"
+import { Exporter } from "./Exporter.ts"
+
+export type CounterName = Extract<
+  MetricName,
+  | "session.count"
+  | "token.usage"
+  | "cost.usage"
+  | "lines_of_code.count"
+  | "commit.count"
+  | "cache.count"
+  | "message.count"
+  | "model.usage"
+  | "retry.count"
+>
+export type HistogramName = Extract<MetricName, "tool.duration" | "session.duration" | "session.token.total" | "session.cost.total">
+export type GaugeName = Extract<MetricName, "lines_of_code.total">
+
+export const EVENT_NAMES = [
+  "session.created",
+  "session.idle",
+  "session.error",
+  "user_prompt",
+  "api_request",
+  "api_error",
+  "tool_result",
+  "tool_decision",
+  "commit",
+] as const
+export type EventName = (typeof EVENT_NAMES)[number]
+
+interface MetricSpec {
+  readonly description: string
+  readonly unit: string
+  readonly buckets?: ReadonlyArray<number>
+}
+
+const TOKEN_BUCKETS = [100, 500, 1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 5_000_000]
+const USD_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100]
+const MS_BUCKETS = [10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000]
+
+export const METRICS: Record<MetricName, MetricSpec> = {
+  "session.count": { description: "Sessions started", unit: "{session}" },
+  "token.usage": { description: "Tokens used, by type (input, output, reasoning, cacheRead, cacheCreation)", unit: "{token}" },
+  "cost.usage": { description: "Cost of completed assistant messages", unit: "USD" },
+  "lines_of_code.count": { description: "Lines of code changed (gross churn), by type (added, removed)", unit: "{line}" },
+  "lines_of_code.total": { description: "Current lines added/removed in the session, by type", unit: "{line}" },
+  "commit.count": { description: "Git commits made through the bash tool", unit: "{commit}" },
+  "tool.duration": { description: "Tool execution time", unit: "ms", buckets: MS_BUCKETS },
+  "cache.count": { description: "Prompt cache activity per message, by type (cacheRead, cacheCreation)", unit: "{message}" },
+  "session.duration": { description: "Session duration from creation to idle", unit: "ms", buckets: MS_BUCKETS },
+  "message.count": { description: "Completed assistant messages", unit: "{message}" },
+  "session.token.total": { description: "Tokens used per session", unit: "{token}", buckets: TOKEN_BUCKETS },
+  "session.cost.total": { description: "Cost per session", unit: "USD", buckets: USD_BUCKETS },
+  "model.usage": { description: "Completed assistant messages, by model and provider", unit: "{message}" },
+  "retry.count": { description: "Provider API retries", unit: "{retry}" },
+}
+
+export interface SpanOptions {
+  readonly attributes?: Attributes
+  /** A parent span; without one, the remote parent from OPENCODE_TRACEPARENT (if any), else a root. */
+  readonly parent?: Span | undefined
+  readonly startTime?: number | undefined
+  readonly kind?: SpanKind
+}
+
+export interface Interface {
+  readonly count: (name: CounterName, value: number, attributes?: Attributes) => Effect.Effect<void>
+  readonly record: (name: HistogramName, value: number, attributes?: Attributes) => Effect.Effect<void>
+  readonly gauge: (name: GaugeName, value: number, attributes?: Attributes) => Effect.Effect<void>
+  /** A log event: body `<name>`, attributes event.name, event.timestamp and the given ones. */
+  readonly event: (name: EventName, attributes: Attributes, timestamp?: number) => Effect.Effect<void>
+  /** Starts a span of a trace type; `undefined` when that type is disabled. */
+  readonly startSpan: (type: TraceType, name: string, options?: SpanOptions) => Effect.Effect<Span | undefined>
+}
+
+export class Instruments extends Context.Service<Instruments, Interface>()("opencode-plugin-opentelemetry/Instruments") {}
+
+export const layer = Layer.effect(
+  Instruments,
+  Effect.gen(function* () {
+    const config = yield* Config
+    const exporter = yield* Exporter
+    const { meter, logger, tracer } = exporter
+    const metrics = config.metrics
+
+    const enabled = (name: MetricName) => metrics.enabled && !metrics.disabled.has(name)
+    const fullName = (name: MetricName) => `${metrics.prefix}${name}`
+    const options = (name: MetricName) => {
+      const spec = METRICS[name]
+      const scaled = name === "cost.usage" && metrics.costUsageScale !== 1
+      return {
+        // A scaled cost says so in its unit and description, so the catalog shows what the numbers mean.
+        description: scaled ? `${spec.description} (USD × ${metrics.costUsageScale}; divide by ${metrics.costUsageScale} for USD)` : spec.description,
+        unit: scaled ? `USD/${metrics.costUsageScale}` : spec.unit,
+        ...(spec.buckets ? { advice: { explicitBucketBoundaries: [...spec.buckets] } } : {}),
+      }
+    }
+
+    const counters = new Map<CounterName, Counter>()
+    const histograms = new Map<HistogramName, Histogram>()
+    const gauges = new Map<GaugeName, Gauge>()
+    const counter = (name: CounterName) => {
+      let c = counters.get(name)
+      if (c === undefined) counters.set(name, (c = meter.createCounter(fullName(name), options(name))))
+      return c
+    }
+    const histogram = (name: HistogramName) => {
+      let h = histograms.get(name)
+      if (h === undefined) histograms.set(name, (h = meter.createHistogram(fullName(name), options(name))))
+      return h
+    }
+    const gaugeOf = (name: GaugeName) => {
+      let g = gauges.get(name)
+      if (g === undefined) gauges.set(name, (g = meter.createGauge(fullName(name), options(name))))
+      return g
+    }
+
+    /** Metric-only attributes are added, then exclusions applied last so they always win. */
+    const metricAttributes = (attributes: Attributes | undefined): Attributes => {
+      const merged: Attributes = { ...attributes, ...metrics.attributes }
+      for (const key of metrics.excludeAttributes) delete merged[key]
+      return merged
+    }
+
+    const remoteParent: OtelContext = Option.match(config.traces.parent, {
+      onNone: () => ROOT_CONTEXT,
+      onSome: (p) =>
+        trace.setSpanContext(ROOT_CONTEXT, {
+          traceId: p.traceId,
+          spanId: p.spanId,
+          traceFlags: p.traceFlags,
+          isRemote: true,
+          ...(p.traceState === undefined ? {} : { traceState: new TraceState(p.traceState) }),
+        }),
+    })
+
+    const count = (name: CounterName, value: number, attributes?: Attributes) =>
+      Effect.sync(() => {
+        if (!enabled(name) || !Number.isFinite(value) || value <= 0) return
+        counter(name).add(name === "cost.usage" ? value * metrics.costUsageScale : value, metricAttributes(attributes))
+      })
+
+    const record = (name: HistogramName, value: number, attributes?: Attributes) =>
+      Effect.sync(() => {
+        if (!enabled(name) || !Number.isFinite(value) || value < 0) return
+        histogram(name).record(value, metricAttributes(attributes))
+      })
+
+    const gauge = (name: GaugeName, value: number, attributes?: Attributes) =>
+      Effect.sync(() => {
+        if (!enabled(name) || !Number.isFinite(value)) return
+        gaugeOf(name).record(value, metricAttributes(attributes))
+      })
+
+    const event = (name: EventName, attributes: Attributes, timestamp?: number) =>
+      Effect.sync(() => {
+        if (!config.logs.enabled) return
+        const time = timestamp ?? Date.now()
+        logger.emit({
+          eventName: name,
+          body: name,
+          severityNumber: SeverityNumber.INFO,
+          severityText: "INFO",
+          timestamp: time,
+          // Logs carry no span context: events are linked by session.id and prompt.id, not by trace.
+          context: ROOT_CONTEXT,
+          attributes: { "event.name": name, "event.timestamp": new Date(time).toISOString(), ...attributes },
+        })
+      })
+
+    const startSpan = (type: TraceType, name: string, spanOptions: SpanOptions = {}) =>
+      Effect.sync(() => {
+        if (config.traces.disabled.has(type)) return undefined
+        const parent = spanOptions.parent === undefined ? remoteParent : trace.setSpan(ROOT_CONTEXT, spanOptions.parent)
+        return tracer.startSpan(
+          name,
+          {
+            kind: spanOptions.kind ?? SpanKind.INTERNAL,
+            attributes: { ...spanOptions.attributes, ...config.traces.attributes },
+            ...(spanOptions.startTime === undefined ? {} : { startTime: spanOptions.startTime }),
+          },
+          parent,
+        )
+      })
+
+    return Instruments.of({
+      count: Effect.fn("Instruments.count")(function* (name: CounterName, value: number, attributes?: Attributes) {
+        yield* count(name, value, attributes)
+      }),
+      record: Effect.fn("Instruments.record")(function* (name: HistogramName, value: number, attributes?: Attributes) {
+        yield* record(name, value, attributes)
+      }),
+      gauge: Effect.fn("Instruments.gauge")(function* (name: GaugeName, value: number, attributes?: Attributes) {
+        yield* gauge(name, value, attributes)
+      }),
+      event: Effect.fn("Instruments.event")(function* (name: EventName, attributes: Attributes, timestamp?: number) {
+        yield* event(name, attributes, timestamp)
+      }),
+      startSpan: Effect.fn("Instruments.startSpan")(function* (type: TraceType, name: string, spanOptions?: SpanOptions) {
+        return yield* startSpan(type, name, spanOptions)
+      }),
+    })
+  }),
+)

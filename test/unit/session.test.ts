@@ -1,0 +1,77 @@
+import { describe, expect } from "bun:test"
+import { Effect } from "effect"
+import { handleEvent } from "../../src/handlers/index.ts"
+import * as Telemetry from "../../src/layers/telemetry.ts"
+import { MemoryExporter } from "../../src/services/Exporter.ts"
+import { effectTest } from "../lib/effect.ts"
+
+const created = (id: string, extra: Record<string, unknown> = {}) => ({
+  type: "session.created",
+  properties: { sessionID: id, info: { id, projectID: "p", directory: "/tmp/x", title: "New session", time: { created: 1_700_000_000_000, updated: 1_700_000_000_000 }, ...extra } },
+})
+
+const sumOf = (metrics: ReadonlyArray<import("@opentelemetry/sdk-metrics").ResourceMetrics>, name: string) => {
+  let total = 0
+  const last = metrics.at(-1)
+  for (const scope of last?.scopeMetrics ?? [])
+    for (const metric of scope.metrics)
+      if (metric.descriptor.name === name) for (const point of metric.dataPoints) total += point.value as number
+  return total
+}
+
+describe("session lifecycle", () => {
+  const it = effectTest(Telemetry.layerTest())
+
+  it("session.created counts once, emits the event and opens a session span", () =>
+    Effect.gen(function* () {
+      yield* handleEvent(created("ses_1"))
+      yield* handleEvent(created("ses_1")) // re-sent: not counted again
+      yield* handleEvent({ type: "session.idle", properties: { sessionID: "ses_1" } })
+      const memory = yield* MemoryExporter
+      expect(sumOf(yield* memory.metrics, "opencode.session.count")).toBe(1)
+      const logs = yield* memory.logs
+      expect(logs.map((l) => l.attributes["event.name"])).toEqual(["session.created"])
+      expect(logs[0]!.attributes["session.id"]).toBe("ses_1")
+      expect(logs[0]!.attributes["event.sequence"]).toBe(1)
+      const spans = yield* memory.spans
+      expect(spans.map((s) => s.name)).toEqual(["opencode.session"])
+      expect(spans[0]!.attributes["session.id"]).toBe("ses_1")
+    }),
+  )
+
+  it("skips events with an unexpected shape without failing", () =>
+    Effect.gen(function* () {
+      yield* handleEvent({ type: "session.created", properties: { info: { id: 42 } } })
+      yield* handleEvent(null)
+      yield* handleEvent({ type: "catalog.updated" })
+      const memory = yield* MemoryExporter
+      expect(sumOf(yield* memory.metrics, "opencode.session.count")).toBe(0)
+    }),
+  )
+})
+
+describe("settings reach the instruments", () => {
+  const it = effectTest(
+    Telemetry.layerTest({
+      OPENCODE_METRIC_PREFIX: "claude_code.",
+      OPENCODE_METRIC_ATTRIBUTES: "team=platform",
+      OPENCODE_EXCLUDE_METRICS_ATTRIBUTES: "session.id",
+      OPENCODE_SPAN_ATTRIBUTES: "span.only=yes",
+      OPENCODE_DISABLE_LOGS: "1",
+    }),
+  )
+  it("prefix, metric-only and span-only attributes, exclusions and disabled logs", () =>
+    Effect.gen(function* () {
+      yield* handleEvent(created("ses_2"))
+      yield* handleEvent({ type: "session.deleted", properties: { sessionID: "ses_2", info: created("ses_2").properties.info } })
+      const memory = yield* MemoryExporter
+      const metrics = yield* memory.metrics
+      const point = metrics.at(-1)!.scopeMetrics[0]!.metrics.find((m) => m.descriptor.name === "claude_code.session.count")!.dataPoints[0]!
+      expect(point.attributes).toEqual({ team: "platform" })
+      expect(yield* memory.logs).toHaveLength(0)
+      const span = (yield* memory.spans)[0]!
+      expect(span.attributes["span.only"]).toBe("yes")
+      expect(span.attributes["team"]).toBeUndefined()
+    }),
+  )
+})
