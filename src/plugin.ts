@@ -55,7 +55,8 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
 
   const layer = Telemetry.layer.pipe(
     Layer.provideMerge(Layer.succeed(Config.Config, config)),
-    Layer.provide(OpencodeLog.layer(client)),
+    // provideMerge, not provide: the runtime's own effects must log through opencode too, not the console.
+    Layer.provideMerge(OpencodeLog.layer(client)),
   )
   const runtime = ManagedRuntime.make(layer)
 

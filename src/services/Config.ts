@@ -457,7 +457,13 @@ export const layerFrom = (input: { readonly options?: unknown; readonly workspac
       const fromEnv = yield* readSettings
       const fromOptions = settingsFromOptions(input.options)
       const decoded = decodeSettings({ ...fromEnv, ...fromOptions.settings }, input.workspace)
-      return Config.of({ ...decoded.config, problems: [...fromOptions.problems, ...decoded.problems] })
+      // A problem with a value that came from the plugin options names the option too.
+      const problems = decoded.problems.map((p) =>
+        p.variable in fromOptions.settings
+          ? new ConfigError({ ...p, variable: `${p.variable} (plugin option "${VARIABLES[p.variable as Variable]}")` })
+          : p,
+      )
+      return Config.of({ ...decoded.config, problems: [...fromOptions.problems, ...problems] })
     }),
   )
 

@@ -12,7 +12,7 @@ export const effectTest =
     test(
       name,
       async () => {
-        const program = Effect.suspend(body).pipe(Effect.provide(layer.pipe(Layer.provide(OpencodeLog.layerSilent))))
+        const program = Effect.suspend(body).pipe(Effect.provide(layer.pipe(Layer.provideMerge(OpencodeLog.layerSilent))))
         const exit = await Effect.runPromiseExit(program)
         if (Exit.isFailure(exit)) throw new Error(Cause.pretty(exit.cause))
       },

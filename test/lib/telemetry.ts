@@ -30,7 +30,7 @@ export const liveLayer = (settings: Config.RawSettings, client: OpencodeLog.Open
   if (decoded.problems.length > 0) throw new Error(decoded.problems.map((p) => p.message).join("\n"))
   return Telemetry.layer.pipe(
     Layer.provideMerge(Layer.succeed(Config.Config, Config.Config.of({ ...decoded.config, problems: [] }))),
-    Layer.provide(OpencodeLog.layer(client)),
+    Layer.provideMerge(OpencodeLog.layer(client)),
   )
 }
 

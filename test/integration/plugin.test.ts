@@ -1,0 +1,144 @@
+/**
+ * The plugin entry as opencode calls it: factory, event hook, dispose. Never throws, never prints, reports
+ * configuration problems once through opencode's log, and shuts down within the budget.
+ */
+import { afterEach, beforeEach, describe, expect, spyOn, test } from "bun:test"
+import { createServer, type Server } from "node:net"
+import { OpenTelemetryPlugin } from "../../src/plugin.ts"
+import * as pluginModule from "../../src/plugin.ts"
+import { startReceiver, type Receiver } from "../support/otlp-receiver.ts"
+import { captureClient } from "../lib/telemetry.ts"
+
+const input = (client: ReturnType<typeof captureClient>["client"]) => ({
+  client,
+  project: { worktree: process.cwd() },
+  directory: process.cwd(),
+  worktree: process.cwd(),
+})
+
+const created = (id: string) => ({
+  type: "session.created",
+  properties: { sessionID: id, info: { id, title: "t", time: { created: Date.now(), updated: Date.now() } } },
+})
+
+let receiver: Receiver | undefined
+// Inside opencode's TUI any write to the terminal corrupts the screen: no test here may print.
+let spies: Array<ReturnType<typeof spyOn>> = []
+beforeEach(() => {
+  spies = [
+    spyOn(process.stdout, "write"),
+    spyOn(process.stderr, "write"),
+    ...(["log", "error", "warn", "info", "debug", "trace"] as const).map((m) => spyOn(console, m)),
+  ]
+})
+afterEach(async () => {
+  const printed = spies.flatMap((s) => s.mock.calls.map((c) => String(c[0])))
+  for (const s of spies) s.mockRestore()
+  await receiver?.stop()
+  receiver = undefined
+  expect(printed).toEqual([])
+})
+
+test("the module exports exactly one function: the plugin", () => {
+  const functions = Object.entries(pluginModule).filter(([, v]) => typeof v === "function")
+  expect(functions.map(([k]) => k)).toEqual(["OpenTelemetryPlugin"])
+})
+
+test("switched off by default: no hooks, no messages", async () => {
+  const { client, logs } = captureClient()
+  const hooks = await OpenTelemetryPlugin(input(client), {})
+  expect(hooks).toEqual({})
+  expect(logs).toEqual([])
+})
+
+describe("configuration problems", () => {
+  test("a bad protocol disables the plugin with one clear message per problem", async () => {
+    const { client, logs } = captureClient()
+    const hooks = await OpenTelemetryPlugin(input(client), { enabled: true, protocol: "http", headers: "authorization=Bearer hunter2,oops" })
+    expect(hooks).toEqual({})
+    const text = logs.map((l) => l.message).join("\n")
+    expect(text).toContain('OPENCODE_OTLP_PROTOCOL (plugin option "protocol")')
+    expect(text).toContain("OPENCODE_OTLP_HEADERS")
+    expect(text).toContain("Telemetry is disabled")
+    expect(text).not.toContain("hunter2")
+  })
+
+  test("a bad interval disables only that signal; the plugin runs on", async () => {
+    receiver = await startReceiver({ protocol: "http/protobuf" })
+    const { client, logs } = captureClient()
+    const hooks = await OpenTelemetryPlugin(input(client), {
+      enabled: true,
+      endpoint: receiver.url,
+      protocol: "http/protobuf",
+      logsInterval: 0,
+    })
+    expect(typeof hooks.event).toBe("function")
+    await hooks.event!({ event: created("ses_p1") })
+    await hooks.dispose!()
+    expect(logs.some((l) => l.message.includes("OPENCODE_OTLP_LOGS_INTERVAL") && l.message.includes("Log export is disabled"))).toBe(true)
+    expect(receiver.metrics().some((m) => m.name === "opencode.session.count")).toBe(true)
+    expect(receiver.logs()).toHaveLength(0)
+  })
+})
+
+test("hooks never throw, whatever the event or the client", async () => {
+  receiver = await startReceiver({ protocol: "http/json" })
+  const throwingClient = {
+    app: {
+      log: () => {
+        throw new Error("log is broken")
+      },
+    },
+  }
+  {
+    const hooks = await OpenTelemetryPlugin({ client: throwingClient, directory: process.cwd() }, {
+      enabled: true,
+      endpoint: receiver.url,
+      protocol: "http/json",
+    })
+    for (const event of [undefined, null, 42, "x", {}, { type: "session.created" }, { type: "session.created", properties: null }, created("ses_ok")])
+      await hooks.event!({ event })
+    await hooks.dispose!()
+    await hooks.dispose!() // twice is harmless
+    await hooks.event!({ event: created("after") }) // after dispose: ignored
+  }
+  expect(receiver.metrics().find((m) => m.name === "opencode.session.count")?.value).toBe(1)
+})
+
+test("a factory that cannot start returns no hooks instead of throwing", async () => {
+  const { client, logs } = captureClient()
+  // A getter that throws stands in for any unexpected failure while starting.
+  const hostile = Object.defineProperty({ client }, "directory", {
+    get() {
+      throw new Error("boom")
+    },
+  })
+  const hooks = await OpenTelemetryPlugin(hostile, { enabled: true })
+  expect(hooks).toEqual({})
+  expect(logs.some((l) => l.level === "error" && l.message.includes("failed to start"))).toBe(true)
+})
+
+test("dispose is bounded when the collector accepts connections and never answers", async () => {
+  const sockets = new Set<import("node:net").Socket>()
+  const server: Server = createServer((socket) => void sockets.add(socket))
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const port = (server.address() as import("node:net").AddressInfo).port
+  try {
+    const { client } = captureClient()
+    const hooks = await OpenTelemetryPlugin(input(client), {
+      enabled: true,
+      endpoint: `http://127.0.0.1:${port}`,
+      protocol: "http/protobuf",
+      shutdownTimeout: 1000,
+    })
+    await hooks.event!({ event: created("ses_hang") })
+    const started = Date.now()
+    await hooks.dispose!()
+    const elapsed = Date.now() - started
+    // Budget 1000 ms for the flush plus 1000 ms for the release, plus slack.
+    expect(elapsed).toBeLessThan(3500)
+  } finally {
+    for (const s of sockets) s.destroy()
+    server.close()
+  }
+})
