@@ -14,7 +14,7 @@ import * as Instruments from "../services/Instruments.ts"
 import * as SessionStore from "../services/SessionStore.ts"
 
 /** Instruments and the session store over an Exporter layer of your choice. */
-export const layerOn = <A extends Exporter.Exporter, E, R>(
+export const layerOn = <A, E, R>(
   exporter: Layer.Layer<A, E, R>,
   options: { readonly maxSessions?: number } = {}) =>
   Layer.mergeAll(Instruments.layer, SessionStore.layer(options)).pipe(Layer.provideMerge(exporter))

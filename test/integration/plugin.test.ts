@@ -32,7 +32,7 @@ beforeEach(() => {
   ]
 })
 afterEach(async () => {
-  const printed = spies.flatMap((s) => s.mock.calls.map((c) => String(c[0])))
+  const printed = spies.flatMap((s) => s.mock.calls.map((c: Array<unknown>) => String(c[0])))
   for (const s of spies) s.mockRestore()
   await receiver?.stop()
   receiver = undefined

@@ -6,11 +6,11 @@
  * decodes it with a real protobuf library (protobufjs) against the official
  * opentelemetry-proto schema, so a test sees exactly what a collector would see.
  *
- * Schema source: the opentelemetry-proto v1.7.0 .proto files that the npm package
- * `dd-trace` (pinned devDependency) ships verbatim in
- * `packages/dd-trace/src/opentelemetry/otlp/`. They are loaded at runtime with
- * `keepCase: false`, so decoded field names are lowerCamelCase — the same names
- * OTLP/JSON uses, which lets the JSON path go through `Type.fromObject`.
+ * Schema source: our own test-only .proto files under `test/support/proto/`
+ * (opentelemetry/proto/..., written from the OTLP specification; package, message and
+ * field names and numbers match opentelemetry-proto v1.7.0). They are loaded at
+ * runtime with `keepCase: false`, so decoded field names are lowerCamelCase — the
+ * same names OTLP/JSON uses, which lets the JSON path go through `Type.fromObject`.
  *
  * Decoded bodies (ReceivedRequest.body) are plain objects from protobufjs
  * `toObject` with: int64/fixed64 as bigint, enums as numbers, bytes as
@@ -18,10 +18,10 @@
  * the set member of each oneof. The flat views (spans(), logs(), metrics())
  * convert those into plain JS (hex ids, attribute maps, numbers).
  */
-import { createRequire } from "node:module"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import { gunzipSync, inflateSync } from "node:zlib"
 import * as grpc from "@grpc/grpc-js"
 import * as protobuf from "protobufjs"
@@ -31,7 +31,10 @@ export type Signal = "traces" | "metrics" | "logs"
 
 export interface ReceivedRequest {
   readonly signal: Signal
-  /** Lowercased header names. HTTP: request headers; gRPC: call metadata (`-bin` values base64). */
+  /**
+   * Lowercased header names. HTTP: request headers (repeats joined with ", "). gRPC: call metadata,
+   * `-bin` values base64; grpc-js keeps reserved headers (content-type, te, grpc-*) out of it.
+   */
   readonly headers: Record<string, string>
   /** The decoded Export*ServiceRequest (see module doc), or undefined when decoding failed. */
   readonly body: unknown
@@ -198,10 +201,11 @@ export interface ReceiverOptions {
 // ---------------------------------------------------------------------------
 // Schema
 
+/** Service files per signal, relative to protoDir() (the opentelemetry-proto layout). */
 const PROTO_FILES: Record<Signal, string> = {
-  traces: "trace_service.proto",
-  metrics: "metrics_service.proto",
-  logs: "logs_service.proto",
+  traces: "opentelemetry/proto/collector/trace/v1/trace_service.proto",
+  metrics: "opentelemetry/proto/collector/metrics/v1/metrics_service.proto",
+  logs: "opentelemetry/proto/collector/logs/v1/logs_service.proto",
 }
 
 const SERVICES: Record<Signal, { readonly pkg: string; readonly service: string; readonly stem: string }> = {
@@ -221,16 +225,22 @@ interface Codec {
 
 let codecs: Record<Signal, Codec> | undefined
 
-/** Directory holding the vendored opentelemetry-proto files (flat; they import each other by file name). */
+/**
+ * Root of the test-only OTLP .proto tree (test/support/proto). Files import each other
+ * by paths relative to this directory ("opentelemetry/proto/common/v1/common.proto").
+ */
 export function protoDir(): string {
-  const require = createRequire(import.meta.url)
-  return path.join(path.dirname(require.resolve("dd-trace/package.json")), "packages/dd-trace/src/opentelemetry/otlp")
+  return path.join(path.dirname(fileURLToPath(import.meta.url)), "proto")
 }
 
 function loadCodecs(): Record<Signal, Codec> {
   if (codecs) return codecs
   const dir = protoDir()
   const root = new protobuf.Root()
+  // protobufjs resolves imports against the importing file's directory by default;
+  // ours are relative to the proto root, like protoc's include path.
+  root.resolvePath = (origin, target) =>
+    path.isAbsolute(target) ? target : origin ? path.join(dir, target) : path.resolve(target)
   root.loadSync(
     SIGNALS.map((s) => path.join(dir, PROTO_FILES[s])),
     { keepCase: false },
@@ -406,7 +416,7 @@ function intValue(v: bigint): number | bigint {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v
 }
 
-export function anyValue(v: PbAnyValue | null | undefined): AttributeValue {
+function anyValue(v: PbAnyValue | null | undefined): AttributeValue {
   if (!v) return undefined
   switch (v.value) {
     case "stringValue":
@@ -700,7 +710,7 @@ class ReceiverImpl implements Receiver {
         `(traces ${count("traces")}, metrics ${count("metrics")}, logs ${count("logs")}; not accepted ${failed.length})`,
       `  spans: ${JSON.stringify(this.spans().map((s) => s.name))}`,
       `  metrics: ${JSON.stringify([...new Set(this.metrics().map((m) => m.name))])}`,
-      `  logs: ${JSON.stringify(this.logs().map((l) => l.eventName ?? l.body, bigintReplacer))}`,
+      `  logs: ${JSON.stringify(this.logs().map((l) => l.eventName ?? l.body), bigintReplacer)}`,
       ...failed.map((r) => `  not accepted: ${r.signal} ${JSON.stringify(r.response)}${r.error ? ` ${r.error}` : ""}`),
     ]
     return lines.join("\n")
@@ -793,7 +803,6 @@ async function startGrpc(receiver: ReceiverImpl, lifetimeMs: number): Promise<vo
         server.forceShutdown()
         resolve()
       }, 1000)
-      force.unref()
       server.tryShutdown(() => {
         clearTimeout(force)
         resolve()
@@ -946,7 +955,7 @@ export function summarize(receiver: Receiver): string {
         m.name,
         m.type + (m.temporality && m.temporality !== "cumulative" ? `/${m.temporality}` : ""),
         formatAttributes(m.attributes, 40),
-        formatMetricValue(m) + (m.unit ? ` ${m.unit}` : ""),
+        formatMetricValue(m) + (m.unit ? (typeof m.value === "number" ? ` ${m.unit}` : ` (${m.unit})`) : ""),
       ])
     out.push(table([["NAME", "TYPE", "ATTRIBUTES", "VALUE"], ...rows]))
   }

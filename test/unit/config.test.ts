@@ -6,10 +6,6 @@ import { runEffect } from "../lib/effect.ts"
 
 const on = { OPENCODE_ENABLE_TELEMETRY: "1" }
 const decode = (raw: Config.RawSettings, workspace?: Config.Workspace) => Config.decodeSettings({ ...on, ...raw }, workspace)
-const only = (raw: Config.RawSettings) => {
-  const d = decode(raw)
-  return { config: d.config, problems: d.problems.map((p) => ({ variable: p.variable, value: p.value })) }
-}
 
 describe("defaults", () => {
   test("telemetry is off until OPENCODE_ENABLE_TELEMETRY is set", () => {
