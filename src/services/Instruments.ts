@@ -90,7 +90,7 @@ export interface Interface {
   readonly count: (name: CounterName, value: number, attributes?: Attributes) => Effect.Effect<void>
   readonly record: (name: HistogramName, value: number, attributes?: Attributes) => Effect.Effect<void>
   readonly gauge: (name: GaugeName, value: number, attributes?: Attributes) => Effect.Effect<void>
-  /** A log event: body `<name>`, attributes event.name, event.timestamp and the given ones. */
+  /** A log event: body `opencode.<name>`, attributes event.name, event.timestamp and the given ones. */
   readonly event: (name: EventName, attributes: Attributes, timestamp?: number) => Effect.Effect<void>
   /** Starts a span of a trace type; `undefined` when that type is disabled. */
   readonly startSpan: (type: TraceType, name: string, options?: SpanOptions) => Effect.Effect<Span | undefined>
@@ -181,7 +181,7 @@ export const layer = Layer.effect(
         const time = timestamp ?? Date.now()
         logger.emit({
           eventName: name,
-          body: name,
+          body: `opencode.${name}`,
           severityNumber: SeverityNumber.INFO,
           severityText: "INFO",
           timestamp: time,
