@@ -19,7 +19,8 @@ export interface OpencodeLogClient {
 /** Sends one message; a failure to log is dropped, never thrown. */
 export const sendLog = (client: OpencodeLogClient | undefined, level: OpencodeLogLevel, message: string): void => {
   try {
-    const result = client?.app.log({ body: { service: PACKAGE_NAME, level, message } })
+    // opencode's log lines do not show the service, so the message names the plugin itself.
+    const result = client?.app.log({ body: { service: PACKAGE_NAME, level, message: `${PACKAGE_NAME}: ${message}` } })
     if (result instanceof Promise) result.catch(() => undefined)
   } catch {
     // Logging must never break the host.

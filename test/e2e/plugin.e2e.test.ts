@@ -1,0 +1,163 @@
+/**
+ * The real opencode CLI (pinned opencode-ai) runs `opencode run` headless against a scripted fake LLM on
+ * 127.0.0.1 with the plugin loaded, from the local source path and from an `npm pack` tarball installed where
+ * opencode resolves npm plugins; a loopback OTLP receiver decodes what arrives on each protocol.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test"
+import { mkdtemp, rm } from "node:fs/promises"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { DEFAULT_ANSWER, startFakeLlm, type FakeLlm } from "../support/fake-llm.ts"
+import {
+  createOpencodeHome,
+  installPackedPlugin,
+  packPackage,
+  REPO_ROOT,
+  removeOpencodeHome,
+  runOpencode,
+  type OpencodeHome,
+  type OpencodeRunResult,
+} from "../support/opencode.ts"
+import { startReceiver, type FlatMetric, type Protocol } from "../support/otlp-receiver.ts"
+
+const PLUGIN_SOURCE = join(REPO_ROOT, "src", "plugin.ts")
+const PROMPT = "Say hello to the telemetry test."
+
+let home: OpencodeHome
+let baseline: OpencodeRunResult
+
+/** One opencode run against a fresh scripted model (its script is consumed by each run). */
+const run = async (options: Omit<Parameters<typeof runOpencode>[0], "prompt" | "llmUrl">) => {
+  const llm: FakeLlm = await startFakeLlm()
+  try {
+    return await runOpencode({ prompt: PROMPT, llmUrl: llm.url, ...options })
+  } finally {
+    await llm.stop()
+  }
+}
+
+beforeAll(async () => {
+  home = await createOpencodeHome()
+  baseline = await run({ home })
+}, 120_000)
+
+afterAll(async () => {
+  if (home) await removeOpencodeHome(home)
+})
+
+const telemetryEnv = (endpoint: string, protocol: Protocol) => ({
+  OPENCODE_ENABLE_TELEMETRY: "1",
+  OPENCODE_OTLP_ENDPOINT: endpoint,
+  OPENCODE_OTLP_PROTOCOL: protocol,
+})
+
+/** What the user sees is unchanged by the plugin. */
+const expectSameAsWithout = (result: OpencodeRunResult) => {
+  expect(baseline.exitCode).toBe(0)
+  expect(baseline.stdout).toContain(DEFAULT_ANSWER)
+  expect(result.exitCode).toBe(baseline.exitCode)
+  expect(result.stdout).toBe(baseline.stdout)
+}
+
+/** The latest point of each series (name + attributes) of a cumulative metric. */
+const latestPoints = (metrics: Array<FlatMetric>, name: string) => {
+  const series = new Map<string, FlatMetric>()
+  for (const m of metrics.filter((x) => x.name === name)) {
+    const key = JSON.stringify(Object.entries(m.attributes).sort())
+    const seen = series.get(key)
+    if (seen === undefined || m.timeUnixNano >= seen.timeUnixNano) series.set(key, m)
+  }
+  return [...series.values()]
+}
+
+const pluginMessages = (result: OpencodeRunResult) =>
+  result.logs.split("\n").filter((line) => line.includes("opencode-plugin-opentelemetry"))
+
+describe.each(["grpc", "http/protobuf", "http/json"] as Array<Protocol>)("local path, %s", (protocol) => {
+  test(
+    "session.count = 1, the session.created event and the session span arrive; opencode's output is unchanged",
+    async () => {
+      const receiver = await startReceiver({ protocol })
+      try {
+        const result = await run({
+          home,
+          plugins: [PLUGIN_SOURCE],
+          env: telemetryEnv(receiver.url, protocol),
+        })
+        expectSameAsWithout(result)
+        // dispose flushed before exit: everything is there without waiting for an export interval.
+        // Cumulative points are re-sent on every export (the final flush, then shutdown): read the latest.
+        const counts = latestPoints(receiver.metrics(), "opencode.session.count")
+        expect(counts).toHaveLength(1)
+        expect(counts[0]!.value).toBe(1)
+        const sessionID = counts[0]!.attributes["session.id"]
+        expect(String(sessionID)).toMatch(/^ses_/)
+        expect(counts[0]!.resource["service.name"]).toBe("opencode")
+
+        const events = receiver.logs().filter((l) => l.attributes["event.name"] === "session.created")
+        expect(events).toHaveLength(1)
+        expect(events[0]!.attributes["session.id"]).toBe(sessionID!)
+
+        const spans = receiver.spans().filter((s) => s.name === "opencode.session")
+        expect(spans).toHaveLength(1)
+        expect(spans[0]!.attributes["session.id"]).toBe(sessionID!)
+        expect(spans[0]!.endTimeUnixNano).toBeGreaterThanOrEqual(spans[0]!.startTimeUnixNano)
+
+        expect(pluginMessages(result).filter((l) => /level=(WARN|ERROR)/.test(l))).toEqual([])
+      } finally {
+        await receiver.stop()
+      }
+    },
+    120_000,
+  )
+})
+
+test(
+  "installed from the packed tarball by package name, with options in the tuple form overriding the environment",
+  async () => {
+    const receiver = await startReceiver({ protocol: "http/protobuf" })
+    const packDir = await mkdtemp(join(tmpdir(), "otel-pack-"))
+    const packedHome = await createOpencodeHome()
+    try {
+      // prepack builds dist/ with tsc, as `npm publish` would.
+      const tarball = await packPackage(REPO_ROOT, packDir, { ignoreScripts: false })
+      await installPackedPlugin(tarball, packedHome)
+      const result = await run({
+        home: packedHome,
+        plugins: [["opencode-plugin-opentelemetry", { endpoint: receiver.url, protocol: "http/protobuf" }]],
+        // The environment points elsewhere, with another protocol: the options must win.
+        env: telemetryEnv("http://127.0.0.1:9", "grpc"),
+      })
+      expectSameAsWithout(result)
+      const counts = latestPoints(receiver.metrics(), "opencode.session.count")
+      expect(counts).toHaveLength(1)
+      expect(counts[0]!.value).toBe(1)
+      expect(counts[0]!.scope.name).toBe("opencode-plugin-opentelemetry")
+      expect(receiver.logs().filter((l) => l.attributes["event.name"] === "session.created")).toHaveLength(1)
+      expect(receiver.spans().filter((s) => s.name === "opencode.session")).toHaveLength(1)
+    } finally {
+      await receiver.stop()
+      await removeOpencodeHome(packedHome)
+      await rm(packDir, { recursive: true, force: true })
+    }
+  },
+  240_000,
+)
+
+test(
+  "a malformed setting: one clear message in opencode's log, no terminal noise, same exit code and output",
+  async () => {
+    const result = await run({
+      home,
+      plugins: [PLUGIN_SOURCE],
+      env: { OPENCODE_ENABLE_TELEMETRY: "1", OPENCODE_OTLP_PROTOCOL: "carrier-pigeon", OPENCODE_OTLP_HEADERS: "authorization=Bearer sekrit,bad" },
+    })
+    expectSameAsWithout(result)
+    const messages = pluginMessages(result)
+    expect(messages.some((l) => l.includes("OPENCODE_OTLP_PROTOCOL") && l.includes("carrier-pigeon"))).toBe(true)
+    expect(messages.some((l) => l.includes("Telemetry is disabled"))).toBe(true)
+    expect(result.stderr).not.toContain("sekrit")
+    expect(result.stdout).not.toContain("OPENCODE_OTLP")
+  },
+  120_000,
+)
