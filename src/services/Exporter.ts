@@ -82,45 +82,58 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
   const resource = makeResource(config)
   const budget = config.shutdownTimeoutMs
 
-  const meterProvider = new MeterProvider({
-    resource,
-    readers:
-      exporters.metrics === undefined
-        ? []
-        : [
-            new PeriodicExportingMetricReader({
-              exporter: exporters.metrics,
-              exportIntervalMillis: config.metrics.intervalMs,
-              // The reader requires timeout <= interval.
-              exportTimeoutMillis: Math.min(config.metrics.intervalMs, Math.max(budget, 1_000)),
-            }),
-          ],
-  })
-  const loggerProvider = new LoggerProvider({
-    resource,
-    processors:
-      exporters.logs === undefined
-        ? []
-        : [new BatchLogRecordProcessor({ exporter: exporters.logs, scheduledDelayMillis: config.logs.intervalMs, exportTimeoutMillis: budget })],
-  })
-  const tracerProvider = new BasicTracerProvider({
-    resource,
-    spanProcessors:
-      exporters.spans === undefined ? [] : [new BatchSpanProcessor(exporters.spans, { scheduledDelayMillis: 1_000, exportTimeoutMillis: budget })],
-  })
-
-  const all = [meterProvider, loggerProvider, tracerProvider] as const
   const bounded = (label: string, run: () => Promise<unknown>) =>
     Effect.tryPromise(run).pipe(
       Effect.timeout(budget),
       // Finalizers are uninterruptible; the timeout must be able to interrupt the wait.
       Effect.interruptible,
-      Effect.catchCause((cause) => Effect.logWarning(`${label} did not complete within ${budget} ms or failed`, cause)),
+      Effect.catchCause(() => Effect.logWarning(`${label} did not complete within ${budget} ms or failed`)),
     )
 
-  yield* Effect.addFinalizer(() =>
-    bounded("Telemetry shutdown", () => Promise.allSettled(all.map((p) => p.shutdown()))).pipe(Effect.withSpan("Exporter.shutdown")),
+  const { meterProvider, loggerProvider, tracerProvider } = yield* Effect.acquireRelease(
+    Effect.sync(() => ({
+      meterProvider: new MeterProvider({
+        resource,
+        readers:
+          exporters.metrics === undefined
+            ? []
+            : [
+                new PeriodicExportingMetricReader({
+                  exporter: exporters.metrics,
+                  exportIntervalMillis: config.metrics.intervalMs,
+                  // The reader requires timeout <= interval.
+                  exportTimeoutMillis: Math.min(config.metrics.intervalMs, Math.max(budget, 1_000)),
+                }),
+              ],
+      }),
+      loggerProvider: new LoggerProvider({
+        resource,
+        processors:
+          exporters.logs === undefined
+            ? []
+            : [
+                new BatchLogRecordProcessor({
+                  exporter: exporters.logs,
+                  scheduledDelayMillis: config.logs.intervalMs,
+                  exportTimeoutMillis: budget,
+                }),
+              ],
+      }),
+      tracerProvider: new BasicTracerProvider({
+        resource,
+        spanProcessors:
+          exporters.spans === undefined
+            ? []
+            : [new BatchSpanProcessor(exporters.spans, { scheduledDelayMillis: 1_000, exportTimeoutMillis: budget })],
+      }),
+    })),
+    // Shutdown flushes every signal; bounded so a dead collector cannot hold opencode's exit.
+    (providers) =>
+      bounded("Telemetry shutdown", () => Promise.allSettled(Object.values(providers).map((p) => p.shutdown()))).pipe(
+        Effect.withSpan("Exporter.shutdown"),
+      ),
   )
+  const all = [meterProvider, loggerProvider, tracerProvider] as const
 
   return Exporter.of({
     resource,
