@@ -7,11 +7,10 @@
  * shutdown budget. No signal handlers, no globals, no writes to the terminal, no changes to process.env.
  */
 import { Effect, Layer, ManagedRuntime } from "effect"
-import { handleEvent } from "./handlers/index.ts"
+import { endAllSessions, handleChatMessage, handleEvent, sweepSessions } from "./handlers/index.ts"
 import * as OpencodeLog from "./layers/opencodeLog.ts"
 import * as Telemetry from "./layers/telemetry.ts"
 import * as Config from "./services/Config.ts"
-import { SessionStore } from "./services/SessionStore.ts"
 import { Exporter } from "./services/Exporter.ts"
 
 /** The parts of opencode's plugin input this plugin reads. */
@@ -24,8 +23,13 @@ export interface OpencodePluginInput {
 
 export interface OpencodeHooks {
   event?: (input: { event: unknown }) => Promise<void>
+  "chat.message"?: (input: unknown, output: unknown) => Promise<void>
   dispose?: () => Promise<void>
 }
+
+/** A session untouched this long is ended and its state released (a TUI can stay open for days). */
+const SESSION_IDLE_RELEASE_MS = 30 * 60_000
+const SWEEP_EVERY_MS = 60_000
 
 export const OpenTelemetryPlugin = async (input: OpencodePluginInput, options?: unknown): Promise<OpencodeHooks> => {
   try {
@@ -72,20 +76,38 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
   // Build the services now, so configuration faults show at start-up rather than on the first event.
   await runtime.runPromise(Effect.void)
 
+  // Hooks run one at a time, in the order opencode calls them: `event` is not awaited by opencode, and a
+  // message must not be counted before the session it belongs to is known. Handlers do no I/O, so the queue
+  // never holds a hook for long.
+  let queue: Promise<void> = Promise.resolve()
+  const enqueue = (effect: Effect.Effect<void, unknown, Layer.Success<typeof layer>>, what: string): Promise<void> => {
+    queue = queue.then(() => run(effect, what))
+    return queue
+  }
+
   const budget = config.shutdownTimeoutMs
   let disposed = false
+  let lastSweep = Date.now()
   return {
     event: async ({ event }) => {
       if (disposed) return
-      await run(handleEvent(event), "event handling")
+      await enqueue(handleEvent(event), "event handling")
+      if (Date.now() - lastSweep > SWEEP_EVERY_MS) {
+        lastSweep = Date.now()
+        await enqueue(sweepSessions(SESSION_IDLE_RELEASE_MS), "session sweep")
+      }
+    },
+    "chat.message": async (input, output) => {
+      if (disposed) return
+      await enqueue(handleChatMessage(input, output), "prompt handling")
     },
     dispose: async () => {
       if (disposed) return
       disposed = true
-      // End open spans first, so the exporter's final flush carries them; the release then shuts down.
-      await run(
+      // Record every session's end and end open spans first, so the final flush carries them.
+      await enqueue(
         Effect.gen(function* () {
-          yield* (yield* SessionStore).closeAll()
+          yield* endAllSessions()
           yield* (yield* Exporter).flush
         }),
         "flush",

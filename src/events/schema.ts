@@ -1,17 +1,29 @@
 /**
- * Schemas of the opencode bus events the plugin reads, as opencode 1.18.33 really sends them
- * (SDK v2 shapes; see ../shared/opencode-facts.md). Only the fields the plugin uses are declared:
- * extra fields are ignored, missing or mistyped ones make the event fail to decode, and it is skipped.
+ * Schemas of the opencode bus events and hook payloads the plugin reads, as opencode 1.18.33 really sends them
+ * (SDK v2 shapes; see test/fixtures/README.md, recorded from the real CLI). Only the fields the plugin uses are
+ * declared: extra fields are ignored; a missing or mistyped field makes the event fail to decode, and it is
+ * skipped and counted, never cast.
  */
 import { Schema } from "effect"
+
+const Unknowns = Schema.Record(Schema.String, Schema.Unknown)
+
+export const Tokens = Schema.Struct({
+  input: Schema.Number,
+  output: Schema.Number,
+  reasoning: Schema.Number,
+  cache: Schema.Struct({ read: Schema.Number, write: Schema.Number }),
+})
+export type Tokens = typeof Tokens.Type
 
 export const SessionInfo = Schema.Struct({
   id: Schema.String,
   parentID: Schema.optional(Schema.String),
-  projectID: Schema.optional(Schema.String),
-  directory: Schema.optional(Schema.String),
   title: Schema.optional(Schema.String),
   version: Schema.optional(Schema.String),
+  /** Session totals (opencode's own accounting), when present. */
+  cost: Schema.optional(Schema.Number),
+  tokens: Schema.optional(Tokens),
   time: Schema.Struct({
     created: Schema.Number,
     updated: Schema.optional(Schema.Number),
@@ -19,29 +31,204 @@ export const SessionInfo = Schema.Struct({
 })
 export type SessionInfo = typeof SessionInfo.Type
 
-export const SessionCreated = Schema.Struct({
-  type: Schema.Literal("session.created"),
-  properties: Schema.Struct({
-    sessionID: Schema.optional(Schema.String),
-    info: SessionInfo,
+/** A provider or session error: `{name, data: {message?, statusCode?, ...}}`. */
+export const ErrorInfo = Schema.Struct({
+  name: Schema.String,
+  data: Schema.optional(
+    Schema.Struct({
+      message: Schema.optional(Schema.String),
+      statusCode: Schema.optional(Schema.Number),
+      isRetryable: Schema.optional(Schema.Boolean),
+    }),
+  ),
+})
+export type ErrorInfo = typeof ErrorInfo.Type
+
+export const UserMessage = Schema.Struct({
+  id: Schema.String,
+  sessionID: Schema.String,
+  role: Schema.Literal("user"),
+  time: Schema.Struct({ created: Schema.Number }),
+  agent: Schema.optional(Schema.String),
+  model: Schema.optional(Schema.Struct({ providerID: Schema.String, modelID: Schema.String })),
+})
+export type UserMessage = typeof UserMessage.Type
+
+export const AssistantMessage = Schema.Struct({
+  id: Schema.String,
+  sessionID: Schema.String,
+  role: Schema.Literal("assistant"),
+  parentID: Schema.optional(Schema.String),
+  modelID: Schema.String,
+  providerID: Schema.String,
+  agent: Schema.optional(Schema.String),
+  mode: Schema.optional(Schema.String),
+  cost: Schema.Number,
+  tokens: Tokens,
+  finish: Schema.optional(Schema.String),
+  error: Schema.optional(ErrorInfo),
+  time: Schema.Struct({ created: Schema.Number, completed: Schema.optional(Schema.Number) }),
+})
+export type AssistantMessage = typeof AssistantMessage.Type
+
+export const ToolState = Schema.Union([
+  Schema.Struct({ status: Schema.Literal("pending"), input: Schema.optional(Unknowns) }),
+  Schema.Struct({
+    status: Schema.Literal("running"),
+    input: Schema.optional(Unknowns),
+    metadata: Schema.optional(Unknowns),
+    time: Schema.Struct({ start: Schema.Number }),
   }),
+  Schema.Struct({
+    status: Schema.Literal("completed"),
+    input: Schema.optional(Unknowns),
+    output: Schema.String,
+    metadata: Schema.optional(Unknowns),
+    time: Schema.Struct({ start: Schema.Number, end: Schema.Number }),
+  }),
+  Schema.Struct({
+    status: Schema.Literal("error"),
+    input: Schema.optional(Unknowns),
+    error: Schema.String,
+    metadata: Schema.optional(Unknowns),
+    time: Schema.Struct({ start: Schema.Number, end: Schema.Number }),
+  }),
+])
+export type ToolState = typeof ToolState.Type
+
+export const ToolPart = Schema.Struct({
+  id: Schema.String,
+  sessionID: Schema.String,
+  messageID: Schema.String,
+  type: Schema.Literal("tool"),
+  callID: Schema.String,
+  tool: Schema.String,
+  state: ToolState,
+})
+export type ToolPart = typeof ToolPart.Type
+
+/** Per-edit facts on completed `edit`-like tool parts. */
+export const FileDiff = Schema.Struct({
+  additions: Schema.Number,
+  deletions: Schema.Number,
 })
 
+export const SessionCreated = Schema.Struct({
+  type: Schema.Literal("session.created"),
+  properties: Schema.Struct({ info: SessionInfo }),
+})
+export const SessionUpdated = Schema.Struct({
+  type: Schema.Literal("session.updated"),
+  properties: Schema.Struct({ info: SessionInfo }),
+})
+export const SessionDeleted = Schema.Struct({
+  type: Schema.Literal("session.deleted"),
+  properties: Schema.Struct({ info: SessionInfo }),
+})
 export const SessionIdle = Schema.Struct({
   type: Schema.Literal("session.idle"),
   properties: Schema.Struct({ sessionID: Schema.String }),
 })
-
-export const SessionDeleted = Schema.Struct({
-  type: Schema.Literal("session.deleted"),
+export const SessionError = Schema.Struct({
+  type: Schema.Literal("session.error"),
+  properties: Schema.Struct({ sessionID: Schema.optional(Schema.String), error: Schema.optional(ErrorInfo) }),
+})
+export const SessionStatus = Schema.Struct({
+  type: Schema.Literal("session.status"),
   properties: Schema.Struct({
-    sessionID: Schema.optional(Schema.String),
-    info: SessionInfo,
+    sessionID: Schema.String,
+    status: Schema.Union([
+      Schema.Struct({ type: Schema.Literal("idle") }),
+      Schema.Struct({ type: Schema.Literal("busy") }),
+      Schema.Struct({
+        type: Schema.Literal("retry"),
+        attempt: Schema.Number,
+        message: Schema.optional(Schema.String),
+        next: Schema.optional(Schema.Number),
+      }),
+    ]),
+  }),
+})
+export const SessionDiff = Schema.Struct({
+  type: Schema.Literal("session.diff"),
+  properties: Schema.Struct({ sessionID: Schema.String, diff: Schema.Array(FileDiff) }),
+})
+export const MessageUpdated = Schema.Struct({
+  type: Schema.Literal("message.updated"),
+  properties: Schema.Struct({ info: Schema.Union([UserMessage, AssistantMessage]) }),
+})
+export const MessagePartUpdated = Schema.Struct({
+  type: Schema.Literal("message.part.updated"),
+  properties: Schema.Struct({ part: ToolPart }),
+})
+export const PermissionAsked = Schema.Struct({
+  type: Schema.Literal("permission.asked"),
+  properties: Schema.Struct({
+    id: Schema.String,
+    sessionID: Schema.String,
+    permission: Schema.String,
+    tool: Schema.optional(Schema.Struct({ messageID: Schema.String, callID: Schema.String })),
+  }),
+})
+export const PermissionReplied = Schema.Struct({
+  type: Schema.Literal("permission.replied"),
+  properties: Schema.Struct({
+    sessionID: Schema.String,
+    requestID: Schema.String,
+    reply: Schema.Literals(["once", "always", "reject"]),
   }),
 })
 
-/** The events handled so far, keyed by type, so an event of another type costs one lookup. */
-export const HandledEvent = Schema.Union([SessionCreated, SessionIdle, SessionDeleted])
+/** Every event the plugin reads. */
+export const HandledEvent = Schema.Union([
+  SessionCreated,
+  SessionUpdated,
+  SessionDeleted,
+  SessionIdle,
+  SessionError,
+  SessionStatus,
+  SessionDiff,
+  MessageUpdated,
+  MessagePartUpdated,
+  PermissionAsked,
+  PermissionReplied,
+])
 export type HandledEvent = typeof HandledEvent.Type
 
-export const HANDLED_TYPES: ReadonlySet<string> = new Set(["session.created", "session.idle", "session.deleted"])
+/** Event types worth decoding; everything else (dozens of plugin.added, deltas, ...) costs one lookup. */
+export const HANDLED_TYPES: ReadonlySet<string> = new Set([
+  "session.created",
+  "session.updated",
+  "session.deleted",
+  "session.idle",
+  "session.error",
+  "session.status",
+  "session.diff",
+  "message.updated",
+  "message.part.updated",
+  "permission.asked",
+  "permission.replied",
+])
+
+/** Only tool parts are read among message parts; text, step and patch parts are skipped before decoding. */
+export const isIgnoredPart = (event: unknown): boolean => {
+  if (typeof event !== "object" || event === null || !("properties" in event)) return false
+  const properties = event.properties
+  if (typeof properties !== "object" || properties === null || !("part" in properties)) return false
+  const part = properties.part
+  return typeof part === "object" && part !== null && "type" in part && part.type !== "tool"
+}
+
+/** The `chat.message` hook's payload: the user's message and its parts. */
+export const ChatMessageInput = Schema.Struct({ sessionID: Schema.String })
+export const ChatMessageOutput = Schema.Struct({
+  message: Schema.Struct({ id: Schema.optional(Schema.String), agent: Schema.optional(Schema.String) }),
+  parts: Schema.Array(Schema.Struct({ type: Schema.String, text: Schema.optional(Schema.String) })),
+})
+
+/** Bash tool metadata (on the completed part and in `tool.execute.after`). */
+export const BashMetadata = Schema.Struct({ exit: Schema.optional(Schema.NullOr(Schema.Number)), output: Schema.optional(Schema.String) })
+export const BashInput = Schema.Struct({ command: Schema.String })
+export const WriteInput = Schema.Struct({ content: Schema.String })
+export const WriteMetadata = Schema.Struct({ exists: Schema.optional(Schema.Boolean), filediff: Schema.optional(FileDiff) })
+export const EditMetadata = Schema.Struct({ filediff: FileDiff })

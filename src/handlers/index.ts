@@ -1,13 +1,35 @@
 /**
- * The event router: decodes an opencode bus event with Schema and runs its handler. Events of types the
- * plugin does not read cost one set lookup; events of a read type with an unexpected shape are skipped and
- * reported at debug level, never cast.
+ * The event router: decodes an opencode bus event with Schema and runs its handler. Events of types the plugin
+ * does not read cost one set lookup; events of a read type with an unexpected shape are skipped and counted
+ * (`skippedEvents`), never cast.
  */
 import { Effect, Schema } from "effect"
-import { HANDLED_TYPES, HandledEvent } from "../events/schema.ts"
-import { onSessionCreated, onSessionDeleted, onSessionIdle } from "./session.ts"
+import { ChatMessageInput, ChatMessageOutput, HANDLED_TYPES, HandledEvent, isIgnoredPart } from "../events/schema.ts"
+import { onAssistantMessage, onChatMessage, onUserMessage } from "./message.ts"
+import { onPermissionAsked, onPermissionReplied } from "./permission.ts"
+import {
+  onSessionCreated,
+  onSessionDeleted,
+  onSessionDiff,
+  onSessionError,
+  onSessionIdle,
+  onSessionStatus,
+  onSessionUpdated,
+} from "./session.ts"
+import { onToolPart } from "./tool.ts"
+import { SessionStore } from "../services/SessionStore.ts"
+
+export { endAllSessions, sweepSessions } from "./session.ts"
 
 const decodeEvent = Schema.decodeUnknownEffect(HandledEvent)
+const decodeChatInput = Schema.decodeUnknownEffect(ChatMessageInput)
+const decodeChatOutput = Schema.decodeUnknownEffect(ChatMessageOutput)
+
+const skip = Effect.fnUntraced(function* (type: string) {
+  const count = yield* (yield* SessionStore).recordSkipped(type)
+  // The first of each type is worth a line in opencode's log; the rest are counted.
+  if (count === 1) yield* Effect.logWarning(`Skipped a ${type} event with an unexpected shape; further ones are counted silently`)
+})
 
 export const eventType = (event: unknown): string | undefined =>
   typeof event === "object" && event !== null && "type" in event && typeof event.type === "string" ? event.type : undefined
@@ -15,18 +37,40 @@ export const eventType = (event: unknown): string | undefined =>
 export const handleEvent = Effect.fn("handlers.handleEvent")(function* (event: unknown) {
   const type = eventType(event)
   if (type === undefined || !HANDLED_TYPES.has(type)) return
+  if (type === "message.part.updated" && isIgnoredPart(event)) return
   const decoded = yield* decodeEvent(event).pipe(Effect.option)
-  if (decoded._tag === "None") {
-    yield* Effect.logDebug(`Skipped a ${type} event with an unexpected shape`)
-    return
-  }
+  if (decoded._tag === "None") return yield* skip(type)
   const e = decoded.value
   switch (e.type) {
     case "session.created":
       return yield* onSessionCreated(e.properties.info)
-    case "session.idle":
-      return yield* onSessionIdle(e.properties.sessionID)
+    case "session.updated":
+      return yield* onSessionUpdated(e.properties.info)
     case "session.deleted":
       return yield* onSessionDeleted(e.properties.info)
+    case "session.idle":
+      return yield* onSessionIdle(e.properties.sessionID)
+    case "session.error":
+      return yield* onSessionError(e.properties.sessionID, e.properties.error)
+    case "session.status":
+      return yield* onSessionStatus(e.properties.sessionID, e.properties.status)
+    case "session.diff":
+      return yield* onSessionDiff(e.properties.sessionID, e.properties.diff)
+    case "message.updated":
+      return e.properties.info.role === "user" ? yield* onUserMessage(e.properties.info) : yield* onAssistantMessage(e.properties.info)
+    case "message.part.updated":
+      return yield* onToolPart(e.properties.part)
+    case "permission.asked":
+      return yield* onPermissionAsked(e.properties)
+    case "permission.replied":
+      return yield* onPermissionReplied(e.properties)
   }
+})
+
+/** The `chat.message` hook: a prompt was submitted. */
+export const handleChatMessage = Effect.fn("handlers.handleChatMessage")(function* (input: unknown, output: unknown) {
+  const i = yield* decodeChatInput(input).pipe(Effect.option)
+  const o = yield* decodeChatOutput(output).pipe(Effect.option)
+  if (i._tag === "None" || o._tag === "None") return yield* skip("chat.message")
+  yield* onChatMessage(i.value.sessionID, o.value.message, o.value.parts)
 })

@@ -1,49 +1,168 @@
 /**
- * Session lifecycle handlers: session.count, the session.created log event and the session span.
+ * Session lifecycle: created, updated, idle, error, retries, reverts and deletion.
  */
 import { SpanStatusCode } from "@opentelemetry/api"
-import { Effect, Option } from "effect"
-import type { SessionInfo } from "../events/schema.ts"
+import { Effect } from "effect"
+import type { ErrorInfo, SessionInfo } from "../events/schema.ts"
 import { Instruments } from "../services/Instruments.ts"
-import { SessionStore } from "../services/SessionStore.ts"
+import { newSessionState, SessionStore } from "../services/SessionStore.ts"
+import { emitEvent, endSession, existingSession, sessionAttributes, sessionState, sessionTotals } from "./common.ts"
 
 export const onSessionCreated = Effect.fn("handlers.onSessionCreated")(function* (info: SessionInfo) {
   const store = yield* SessionStore
   const instruments = yield* Instruments
-  // session.created can be re-sent; a session is counted once.
-  const { state, created } = yield* store.getOrCreate(info.id, () => ({
-    id: info.id,
-    parentID: info.parentID,
-    createdAt: info.time.created,
-    span: undefined,
-    sequence: 0,
-  }))
-  if (!created) return
-  const attributes = { "session.id": info.id, ...(info.parentID === undefined ? {} : { "session.parent_id": info.parentID }) }
-  yield* instruments.count("session.count", 1, attributes)
-  yield* instruments.event(
-    "session.created",
-    { ...attributes, "event.sequence": yield* store.nextSequence(info.id) },
-    info.time.created,
+  const { state, created, evicted } = yield* store.getOrCreate(info.id, () =>
+    newSessionState(info.id, { parentID: info.parentID, createdAt: info.time.created, seenCreated: true }),
   )
+  for (const old of evicted) yield* endSession(old, Date.now())
+  // session.created can be re-sent; a session is counted once. A state made earlier from a stray event is
+  // completed here instead.
+  if (!created && state.seenCreated && state.span !== undefined) return
+  if (!created) {
+    if (state.seenCreated) return
+    state.seenCreated = true
+    state.createdAt = info.time.created
+    state.parentID = info.parentID
+  }
+
+  // A subagent's session nests under the parent's tool call that spawned it, and shares its prompt.
+  const parent = info.parentID === undefined ? undefined : yield* existingSession(info.parentID)
+  if (parent !== undefined) {
+    state.promptId = parent.promptId
+    state.model = parent.model
+  }
+  const parentSpan = parent === undefined ? undefined : spawningToolSpan(parent, info.id) ?? parent.span
+
+  const attributes = { ...sessionAttributes(state), ...(info.parentID === undefined ? {} : { "session.parent_id": info.parentID }) }
+  yield* instruments.count("session.count", 1, sessionAttributes(state))
+  yield* emitEvent(state, "session.created", info.parentID === undefined ? {} : { "session.parent_id": info.parentID }, info.time.created)
   state.span = yield* instruments.startSpan("session", "opencode.session", {
     startTime: info.time.created,
-    attributes: { ...attributes, ...(info.title === undefined ? {} : { "session.title_length": info.title.length }) },
+    parent: parentSpan,
+    attributes: { ...attributes, "session.kind": info.parentID === undefined ? "main" : "subagent" },
   })
 })
 
-/** Ends the session span at the end of the session's first turn; later turns are handled by later work. */
+/** The parent's open `task` tool span that started this child: by the child's id in its metadata, else the latest. */
+const spawningToolSpan = (parent: import("../services/SessionStore.ts").SessionState, childID: string) => {
+  const tasks = [...parent.toolSpans.entries()].filter(([, open]) => open.tool === "task")
+  const byMetadata = tasks.find(([callID]) => parent.childSessions.get(callID) === childID)
+  return (byMetadata ?? tasks.at(-1))?.[1].span
+}
+
+/** opencode's own session totals, used for session.idle and the session histograms when present. */
+export const onSessionUpdated = Effect.fn("handlers.onSessionUpdated")(function* (info: SessionInfo) {
+  const state = yield* existingSession(info.id)
+  if (state === undefined) return
+  if (info.cost !== undefined && info.tokens !== undefined)
+    state.reported = {
+      cost: info.cost,
+      tokens: {
+        input: info.tokens.input,
+        output: info.tokens.output,
+        reasoning: info.tokens.reasoning,
+        cacheRead: info.tokens.cache.read,
+        cacheWrite: info.tokens.cache.write,
+      },
+    }
+})
+
+/** Fires after every turn: the session.idle event with the session's totals so far. */
 export const onSessionIdle = Effect.fn("handlers.onSessionIdle")(function* (sessionID: string) {
-  const store = yield* SessionStore
-  const state = yield* store.get(sessionID)
-  if (Option.isNone(state) || state.value.span === undefined) return
-  state.value.span.setStatus({ code: SpanStatusCode.OK })
-  state.value.span.end()
-  state.value.span = undefined
+  const state = yield* existingSession(sessionID)
+  if (state === undefined) return
+  const now = Date.now()
+  // After an error opencode sends session.idle twice; the second carries nothing new.
+  if (state.lastIdleAt !== undefined && state.idleSinceBusy) return
+  state.lastIdleAt = now
+  state.idleSinceBusy = true
+  const totals = sessionTotals(state)
+  yield* emitEvent(
+    state,
+    "session.idle",
+    {
+      "duration_ms": Math.max(0, now - state.createdAt),
+      input_tokens: totals.input,
+      output_tokens: totals.output,
+      reasoning_tokens: totals.reasoning,
+      cache_read_tokens: totals.cacheRead,
+      cache_creation_tokens: totals.cacheWrite,
+      total_tokens: totals.total,
+      cost_usd: totals.cost,
+      message_count: totals.messages,
+    },
+    now,
+  )
+})
+
+export const onSessionStatus = Effect.fn("handlers.onSessionStatus")(function* (
+  sessionID: string,
+  status: { readonly type: "idle" } | { readonly type: "busy" } | { readonly type: "retry"; readonly attempt: number; readonly next?: number | undefined },
+) {
+  if (status.type === "idle") return
+  const state = yield* sessionState(sessionID)
+  if (status.type === "busy") {
+    state.idleSinceBusy = false
+    return
+  }
+  // One status event per attempt, possibly re-sent: count each attempt once.
+  const key = `${state.promptId ?? ""}:${status.attempt}:${status.next ?? ""}`
+  if (state.retries.has(key)) return
+  state.retries.add(key)
+  const instruments = yield* Instruments
+  yield* instruments.count("retry.count", 1, {
+    ...sessionAttributes(state),
+    ...(state.model === undefined ? {} : { model: state.model.modelID, provider: state.model.providerID }),
+  })
+})
+
+export const onSessionError = Effect.fn("handlers.onSessionError")(function* (sessionID: string | undefined, error: ErrorInfo | undefined) {
+  if (sessionID === undefined) return
+  const state = yield* sessionState(sessionID)
+  state.errored = true
+  state.span?.setStatus({ code: SpanStatusCode.ERROR, message: error?.name ?? "error" })
+  yield* emitEvent(state, "session.error", errorAttributes(error))
+})
+
+/** opencode reports the session's current diff (non-empty on revert): the gauge follows it. */
+export const onSessionDiff = Effect.fn("handlers.onSessionDiff")(function* (
+  sessionID: string,
+  diff: ReadonlyArray<{ readonly additions: number; readonly deletions: number }>,
+) {
+  const state = yield* existingSession(sessionID)
+  if (state === undefined || diff.length === 0) return
+  const added = diff.reduce((n, d) => n + d.additions, 0)
+  const removed = diff.reduce((n, d) => n + d.deletions, 0)
+  state.lines.currentAdded = added
+  state.lines.currentRemoved = removed
+  const instruments = yield* Instruments
+  yield* instruments.gauge("lines_of_code.total", added, { ...sessionAttributes(state), type: "added" })
+  yield* instruments.gauge("lines_of_code.total", removed, { ...sessionAttributes(state), type: "removed" })
 })
 
 export const onSessionDeleted = Effect.fn("handlers.onSessionDeleted")(function* (info: SessionInfo) {
   const store = yield* SessionStore
   const state = yield* store.remove(info.id)
-  if (Option.isSome(state)) state.value.span?.end()
+  if (state._tag === "Some") yield* endSession(state.value, Date.now())
 })
+
+/** Ends sessions untouched for `idleMs` (their state is released) and, at shutdown, every session. */
+export const sweepSessions = Effect.fn("handlers.sweepSessions")(function* (idleMs: number) {
+  const store = yield* SessionStore
+  const now = Date.now()
+  for (const state of yield* store.takeIdle(now - idleMs)) yield* endSession(state, now)
+})
+
+export const endAllSessions = Effect.fn("handlers.endAllSessions")(function* () {
+  const store = yield* SessionStore
+  const now = Date.now()
+  for (const state of yield* store.takeAll) yield* endSession(state, now)
+})
+
+export const errorAttributes = (error: ErrorInfo | undefined) => ({
+  "error.type": error?.name ?? "UnknownError",
+  error: truncate(error?.data?.message ?? error?.name ?? "unknown error", 1_000),
+  status_code: error?.data?.statusCode === undefined ? "undefined" : String(error.data.statusCode),
+})
+
+const truncate = (s: string, max: number) => (s.length > max ? `${s.slice(0, max)}…` : s)

@@ -7,102 +7,226 @@
 import type { Span } from "@opentelemetry/api"
 import { Context, Effect, Layer, Option } from "effect"
 
+export interface OpenSpan {
+  readonly span: Span
+  readonly name: string
+}
+
+export interface TokenTotals {
+  input: number
+  output: number
+  reasoning: number
+  cacheRead: number
+  cacheWrite: number
+}
+
 export interface SessionState {
   readonly id: string
-  readonly parentID: string | undefined
-  /** Epoch milliseconds at which opencode created the session. */
-  readonly createdAt: number
+  parentID: string | undefined
+  /** Epoch ms at which opencode created the session (or the plugin first saw it). */
+  createdAt: number
+  /** True when this process saw session.created (so session.count and the session span belong here). */
+  seenCreated: boolean
   /** The session span, while open. */
   span: Span | undefined
   /** Per-session counter for event.sequence on log events. */
   sequence: number
+  /** prompt.id of the prompt being processed: links every event of one user prompt. */
+  promptId: string | undefined
+  /** Model and agent of the latest user message. */
+  model: { readonly modelID: string; readonly providerID: string } | undefined
+  agent: string | undefined
+  /** Epoch ms of the latest session.idle. */
+  lastIdleAt: number | undefined
+  /** Totals accumulated from completed assistant messages seen by this process. */
+  readonly totals: TokenTotals & { cost: number; messages: number }
+  /** opencode's own session totals (session.updated), when it reports them. */
+  reported: { readonly cost: number; readonly tokens: TokenTotals } | undefined
+  /** Assistant message ids already counted: a completed message is re-sent, and forks replay old ones. */
+  readonly countedMessages: Set<string>
+  /** Open LLM spans by assistant message id. */
+  readonly llmSpans: Map<string, OpenSpan>
+  /** Open tool spans by callID; callIDs already finished are remembered so re-sent parts start nothing. */
+  readonly toolSpans: Map<string, OpenSpan & { readonly tool: string; readonly messageID: string }>
+  readonly finishedCalls: Set<string>
+  /** Distinct retry attempts already counted. */
+  readonly retries: Set<string>
+  /** Lines of code: gross churn counted per edit, and the session's current value for the gauge. */
+  readonly lines: { added: number; removed: number; currentAdded: number; currentRemoved: number }
+  /** Permission requests awaiting a reply: request id -> tool. */
+  readonly permissions: Map<string, { readonly tool: string; readonly callID: string | undefined }>
+  /** Decisions by callID, to annotate the tool's result. */
+  readonly decisions: Map<string, { readonly decision: "accept" | "reject"; readonly source: string }>
+  /** Child session ids by the `task` tool callID that spawned them (from the tool part's metadata). */
+  readonly childSessions: Map<string, string>
+  /** True between a session.idle and the next busy status: a repeated idle is not a new turn end. */
+  idleSinceBusy: boolean
+  /** Whether the session ended with an error (for the session span's status). */
+  errored: boolean
+  /** Whether the session's end was recorded (duration, totals, span end). */
+  ended: boolean
+}
+
+export const newSessionState = (id: string, init: { parentID?: string | undefined; createdAt: number; seenCreated: boolean }): SessionState => ({
+  id,
+  parentID: init.parentID,
+  createdAt: init.createdAt,
+  seenCreated: init.seenCreated,
+  span: undefined,
+  sequence: 0,
+  promptId: undefined,
+  model: undefined,
+  agent: undefined,
+  lastIdleAt: undefined,
+  totals: { input: 0, output: 0, reasoning: 0, cacheRead: 0, cacheWrite: 0, cost: 0, messages: 0 },
+  reported: undefined,
+  countedMessages: new Set(),
+  llmSpans: new Map(),
+  toolSpans: new Map(),
+  finishedCalls: new Set(),
+  retries: new Set(),
+  lines: { added: 0, removed: 0, currentAdded: 0, currentRemoved: 0 },
+  permissions: new Map(),
+  decisions: new Map(),
+  childSessions: new Map(),
+  idleSinceBusy: false,
+  errored: false,
+  ended: false,
+})
+
+/** Ends every span still open in a session: tools, then LLM calls, then the session itself. */
+export const endOpenSpans = (state: SessionState, endTime?: number) => {
+  for (const open of state.toolSpans.values()) open.span.end(endTime)
+  state.toolSpans.clear()
+  for (const open of state.llmSpans.values()) open.span.end(endTime)
+  state.llmSpans.clear()
+  state.span?.end(endTime)
+  state.span = undefined
 }
 
 export interface Interface {
   readonly get: (id: string) => Effect.Effect<Option.Option<SessionState>>
-  /** Returns the existing state, or stores `init()` as new state. `created` tells which. */
-  readonly getOrCreate: (id: string, init: () => SessionState) => Effect.Effect<{ state: SessionState; created: boolean }>
+  /**
+   * Returns the existing state, or stores `init()` as new state. `created` tells which; `evicted` lists the
+   * least recently used sessions pushed out to stay within `maxSessions` (the caller ends them).
+   */
+  readonly getOrCreate: (
+    id: string,
+    init: () => SessionState,
+  ) => Effect.Effect<{ readonly state: SessionState; readonly created: boolean; readonly evicted: ReadonlyArray<SessionState> }>
   readonly remove: (id: string) => Effect.Effect<Option.Option<SessionState>>
+  /** Removes and returns the sessions not touched since `before` (epoch ms). */
+  readonly takeIdle: (before: number) => Effect.Effect<ReadonlyArray<SessionState>>
+  /** Removes and returns every session (at shutdown). */
+  readonly takeAll: Effect.Effect<ReadonlyArray<SessionState>>
   /** The next event.sequence of a session (1, 2, 3, ...). */
   readonly nextSequence: (id: string) => Effect.Effect<number>
   readonly size: Effect.Effect<number>
-  /** Ends every open span and forgets every session (used at shutdown). */
-  readonly closeAll: (endTime?: number) => Effect.Effect<void>
+  /** Counts an event skipped for its unexpected shape; returns the count for its type. */
+  readonly recordSkipped: (type: string) => Effect.Effect<number>
+  /** Events skipped so far, by type. */
+  readonly skipped: Effect.Effect<ReadonlyMap<string, number>>
 }
 
 export class SessionStore extends Context.Service<SessionStore, Interface>()("opencode-plugin-opentelemetry/SessionStore") {}
 
 export const DEFAULT_MAX_SESSIONS = 1_000
 
-const endSpans = (state: SessionState, endTime?: number) => {
-  state.span?.end(endTime)
-  state.span = undefined
-}
-
 export const make = (options: { readonly maxSessions?: number } = {}) =>
-  Effect.gen(function* () {
+  Effect.sync(() => {
     const maxSessions = Math.max(1, options.maxSessions ?? DEFAULT_MAX_SESSIONS)
     // A Map iterates in insertion order; re-inserting on access makes it an LRU.
-    const sessions = new Map<string, SessionState>()
+    const sessions = new Map<string, { state: SessionState; touchedAt: number }>()
 
-    const touch = (state: SessionState) => {
-      sessions.delete(state.id)
-      sessions.set(state.id, state)
-    }
-
-    const evictOverflow = () => {
-      while (sessions.size > maxSessions) {
-        const oldest = sessions.values().next().value
-        if (oldest === undefined) return
-        sessions.delete(oldest.id)
-        endSpans(oldest)
-      }
+    const touch = (id: string, state: SessionState) => {
+      sessions.delete(id)
+      sessions.set(id, { state, touchedAt: Date.now() })
     }
 
     const get = Effect.fn("SessionStore.get")(function* (id: string) {
-      const state = sessions.get(id)
-      if (state !== undefined) touch(state)
-      return Option.fromNullishOr(state)
+      const entry = sessions.get(id)
+      if (entry !== undefined) touch(id, entry.state)
+      return Option.fromNullishOr(entry?.state)
     })
 
     const getOrCreate = Effect.fn("SessionStore.getOrCreate")(function* (id: string, init: () => SessionState) {
       const existing = sessions.get(id)
       if (existing !== undefined) {
-        touch(existing)
-        return { state: existing, created: false }
+        touch(id, existing.state)
+        return { state: existing.state, created: false, evicted: [] as ReadonlyArray<SessionState> }
       }
       const state = init()
-      sessions.set(id, state)
-      evictOverflow()
-      return { state, created: true }
+      touch(id, state)
+      const evicted: Array<SessionState> = []
+      while (sessions.size > maxSessions) {
+        const [oldestId, oldest] = sessions.entries().next().value!
+        sessions.delete(oldestId)
+        evicted.push(oldest.state)
+      }
+      return { state, created: true, evicted: evicted as ReadonlyArray<SessionState> }
     })
 
     const remove = Effect.fn("SessionStore.remove")(function* (id: string) {
-      const state = sessions.get(id)
+      const entry = sessions.get(id)
       sessions.delete(id)
-      return Option.fromNullishOr(state)
+      return Option.fromNullishOr(entry?.state)
+    })
+
+    const takeIdle = Effect.fn("SessionStore.takeIdle")(function* (before: number) {
+      const idle: Array<SessionState> = []
+      // LRU order: the first entry touched after `before` ends the scan.
+      for (const [id, entry] of sessions) {
+        if (entry.touchedAt >= before) break
+        sessions.delete(id)
+        idle.push(entry.state)
+      }
+      return idle as ReadonlyArray<SessionState>
+    })
+
+    const takeAll = Effect.sync(() => {
+      const all = [...sessions.values()].map((e) => e.state)
+      sessions.clear()
+      return all as ReadonlyArray<SessionState>
     })
 
     const nextSequence = Effect.fn("SessionStore.nextSequence")(function* (id: string) {
-      const state = sessions.get(id)
-      if (state === undefined) return 0
-      state.sequence += 1
-      return state.sequence
+      const entry = sessions.get(id)
+      if (entry === undefined) return 0
+      entry.state.sequence += 1
+      return entry.state.sequence
     })
 
-    const closeAll = Effect.fn("SessionStore.closeAll")(function* (endTime?: number) {
-      for (const state of sessions.values()) endSpans(state, endTime)
-      sessions.clear()
-    })
+    const skippedByType = new Map<string, number>()
+    const recordSkipped = (type: string) =>
+      Effect.sync(() => {
+        const count = (skippedByType.get(type) ?? 0) + 1
+        skippedByType.set(type, count)
+        return count
+      })
 
-    return SessionStore.of({ get, getOrCreate, remove, nextSequence, size: Effect.sync(() => sessions.size), closeAll })
+    return SessionStore.of({
+      get,
+      getOrCreate,
+      remove,
+      takeIdle,
+      takeAll,
+      nextSequence,
+      size: Effect.sync(() => sessions.size),
+      recordSkipped,
+      skipped: Effect.sync(() => new Map(skippedByType)),
+    })
   })
 
-/** The store; on release, every span still open is ended so the exporter's final flush carries it. */
+/**
+ * The store. On release, spans still open are ended so the exporter's final flush carries them (the plugin
+ * records each session's end before that; this is the last guard against a leaked span).
+ */
 export const layer = (options: { readonly maxSessions?: number } = {}) =>
   Layer.effect(
     SessionStore,
-    Effect.acquireRelease(make(options), (store) => store.closeAll()),
+    Effect.acquireRelease(make(options), (store) =>
+      store.takeAll.pipe(Effect.map((states) => states.forEach((state) => endOpenSpans(state)))),
+    ),
   )
 
 export const defaultLayer = layer()

@@ -1,6 +1,6 @@
 import { describe, expect } from "bun:test"
 import { Effect } from "effect"
-import { handleEvent } from "../../src/handlers/index.ts"
+import { endAllSessions, handleEvent } from "../../src/handlers/index.ts"
 import * as Telemetry from "../../src/layers/telemetry.ts"
 import { MemoryExporter } from "../../src/services/Exporter.ts"
 import { effectTest } from "../lib/effect.ts"
@@ -27,10 +27,13 @@ describe("session lifecycle", () => {
       yield* handleEvent(created("ses_1"))
       yield* handleEvent(created("ses_1")) // re-sent: not counted again
       yield* handleEvent({ type: "session.idle", properties: { sessionID: "ses_1" } })
+      // The session span stays open across turns; it ends with the session (here: shutdown).
       const memory = yield* MemoryExporter
+      expect(yield* memory.spans).toHaveLength(0)
+      yield* endAllSessions()
       expect(sumOf(yield* memory.metrics, "opencode.session.count")).toBe(1)
       const logs = yield* memory.logs
-      expect(logs.map((l) => l.attributes["event.name"])).toEqual(["session.created"])
+      expect(logs.map((l) => l.attributes["event.name"])).toEqual(["session.created", "session.idle"])
       expect(logs[0]!.attributes["session.id"]).toBe("ses_1")
       expect(logs[0]!.attributes["event.sequence"]).toBe(1)
       const spans = yield* memory.spans

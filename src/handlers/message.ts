@@ -1,0 +1,131 @@
+/**
+ * Messages: a user's prompt (user_prompt, a new prompt.id) and each assistant message — one LLM call — counted
+ * exactly once, when it is first seen finished, however often opencode re-sends it.
+ */
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api"
+import { Effect } from "effect"
+import type { AssistantMessage, UserMessage } from "../events/schema.ts"
+import { Instruments } from "../services/Instruments.ts"
+import type { SessionState } from "../services/SessionStore.ts"
+import { emitEvent, sessionAttributes, sessionState } from "./common.ts"
+import { errorAttributes } from "./session.ts"
+
+/** The `chat.message` hook: a prompt submitted by a person (or `opencode run`). A subagent's task prompt is not one. */
+export const onChatMessage = Effect.fn("handlers.onChatMessage")(function* (
+  sessionID: string,
+  message: { readonly agent?: string | undefined },
+  parts: ReadonlyArray<{ readonly type: string; readonly text?: string | undefined }>,
+) {
+  const state = yield* sessionState(sessionID)
+  if (state.parentID !== undefined) return
+  state.promptId = crypto.randomUUID()
+  const text = parts.filter((p) => p.type === "text").map((p) => p.text ?? "")
+  yield* emitEvent(state, "user_prompt", {
+    prompt_length: text.reduce((n, t) => n + t.length, 0),
+    ...(state.model === undefined ? {} : { model: state.model.modelID, provider: state.model.providerID }),
+    ...(message.agent ?? state.agent ? { agent: (message.agent ?? state.agent)! } : {}),
+  })
+})
+
+export const onUserMessage = Effect.fn("handlers.onUserMessage")(function* (info: UserMessage) {
+  const state = yield* sessionState(info.sessionID)
+  if (info.model !== undefined) state.model = { modelID: info.model.modelID, providerID: info.model.providerID }
+  if (info.agent !== undefined) state.agent = info.agent
+})
+
+export const onAssistantMessage = Effect.fn("handlers.onAssistantMessage")(function* (info: AssistantMessage) {
+  const state = yield* sessionState(info.sessionID)
+  if (state.countedMessages.has(info.id)) return
+  const finished = info.time.completed !== undefined || info.error !== undefined
+  const open = state.llmSpans.get(info.id) ?? (yield* startLlmSpan(state, info))
+  if (!finished) return
+  state.countedMessages.add(info.id)
+  state.llmSpans.delete(info.id)
+
+  const instruments = yield* Instruments
+  const base = sessionAttributes(state)
+  const model = { model: info.modelID, provider: info.providerID }
+  const tokens = {
+    input: info.tokens.input,
+    output: info.tokens.output,
+    reasoning: info.tokens.reasoning,
+    cacheRead: info.tokens.cache.read,
+    cacheCreation: info.tokens.cache.write,
+  }
+  const end = info.time.completed ?? Date.now()
+  const duration = Math.max(0, end - info.time.created)
+
+  // Tokens and cost are spent whether or not the call succeeded: they match opencode's own accounting.
+  state.totals.input += tokens.input
+  state.totals.output += tokens.output
+  state.totals.reasoning += tokens.reasoning
+  state.totals.cacheRead += tokens.cacheRead
+  state.totals.cacheWrite += tokens.cacheCreation
+  state.totals.cost += info.cost
+  for (const [type, value] of Object.entries(tokens)) yield* instruments.count("token.usage", value, { ...base, ...model, type })
+  yield* instruments.count("cost.usage", info.cost, { ...base, ...model })
+  if (tokens.cacheRead > 0) yield* instruments.count("cache.count", 1, { ...base, type: "cacheRead" })
+  if (tokens.cacheCreation > 0) yield* instruments.count("cache.count", 1, { ...base, type: "cacheCreation" })
+
+  const usage = {
+    input_tokens: tokens.input,
+    output_tokens: tokens.output,
+    reasoning_tokens: tokens.reasoning,
+    cache_read_tokens: tokens.cacheRead,
+    cache_creation_tokens: tokens.cacheCreation,
+    cost_usd: info.cost,
+    duration_ms: duration,
+  }
+  if (info.error !== undefined) {
+    yield* emitEvent(state, "api_error", { ...model, ...usage, ...errorAttributes(info.error), "message.id": info.id }, end)
+    open?.span.setStatus({ code: SpanStatusCode.ERROR, message: info.error.name })
+    open?.span.setAttribute("error.type", info.error.name)
+  } else {
+    state.totals.messages += 1
+    yield* instruments.count("message.count", 1, { ...base, ...model })
+    yield* instruments.count("model.usage", 1, { ...base, ...model })
+    yield* emitEvent(
+      state,
+      "api_request",
+      { ...model, ...usage, ...(info.finish === undefined ? {} : { finish_reason: info.finish }), "message.id": info.id },
+      end,
+    )
+  }
+  if (open !== undefined) {
+    open.span.setAttributes({
+      "gen_ai.response.model": info.modelID,
+      "gen_ai.usage.input_tokens": tokens.input,
+      "gen_ai.usage.output_tokens": tokens.output,
+      "gen_ai.usage.reasoning_tokens": tokens.reasoning,
+      "gen_ai.usage.cache_read_input_tokens": tokens.cacheRead,
+      "gen_ai.usage.cache_creation_input_tokens": tokens.cacheCreation,
+      cost_usd: info.cost,
+      ...(info.finish === undefined ? {} : { "gen_ai.response.finish_reasons": [info.finish] }),
+    })
+    open.span.end(Math.max(end, info.time.created))
+  }
+})
+
+/** One CLIENT span per assistant message, under the session span. */
+const startLlmSpan = Effect.fnUntraced(function* (state: SessionState, info: AssistantMessage) {
+  const instruments = yield* Instruments
+  const span = yield* instruments.startSpan("llm", `chat ${info.modelID}`, {
+    kind: SpanKind.CLIENT,
+    startTime: info.time.created,
+    parent: state.span,
+    attributes: {
+      ...sessionAttributes(state),
+      "gen_ai.operation.name": "chat",
+      "gen_ai.provider.name": info.providerID,
+      "gen_ai.request.model": info.modelID,
+      "gen_ai.response.id": info.id,
+      "message.id": info.id,
+      ...(info.agent === undefined ? {} : { "gen_ai.agent.name": info.agent }),
+      ...(state.promptId === undefined ? {} : { "prompt.id": state.promptId }),
+    },
+  })
+  if (span === undefined) return undefined
+  const open = { span, name: `chat ${info.modelID}` }
+  state.llmSpans.set(info.id, open)
+  return open
+})

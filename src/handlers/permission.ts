@@ -1,0 +1,41 @@
+/**
+ * Permission decisions, from `permission.asked` + `permission.replied` (opencode never calls the typed
+ * `permission.ask` hook): once/always accept, reject rejects; the tool is the one the request was for.
+ */
+import { Effect } from "effect"
+import { emitEvent, sessionState } from "./common.ts"
+
+export const onPermissionAsked = Effect.fn("handlers.onPermissionAsked")(function* (asked: {
+  readonly id: string
+  readonly sessionID: string
+  readonly permission: string
+  readonly tool?: { readonly messageID: string; readonly callID: string } | undefined
+}) {
+  const state = yield* sessionState(asked.sessionID)
+  const callID = asked.tool?.callID
+  // The tool part (if already seen) names the tool exactly; `permission` names its class (edit covers write).
+  const tool = (callID === undefined ? undefined : state.toolSpans.get(callID)?.tool) ?? asked.permission
+  state.permissions.set(asked.id, { tool, callID })
+})
+
+const SOURCES = { once: "user_temporary", always: "user_permanent", reject: "user_reject" } as const
+
+export const onPermissionReplied = Effect.fn("handlers.onPermissionReplied")(function* (replied: {
+  readonly sessionID: string
+  readonly requestID: string
+  readonly reply: "once" | "always" | "reject"
+}) {
+  const state = yield* sessionState(replied.sessionID)
+  const request = state.permissions.get(replied.requestID)
+  if (request === undefined) return
+  state.permissions.delete(replied.requestID)
+  const decision = replied.reply === "reject" ? "reject" : "accept"
+  const source = SOURCES[replied.reply]
+  if (request.callID !== undefined) state.decisions.set(request.callID, { decision, source })
+  yield* emitEvent(state, "tool_decision", {
+    tool_name: request.tool,
+    decision,
+    source,
+    ...(request.callID === undefined ? {} : { "call.id": request.callID }),
+  })
+})

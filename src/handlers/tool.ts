@@ -1,0 +1,152 @@
+/**
+ * Tool calls, from their parts: one span per callID however many `running` updates arrive, the tool_result
+ * event and tool.duration once per call, lines of code from each completed edit, commits from the bash tool.
+ */
+import { SpanStatusCode } from "@opentelemetry/api"
+import { Effect, Option, Schema } from "effect"
+import { BashInput, BashMetadata, EditMetadata, WriteInput, WriteMetadata, type ToolPart } from "../events/schema.ts"
+import { Instruments } from "../services/Instruments.ts"
+import type { SessionState } from "../services/SessionStore.ts"
+import { emitEvent, sessionAttributes, sessionState } from "./common.ts"
+
+const decodeOption = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
+  const decode = Schema.decodeUnknownOption(schema)
+  return (value: unknown): S["Type"] | undefined => Option.getOrUndefined(decode(value))
+}
+const bashInput = decodeOption(BashInput)
+const bashMetadata = decodeOption(BashMetadata)
+const editMetadata = decodeOption(EditMetadata)
+const writeInput = decodeOption(WriteInput)
+const writeMetadata = decodeOption(WriteMetadata)
+const taskMetadata = decodeOption(Schema.Struct({ sessionId: Schema.String }))
+
+export const onToolPart = Effect.fn("handlers.onToolPart")(function* (part: ToolPart) {
+  const state = yield* sessionState(part.sessionID)
+  if (state.finishedCalls.has(part.callID)) return
+  const s = part.state
+  if (s.status === "pending") return
+
+  // A task tool names the child session it runs; the child's span nests under this call.
+  const child = taskMetadata(s.metadata)
+  if (part.tool === "task" && child !== undefined) state.childSessions.set(part.callID, child.sessionId)
+
+  const open = state.toolSpans.get(part.callID) ?? (yield* startToolSpan(state, part, s.time.start))
+  if (s.status === "running") return
+
+  state.finishedCalls.add(part.callID)
+  state.toolSpans.delete(part.callID)
+  const instruments = yield* Instruments
+  const success = s.status === "completed"
+  const duration = Math.max(0, s.time.end - s.time.start)
+  const decision = state.decisions.get(part.callID)
+  state.decisions.delete(part.callID)
+
+  yield* instruments.record("tool.duration", duration, { ...sessionAttributes(state), tool_name: part.tool, success: String(success) })
+  yield* emitEvent(
+    state,
+    "tool_result",
+    {
+      tool_name: part.tool,
+      success: String(success),
+      duration_ms: duration,
+      "call.id": part.callID,
+      ...(s.status === "completed" ? { tool_result_size_bytes: Buffer.byteLength(s.output, "utf8") } : { error: truncate(s.error, 1_000) }),
+      ...(decision === undefined ? {} : { decision_type: decision.decision, decision_source: decision.source }),
+    },
+    s.time.end,
+  )
+  if (open !== undefined) {
+    if (!success) open.span.setStatus({ code: SpanStatusCode.ERROR, message: "tool failed" })
+    open.span.end(Math.max(s.time.end, s.time.start))
+  }
+
+  if (s.status !== "completed") return
+  yield* countLines(state, part.tool, s.input, s.metadata)
+  if (part.tool === "bash") yield* countCommits(state, s.input, s.metadata, s.time.end)
+})
+
+const startToolSpan = Effect.fnUntraced(function* (state: SessionState, part: ToolPart, start: number) {
+  const instruments = yield* Instruments
+  const name = `execute_tool ${part.tool}`
+  const span = yield* instruments.startSpan("tool", name, {
+    startTime: start,
+    // Under the LLM call that asked for it while that is open, else under the session.
+    parent: state.llmSpans.get(part.messageID)?.span ?? state.span,
+    attributes: {
+      ...sessionAttributes(state),
+      "gen_ai.operation.name": "execute_tool",
+      "gen_ai.tool.name": part.tool,
+      "gen_ai.tool.call.id": part.callID,
+      "message.id": part.messageID,
+      ...(state.promptId === undefined ? {} : { "prompt.id": state.promptId }),
+    },
+  })
+  if (span === undefined) return undefined
+  const open = { span, name, tool: part.tool, messageID: part.messageID }
+  state.toolSpans.set(part.callID, open)
+  return open
+})
+
+/**
+ * Lines of code per completed edit: the edit-like tools' `filediff`, or a new file's lines from `write`.
+ * The counter is gross churn (every edit's additions and deletions); the gauge is the session's running value.
+ */
+const countLines = Effect.fnUntraced(function* (
+  state: SessionState,
+  tool: string,
+  input: Readonly<Record<string, unknown>> | undefined,
+  metadata: Readonly<Record<string, unknown>> | undefined,
+) {
+  let added = 0
+  let removed = 0
+  const diff = editMetadata(metadata)
+  if (diff !== undefined) {
+    added = diff.filediff.additions
+    removed = diff.filediff.deletions
+  } else if (tool === "write") {
+    const meta = writeMetadata(metadata)
+    const content = writeInput(input)
+    if (meta?.filediff !== undefined) {
+      added = meta.filediff.additions
+      removed = meta.filediff.deletions
+    } else if (meta?.exists === false && content !== undefined) added = lineCount(content.content)
+  }
+  if (added === 0 && removed === 0) return
+  const instruments = yield* Instruments
+  const base = sessionAttributes(state)
+  state.lines.added += added
+  state.lines.removed += removed
+  state.lines.currentAdded += added
+  state.lines.currentRemoved += removed
+  yield* instruments.count("lines_of_code.count", added, { ...base, type: "added" })
+  yield* instruments.count("lines_of_code.count", removed, { ...base, type: "removed" })
+  yield* instruments.gauge("lines_of_code.total", state.lines.currentAdded, { ...base, type: "added" })
+  yield* instruments.gauge("lines_of_code.total", state.lines.currentRemoved, { ...base, type: "removed" })
+})
+
+/** `git commit` prints "[branch abc1234] subject" (or "[branch (root-commit) abc1234]") for each commit made. */
+const COMMIT_LINE = /^\[[^\]\n]*?\b([0-9a-f]{7,40})\]/gm
+const GIT_COMMIT = /\bgit\s+(?:-[^\s]+\s+(?:[^\s-][^\s]*\s+)?)*commit\b/g
+
+/** Commits made by a bash call that exited 0: one per commit line in its output, else per `git commit` run. */
+const countCommits = Effect.fnUntraced(function* (
+  state: SessionState,
+  input: Readonly<Record<string, unknown>> | undefined,
+  metadata: Readonly<Record<string, unknown>> | undefined,
+  time: number,
+) {
+  const command = bashInput(input)?.command
+  const meta = bashMetadata(metadata)
+  if (command === undefined || meta?.exit !== 0) return
+  const invocations = command.match(GIT_COMMIT)?.length ?? 0
+  if (invocations === 0) return
+  const shas = [...(meta.output ?? "").matchAll(COMMIT_LINE)].map((m) => m[1]!)
+  const commits = shas.length > 0 ? shas.length : invocations
+  const instruments = yield* Instruments
+  yield* instruments.count("commit.count", commits, sessionAttributes(state))
+  for (let i = 0; i < commits; i++) yield* emitEvent(state, "commit", shas[i] === undefined ? {} : { "commit.sha": shas[i]! }, time)
+})
+
+const lineCount = (text: string) => (text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0))
+
+const truncate = (s: string, max: number) => (s.length > max ? `${s.slice(0, max)}…` : s)
