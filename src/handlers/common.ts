@@ -49,19 +49,28 @@ export const emitEvent = Effect.fn("handlers.emitEvent")(function* (
   )
 })
 
-/** Total tokens of a session: opencode's own figure when reported, else what this process counted. */
+/**
+ * A session's totals. opencode's own figures (session.updated) include turns run by earlier processes but can lag
+ * the latest message; this process's count is current but may miss earlier turns. Each is a lower bound of the
+ * truth, so the larger wins, field by field.
+ */
 export const sessionTotals = (state: SessionState) => {
   const counted = state.totals
   const reported = state.reported
-  const tokens = reported?.tokens ?? counted
+  const pick = (a: number, b: number | undefined) => Math.max(a, b ?? 0)
+  const input = pick(counted.input, reported?.tokens.input)
+  const output = pick(counted.output, reported?.tokens.output)
+  const reasoning = pick(counted.reasoning, reported?.tokens.reasoning)
+  const cacheRead = pick(counted.cacheRead, reported?.tokens.cacheRead)
+  const cacheWrite = pick(counted.cacheWrite, reported?.tokens.cacheWrite)
   return {
-    input: tokens.input,
-    output: tokens.output,
-    reasoning: tokens.reasoning,
-    cacheRead: tokens.cacheRead,
-    cacheWrite: tokens.cacheWrite,
-    total: tokens.input + tokens.output + tokens.reasoning + tokens.cacheRead + tokens.cacheWrite,
-    cost: reported?.cost ?? counted.cost,
+    input,
+    output,
+    reasoning,
+    cacheRead,
+    cacheWrite,
+    total: input + output + reasoning + cacheRead + cacheWrite,
+    cost: pick(counted.cost, reported?.cost),
     messages: counted.messages,
   }
 }
