@@ -20,6 +20,7 @@ import {
 import { SeverityNumber } from "@opentelemetry/api-logs"
 import { TraceState } from "@opentelemetry/core"
 import { Context, Effect, Layer, Option } from "effect"
+import { METRICS, type EventName } from "../signals.ts"
 import { Config, type MetricName, type TraceType } from "./Config.ts"
 import { Exporter } from "./Exporter.ts"
 
@@ -38,45 +39,7 @@ export type CounterName = Extract<
 export type HistogramName = Extract<MetricName, "tool.duration" | "session.duration" | "session.token.total" | "session.cost.total">
 export type GaugeName = Extract<MetricName, "lines_of_code.total">
 
-export const EVENT_NAMES = [
-  "session.created",
-  "session.idle",
-  "session.error",
-  "user_prompt",
-  "api_request",
-  "api_error",
-  "tool_result",
-  "tool_decision",
-  "commit",
-] as const
-export type EventName = (typeof EVENT_NAMES)[number]
-
-interface MetricSpec {
-  readonly description: string
-  readonly unit: string
-  readonly buckets?: ReadonlyArray<number>
-}
-
-const TOKEN_BUCKETS = [100, 500, 1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 5_000_000]
-const USD_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100]
-const MS_BUCKETS = [10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000]
-
-export const METRICS: Record<MetricName, MetricSpec> = {
-  "session.count": { description: "Sessions started", unit: "{session}" },
-  "token.usage": { description: "Tokens used, by type (input, output, reasoning, cacheRead, cacheCreation)", unit: "{token}" },
-  "cost.usage": { description: "Cost of completed assistant messages", unit: "USD" },
-  "lines_of_code.count": { description: "Lines of code changed (gross churn), by type (added, removed)", unit: "{line}" },
-  "lines_of_code.total": { description: "Current lines added/removed in the session, by type", unit: "{line}" },
-  "commit.count": { description: "Git commits made through the bash tool", unit: "{commit}" },
-  "tool.duration": { description: "Tool execution time", unit: "ms", buckets: MS_BUCKETS },
-  "cache.count": { description: "Prompt cache activity per message, by type (cacheRead, cacheCreation)", unit: "{message}" },
-  "session.duration": { description: "Session duration from creation to idle", unit: "ms", buckets: MS_BUCKETS },
-  "message.count": { description: "Completed assistant messages", unit: "{message}" },
-  "session.token.total": { description: "Tokens used per session", unit: "{token}", buckets: TOKEN_BUCKETS },
-  "session.cost.total": { description: "Cost per session", unit: "USD", buckets: USD_BUCKETS },
-  "model.usage": { description: "Completed assistant messages, by model and provider", unit: "{message}" },
-  "retry.count": { description: "Provider API retries", unit: "{retry}" },
-}
+export { EVENT_NAMES, type EventName } from "../signals.ts"
 
 export interface SpanOptions {
   readonly attributes?: Attributes

@@ -1,0 +1,245 @@
+/**
+ * The signal catalog: every metric, log event and span the plugin emits, with units, attributes and when it is
+ * emitted. Instruments take names, units, descriptions and buckets from here, and the README's signal reference
+ * is generated from it (`npm run docs`; a test fails when the README drifts).
+ */
+import type { MetricName } from "./services/Config.ts"
+
+export interface MetricSpec {
+  readonly kind: "counter" | "histogram" | "gauge"
+  readonly description: string
+  readonly unit: string
+  readonly attributes: ReadonlyArray<string>
+  readonly when: string
+  readonly buckets?: ReadonlyArray<number>
+}
+
+const TOKEN_BUCKETS = [100, 500, 1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 5_000_000]
+const USD_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100]
+const MS_BUCKETS = [10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000]
+
+export const METRICS: Record<MetricName, MetricSpec> = {
+  "session.count": {
+    kind: "counter",
+    description: "Sessions started",
+    unit: "{session}",
+    attributes: ["session.id"],
+    when: "once per session (subagent sessions included), on session.created",
+  },
+  "token.usage": {
+    kind: "counter",
+    description: "Tokens used, by type (input, output, reasoning, cacheRead, cacheCreation)",
+    unit: "{token}",
+    attributes: ["session.id", "type", "model", "provider"],
+    when: "once per assistant message (LLM call), when first seen finished, successful or not",
+  },
+  "cost.usage": {
+    kind: "counter",
+    description: "Cost of assistant messages",
+    unit: "USD",
+    attributes: ["session.id", "model", "provider"],
+    when: "once per assistant message; multiplied by OPENCODE_COST_USAGE_SCALE (unit then USD/<scale>)",
+  },
+  "lines_of_code.count": {
+    kind: "counter",
+    description: "Lines of code changed, gross churn, by type (added, removed)",
+    unit: "{line}",
+    attributes: ["session.id", "type"],
+    when: "once per completed edit (edit's filediff; a new file's lines from write)",
+  },
+  "lines_of_code.total": {
+    kind: "gauge",
+    description: "The session's current lines added/removed, by type",
+    unit: "{line}",
+    attributes: ["session.id", "type"],
+    when: "after each counted edit (running sum), and set to opencode's session diff when it reports one (revert)",
+  },
+  "commit.count": {
+    kind: "counter",
+    description: "Git commits made through the bash tool",
+    unit: "{commit}",
+    attributes: ["session.id"],
+    when: "per commit made by a bash call that ran git commit and exited 0",
+  },
+  "tool.duration": {
+    kind: "histogram",
+    description: "Tool execution time",
+    unit: "ms",
+    attributes: ["session.id", "tool_name", "success"],
+    when: "once per tool call, when it completes or fails",
+    buckets: MS_BUCKETS,
+  },
+  "cache.count": {
+    kind: "counter",
+    description: "Assistant messages that read from or wrote to the prompt cache, by type (cacheRead, cacheCreation)",
+    unit: "{message}",
+    attributes: ["session.id", "type"],
+    when: "once per assistant message with cache tokens of that type",
+  },
+  "session.duration": {
+    kind: "histogram",
+    description: "Session duration from creation to its last idle",
+    unit: "ms",
+    attributes: ["session.id"],
+    when: "once per session, when it ends (deleted, released after 30 min untouched, or opencode exits)",
+    buckets: MS_BUCKETS,
+  },
+  "message.count": {
+    kind: "counter",
+    description: "Completed assistant messages",
+    unit: "{message}",
+    attributes: ["session.id", "model", "provider"],
+    when: "once per successful assistant message",
+  },
+  "session.token.total": {
+    kind: "histogram",
+    description: "Tokens used per session, all types",
+    unit: "{token}",
+    attributes: ["session.id"],
+    when: "once per session, when it ends",
+    buckets: TOKEN_BUCKETS,
+  },
+  "session.cost.total": {
+    kind: "histogram",
+    description: "Cost per session",
+    unit: "USD",
+    attributes: ["session.id"],
+    when: "once per session, when it ends (raw USD, never scaled)",
+    buckets: USD_BUCKETS,
+  },
+  "model.usage": {
+    kind: "counter",
+    description: "Completed assistant messages, by model and provider",
+    unit: "{message}",
+    attributes: ["session.id", "model", "provider"],
+    when: "once per successful assistant message",
+  },
+  "retry.count": {
+    kind: "counter",
+    description: "Provider API retries",
+    unit: "{retry}",
+    attributes: ["session.id", "model", "provider"],
+    when: "once per distinct retry attempt (session.status retry)",
+  },
+}
+
+export interface EventSpec {
+  readonly attributes: ReadonlyArray<string>
+  readonly when: string
+}
+
+/** Attributes on every log event, besides those listed per event. */
+export const COMMON_EVENT_ATTRIBUTES = ["event.name", "event.timestamp", "event.sequence", "session.id", "prompt.id"] as const
+
+export const EVENTS = {
+  "session.created": { attributes: ["session.parent_id"], when: "a session (or subagent session) starts" },
+  "session.idle": {
+    attributes: [
+      "duration_ms",
+      "input_tokens",
+      "output_tokens",
+      "reasoning_tokens",
+      "cache_read_tokens",
+      "cache_creation_tokens",
+      "total_tokens",
+      "cost_usd",
+      "message_count",
+    ],
+    when: "a turn ends (session.idle); totals are the session's so far",
+  },
+  "session.error": { attributes: ["error.type", "error", "status_code"], when: "opencode reports a session error" },
+  user_prompt: {
+    attributes: ["prompt_length", "model", "provider", "agent"],
+    when: "a person (or opencode run) submits a prompt; not a subagent's task prompt. No prompt text",
+  },
+  api_request: {
+    attributes: [
+      "model",
+      "provider",
+      "message.id",
+      "input_tokens",
+      "output_tokens",
+      "reasoning_tokens",
+      "cache_read_tokens",
+      "cache_creation_tokens",
+      "cost_usd",
+      "duration_ms",
+      "finish_reason",
+    ],
+    when: "an assistant message (LLM call) completes successfully",
+  },
+  api_error: {
+    attributes: ["model", "provider", "message.id", "error.type", "error", "status_code", "duration_ms", "cost_usd"],
+    when: "an assistant message ends in an error",
+  },
+  tool_result: {
+    attributes: ["tool_name", "call.id", "success", "duration_ms", "tool_result_size_bytes", "error", "decision_type", "decision_source"],
+    when: "a tool call completes or fails (no arguments or output)",
+  },
+  tool_decision: {
+    attributes: ["tool_name", "call.id", "decision", "source"],
+    when: "a permission request is answered: once/always = accept, reject = reject",
+  },
+  commit: { attributes: ["commit.sha"], when: "a commit is made through the bash tool" },
+} as const satisfies Record<string, EventSpec>
+
+export type EventName = keyof typeof EVENTS
+export const EVENT_NAMES = Object.keys(EVENTS) as ReadonlyArray<EventName>
+
+export const SPANS = {
+  session: {
+    name: "opencode.session",
+    kind: "INTERNAL",
+    attributes: ["session.id", "session.parent_id", "session.kind"],
+    when: "from session.created to the session's end; a subagent's nests under the task tool call that spawned it",
+  },
+  llm: {
+    name: "chat <model>",
+    kind: "CLIENT",
+    attributes: [
+      "gen_ai.operation.name",
+      "gen_ai.provider.name",
+      "gen_ai.request.model",
+      "gen_ai.response.model",
+      "gen_ai.response.id",
+      "gen_ai.usage.input_tokens",
+      "gen_ai.usage.output_tokens",
+      "gen_ai.usage.reasoning_tokens",
+      "gen_ai.usage.cache_read_input_tokens",
+      "gen_ai.usage.cache_creation_input_tokens",
+      "gen_ai.response.finish_reasons",
+      "cost_usd",
+      "session.id",
+      "message.id",
+      "prompt.id",
+    ],
+    when: "one per assistant message, under the session span",
+  },
+  tool: {
+    name: "execute_tool <tool>",
+    kind: "INTERNAL",
+    attributes: ["gen_ai.operation.name", "gen_ai.tool.name", "gen_ai.tool.call.id", "session.id", "message.id", "prompt.id"],
+    when: "one per tool callID, under the LLM call that requested it",
+  },
+} as const
+
+export const METRIC_BUCKETS = { TOKEN_BUCKETS, USD_BUCKETS, MS_BUCKETS }
+
+/** The README's signal reference, rendered from this catalog. */
+export const renderSignalReference = (): string => {
+  const lines: Array<string> = []
+  lines.push("### Metrics (name = `OPENCODE_METRIC_PREFIX` + suffix; default prefix `opencode.`)", "")
+  lines.push("| suffix | type | unit | attributes | emitted |", "| --- | --- | --- | --- | --- |")
+  for (const [name, spec] of Object.entries(METRICS))
+    lines.push(`| \`${name}\` | ${spec.kind} | \`${spec.unit}\` | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)
+  lines.push("", "### Log events (body `opencode.<event>`)", "")
+  lines.push(`Every event carries ${COMMON_EVENT_ATTRIBUTES.map((a) => `\`${a}\``).join(", ")} (prompt.id once a prompt was seen).`, "")
+  lines.push("| event | attributes | emitted |", "| --- | --- | --- |")
+  for (const [name, spec] of Object.entries(EVENTS))
+    lines.push(`| \`${name}\` | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)
+  lines.push("", "### Traces (`OPENCODE_DISABLE_TRACES` types: session, llm, tool)", "")
+  lines.push("| type | span name | kind | attributes | emitted |", "| --- | --- | --- | --- | --- |")
+  for (const [type, spec] of Object.entries(SPANS))
+    lines.push(`| ${type} | \`${spec.name}\` | ${spec.kind} | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)
+  return lines.join("\n")
+}
