@@ -7,7 +7,7 @@
  * shutdown budget. No signal handlers, no globals, no writes to the terminal, no changes to process.env.
  */
 import { Effect, Layer, ManagedRuntime } from "effect"
-import { endAllSessions, handleChatMessage, handleEvent, sweepSessions } from "./handlers/index.ts"
+import { endAllSessions, eventType, handleChatMessage, handleEvent, sweepSessions } from "./handlers/index.ts"
 import * as OpencodeLog from "./layers/opencodeLog.ts"
 import * as Telemetry from "./layers/telemetry.ts"
 import * as Config from "./services/Config.ts"
@@ -92,6 +92,10 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
     event: async ({ event }) => {
       if (disposed) return
       await enqueue(handleEvent(event), "event handling")
+      // End of a turn: send what it produced now, not at the next interval. A SIGTERM (which ends opencode
+      // without dispose) then loses at most the turn in progress. Not queued: a slow collector must not delay
+      // the next hook.
+      if (eventType(event) === "session.idle") void run(Effect.flatMap(Effect.service(Exporter), (e) => e.flush), "turn flush")
       if (Date.now() - lastSweep > SWEEP_EVERY_MS) {
         lastSweep = Date.now()
         await enqueue(sweepSessions(SESSION_IDLE_RELEASE_MS), "session sweep")
