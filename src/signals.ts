@@ -169,7 +169,21 @@ export const EVENTS = {
     when: "an assistant message (LLM call) completes successfully",
   },
   api_error: {
-    attributes: ["model", "provider", "message.id", "error.type", "error", "status_code", "duration_ms", "cost_usd"],
+    attributes: [
+      "model",
+      "provider",
+      "message.id",
+      "error.type",
+      "error",
+      "status_code",
+      "duration_ms",
+      "input_tokens",
+      "output_tokens",
+      "reasoning_tokens",
+      "cache_read_tokens",
+      "cache_creation_tokens",
+      "cost_usd",
+    ],
     when: "an assistant message ends in an error",
   },
   tool_result: {

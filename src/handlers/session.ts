@@ -5,7 +5,8 @@ import { SpanStatusCode } from "@opentelemetry/api"
 import { Effect } from "effect"
 import type { ErrorInfo, SessionInfo } from "../events/schema.ts"
 import { Instruments } from "../services/Instruments.ts"
-import { newSessionState, SessionStore } from "../services/SessionStore.ts"
+import { newSessionState, SessionStore, type SessionState } from "../services/SessionStore.ts"
+import { startToolSpan } from "./tool.ts"
 import { emitEvent, endSession, existingSession, sessionAttributes, sessionState, sessionTotals } from "./common.ts"
 
 export const onSessionCreated = Effect.fn("handlers.onSessionCreated")(function* (info: SessionInfo) {
@@ -31,7 +32,7 @@ export const onSessionCreated = Effect.fn("handlers.onSessionCreated")(function*
     state.promptId = parent.promptId
     state.model = parent.model
   }
-  const parentSpan = parent === undefined ? undefined : spawningToolSpan(parent, info.id) ?? parent.span
+  const parentSpan = parent === undefined ? undefined : (yield* spawningToolSpan(parent, info.id, info.time.created)) ?? parent.span
 
   const attributes = { ...sessionAttributes(state), ...(info.parentID === undefined ? {} : { "session.parent_id": info.parentID }) }
   yield* instruments.count("session.count", 1, sessionAttributes(state))
@@ -43,12 +44,25 @@ export const onSessionCreated = Effect.fn("handlers.onSessionCreated")(function*
   })
 })
 
-/** The parent's open `task` tool span that started this child: by the child's id in its metadata, else the latest. */
-const spawningToolSpan = (parent: import("../services/SessionStore.ts").SessionState, childID: string) => {
+/**
+ * The parent's `task` tool span that started this child: by the child's id in the call's metadata, else the
+ * latest open task call. opencode creates the child session while the task call is still pending (before it
+ * runs and names the child), so a pending task call gets its span started here, at the child's creation.
+ */
+const spawningToolSpan = Effect.fnUntraced(function* (parent: SessionState, childID: string, createdAt: number) {
   const tasks = [...parent.toolSpans.entries()].filter(([, open]) => open.tool === "task")
-  const byMetadata = tasks.find(([callID]) => parent.childSessions.get(callID) === childID)
-  return (byMetadata ?? tasks.at(-1))?.[1].span
-}
+  const known = tasks.find(([callID]) => parent.childSessions.get(callID) === childID)
+  if (known !== undefined) return known[1].span
+  const pending = [...parent.pendingCalls.entries()].filter(([, call]) => call.tool === "task").at(-1)
+  if (pending !== undefined) {
+    const [callID, call] = pending
+    parent.pendingCalls.delete(callID)
+    parent.childSessions.set(callID, childID)
+    const open = yield* startToolSpan(parent, { tool: call.tool, callID, messageID: call.messageID }, createdAt)
+    if (open !== undefined) return open.span
+  }
+  return tasks.at(-1)?.[1].span
+})
 
 /** opencode's own session totals, used for session.idle and the session histograms when present. */
 export const onSessionUpdated = Effect.fn("handlers.onSessionUpdated")(function* (info: SessionInfo) {
@@ -103,6 +117,7 @@ export const onSessionStatus = Effect.fn("handlers.onSessionStatus")(function* (
   const state = yield* sessionState(sessionID)
   if (status.type === "busy") {
     state.idleSinceBusy = false
+    state.errorSinceBusy = false
     return
   }
   // One status event per attempt, possibly re-sent: count each attempt once.
@@ -119,6 +134,9 @@ export const onSessionStatus = Effect.fn("handlers.onSessionStatus")(function* (
 export const onSessionError = Effect.fn("handlers.onSessionError")(function* (sessionID: string | undefined, error: ErrorInfo | undefined) {
   if (sessionID === undefined) return
   const state = yield* sessionState(sessionID)
+  // One failure ends the turn; the same error re-sent before the next busy status is not another one.
+  if (state.errorSinceBusy) return
+  state.errorSinceBusy = true
   state.errored = true
   state.span?.setStatus({ code: SpanStatusCode.ERROR, message: error?.name ?? "error" })
   yield* emitEvent(state, "session.error", errorAttributes(error))

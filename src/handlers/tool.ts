@@ -24,7 +24,11 @@ export const onToolPart = Effect.fn("handlers.onToolPart")(function* (part: Tool
   const state = yield* sessionState(part.sessionID)
   if (state.finishedCalls.has(part.callID)) return
   const s = part.state
-  if (s.status === "pending") return
+  if (s.status === "pending") {
+    state.pendingCalls.set(part.callID, { tool: part.tool, messageID: part.messageID })
+    return
+  }
+  state.pendingCalls.delete(part.callID)
 
   // A task tool names the child session it runs; the child's span nests under this call.
   const child = taskMetadata(s.metadata)
@@ -65,7 +69,11 @@ export const onToolPart = Effect.fn("handlers.onToolPart")(function* (part: Tool
   if (part.tool === "bash") yield* countCommits(state, s.input, s.metadata, s.time.end)
 })
 
-const startToolSpan = Effect.fnUntraced(function* (state: SessionState, part: ToolPart, start: number) {
+export const startToolSpan = Effect.fnUntraced(function* (
+  state: SessionState,
+  part: { readonly tool: string; readonly callID: string; readonly messageID: string },
+  start: number,
+) {
   const instruments = yield* Instruments
   const name = `execute_tool ${part.tool}`
   const span = yield* instruments.startSpan("tool", name, {

@@ -57,10 +57,14 @@ export interface SessionState {
   readonly permissions: Map<string, { readonly tool: string; readonly callID: string | undefined }>
   /** Decisions by callID, to annotate the tool's result. */
   readonly decisions: Map<string, { readonly decision: "accept" | "reject"; readonly source: string }>
+  /** Tool calls announced (pending) but not started yet: callID -> tool and message. */
+  readonly pendingCalls: Map<string, { readonly tool: string; readonly messageID: string }>
   /** Child session ids by the `task` tool callID that spawned them (from the tool part's metadata). */
   readonly childSessions: Map<string, string>
   /** True between a session.idle and the next busy status: a repeated idle is not a new turn end. */
   idleSinceBusy: boolean
+  /** True once a session.error was reported since the last busy status. */
+  errorSinceBusy: boolean
   /** Whether the session ended with an error (for the session span's status). */
   errored: boolean
   /** Whether the session's end was recorded (duration, totals, span end). */
@@ -88,8 +92,10 @@ export const newSessionState = (id: string, init: { parentID?: string | undefine
   lines: { added: 0, removed: 0, currentAdded: 0, currentRemoved: 0 },
   permissions: new Map(),
   decisions: new Map(),
+  pendingCalls: new Map(),
   childSessions: new Map(),
   idleSinceBusy: false,
+  errorSinceBusy: false,
   errored: false,
   ended: false,
 })

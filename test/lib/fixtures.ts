@@ -1,0 +1,182 @@
+/**
+ * Recorded opencode runs (test/fixtures, made by `npm run record` from the real CLI): loading, replaying them
+ * through the handlers, opencode's own accounting (`opencode export`) as ground truth, and readers for what the
+ * in-memory exporters received.
+ */
+import type { Attributes } from "@opentelemetry/api"
+import type { ReadableLogRecord } from "@opentelemetry/sdk-logs"
+import type { ResourceMetrics } from "@opentelemetry/sdk-metrics"
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
+import { Effect } from "effect"
+import { endAllSessions, handleChatMessage, handleEvent } from "../../src/handlers/index.ts"
+
+export const FIXTURES_DIR = join(import.meta.dir, "..", "fixtures")
+
+export interface RecordedLine {
+  readonly hook: string
+  readonly type?: string
+  readonly properties?: unknown
+  readonly input?: unknown
+  readonly output?: unknown
+  readonly run?: number
+}
+
+export interface ExportedPart {
+  readonly type: string
+  readonly tool?: string
+  readonly callID?: string
+  readonly state?: {
+    readonly status: string
+    readonly input?: Record<string, unknown>
+    readonly metadata?: Record<string, unknown>
+    readonly time?: { readonly start: number; readonly end?: number }
+  }
+}
+export interface ExportedMessage {
+  readonly info: {
+    readonly id: string
+    readonly role: "user" | "assistant"
+    readonly cost?: number
+    readonly tokens?: { input: number; output: number; reasoning: number; cache: { read: number; write: number } }
+    readonly time: { created: number; completed?: number }
+    readonly error?: { name: string }
+  }
+  readonly parts: ReadonlyArray<ExportedPart>
+}
+export interface ExportedSession {
+  readonly info: { readonly id: string; readonly parentID?: string; readonly cost: number }
+  readonly messages: ReadonlyArray<ExportedMessage>
+}
+
+export interface Fixture {
+  readonly name: string
+  readonly lines: ReadonlyArray<RecordedLine>
+  readonly sessions: ReadonlyArray<ExportedSession>
+  readonly meta: {
+    readonly runs: ReadonlyArray<{ readonly prompt: string; readonly exitCode: number | null }>
+    readonly git?: { readonly commits: number; readonly log: ReadonlyArray<string> }
+    readonly script?: ReadonlyArray<{ readonly status?: number }>
+  }
+}
+
+export const loadFixture = (name: string): Fixture => ({
+  name,
+  lines: readFileSync(join(FIXTURES_DIR, `${name}.jsonl`), "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "")
+    .map((l) => JSON.parse(l) as RecordedLine),
+  sessions: JSON.parse(readFileSync(join(FIXTURES_DIR, `${name}.export.json`), "utf8")) as Array<ExportedSession>,
+  meta: JSON.parse(readFileSync(join(FIXTURES_DIR, `${name}.meta.json`), "utf8")),
+})
+
+/** Feeds a recording to the handlers in order, as the plugin would: events, prompts, and dispose at the end of each run. */
+export const replay = (lines: ReadonlyArray<RecordedLine>, options: { readonly repeatEvents?: boolean } = {}) =>
+  Effect.gen(function* () {
+    for (const line of lines) {
+      if (line.hook === "event") {
+        const event = { type: line.type, properties: line.properties }
+        yield* handleEvent(event)
+        // opencode re-sends updates; handling each twice must change nothing.
+        if (options.repeatEvents) yield* handleEvent(event)
+      } else if (line.hook === "chat.message") yield* handleChatMessage(line.input, line.output)
+      else if (line.hook === "dispose") yield* endAllSessions()
+    }
+  })
+
+// ---- ground truth from `opencode export` -------------------------------------------------------------------
+
+export const assistantMessages = (f: Fixture) =>
+  f.sessions.flatMap((s) => s.messages.filter((m) => m.info.role === "assistant").map((m) => ({ session: s.info.id, ...m })))
+
+export const truthTokens = (f: Fixture) => {
+  const t = { input: 0, output: 0, reasoning: 0, cacheRead: 0, cacheCreation: 0 }
+  for (const m of assistantMessages(f)) {
+    const k = m.info.tokens
+    if (k === undefined) continue
+    t.input += k.input
+    t.output += k.output
+    t.reasoning += k.reasoning
+    t.cacheRead += k.cache.read
+    t.cacheCreation += k.cache.write
+  }
+  return t
+}
+export const truthCost = (f: Fixture) => assistantMessages(f).reduce((n, m) => n + (m.info.cost ?? 0), 0)
+export const truthCompleted = (f: Fixture) => assistantMessages(f).filter((m) => m.info.time.completed !== undefined && m.info.error === undefined)
+export const truthErrored = (f: Fixture) => assistantMessages(f).filter((m) => m.info.error !== undefined)
+export const truthToolCalls = (f: Fixture) =>
+  f.sessions.flatMap((s) =>
+    s.messages.flatMap((m) => m.parts.filter((p) => p.type === "tool" && (p.state?.status === "completed" || p.state?.status === "error"))),
+  )
+export const truthLines = (f: Fixture) => {
+  let added = 0
+  let removed = 0
+  for (const p of truthToolCalls(f)) {
+    if (p.state?.status !== "completed") continue
+    const diff = p.state.metadata?.["filediff"] as { additions: number; deletions: number } | undefined
+    if (diff !== undefined) {
+      added += diff.additions
+      removed += diff.deletions
+    } else if (p.tool === "write" && p.state.metadata?.["exists"] === false) {
+      const content = String(p.state.input?.["content"] ?? "")
+      added += content === "" ? 0 : content.split("\n").length - (content.endsWith("\n") ? 1 : 0)
+    }
+  }
+  return { added, removed }
+}
+
+// ---- what the in-memory exporters received -----------------------------------------------------------------
+
+const matches = (attributes: Attributes, filter: Attributes) => Object.entries(filter).every(([k, v]) => attributes[k] === v)
+
+/** Sum of a counter's points (cumulative: the last collection holds the totals). */
+export const counterTotal = (metrics: ReadonlyArray<ResourceMetrics>, name: string, filter: Attributes = {}) => {
+  let total = 0
+  for (const scope of metrics.at(-1)?.scopeMetrics ?? [])
+    for (const metric of scope.metrics)
+      if (metric.descriptor.name === name)
+        for (const point of metric.dataPoints) if (matches(point.attributes, filter) && typeof point.value === "number") total += point.value
+  return total
+}
+
+/** Histogram points: count and sum over matching series. */
+export const histogramTotals = (metrics: ReadonlyArray<ResourceMetrics>, name: string, filter: Attributes = {}) => {
+  let count = 0
+  let sum = 0
+  for (const scope of metrics.at(-1)?.scopeMetrics ?? [])
+    for (const metric of scope.metrics)
+      if (metric.descriptor.name === name)
+        for (const point of metric.dataPoints)
+          if (matches(point.attributes, filter) && typeof point.value === "object") {
+            count += point.value.count
+            sum += point.value.sum ?? 0
+          }
+  return { count, sum }
+}
+
+/** The latest value of each gauge series. */
+export const gaugeValues = (metrics: ReadonlyArray<ResourceMetrics>, name: string, filter: Attributes = {}) => {
+  const values: Array<number> = []
+  for (const scope of metrics.at(-1)?.scopeMetrics ?? [])
+    for (const metric of scope.metrics)
+      if (metric.descriptor.name === name)
+        for (const point of metric.dataPoints) if (matches(point.attributes, filter) && typeof point.value === "number") values.push(point.value)
+  return values
+}
+
+export const eventsNamed = (logs: ReadonlyArray<ReadableLogRecord>, name: string) => logs.filter((l) => l.attributes["event.name"] === name)
+
+/** Every span's parent is another exported span, or it is a root; every span has ended. */
+export const spanTreeProblems = (spans: ReadonlyArray<ReadableSpan>): Array<string> => {
+  const ids = new Set(spans.map((s) => s.spanContext().spanId))
+  const problems: Array<string> = []
+  for (const s of spans) {
+    const parent = s.parentSpanContext?.spanId
+    if (parent !== undefined && !ids.has(parent)) problems.push(`${s.name} has a parent that was not exported`)
+    if (!s.ended) problems.push(`${s.name} did not end`)
+    if (s.endTime[0] * 1e9 + s.endTime[1] < s.startTime[0] * 1e9 + s.startTime[1]) problems.push(`${s.name} ends before it starts`)
+  }
+  return problems
+}

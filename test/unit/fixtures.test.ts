@@ -1,0 +1,248 @@
+/**
+ * Every handler, driven by event sequences recorded from the real opencode CLI (test/fixtures, `npm run record`),
+ * through the test layer with in-memory exporters. The numbers must equal opencode's own accounting
+ * (`opencode export`, recorded beside each run) and git's.
+ */
+import { describe, expect, test } from "bun:test"
+import type { ReadableLogRecord } from "@opentelemetry/sdk-logs"
+import type { ResourceMetrics } from "@opentelemetry/sdk-metrics"
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
+import { Effect, Layer } from "effect"
+import * as OpencodeLog from "../../src/layers/opencodeLog.ts"
+import * as Telemetry from "../../src/layers/telemetry.ts"
+import { MemoryExporter } from "../../src/services/Exporter.ts"
+import { COMMON_EVENT_ATTRIBUTES, EVENTS } from "../../src/signals.ts"
+import {
+  counterTotal,
+  eventsNamed,
+  gaugeValues,
+  histogramTotals,
+  loadFixture,
+  replay,
+  spanTreeProblems,
+  truthCompleted,
+  truthCost,
+  truthErrored,
+  truthLines,
+  truthTokens,
+  truthToolCalls,
+  type Fixture,
+} from "../lib/fixtures.ts"
+
+interface Received {
+  /** Metrics per run (each run is its own opencode process, with its own plugin instance). */
+  readonly metrics: ReadonlyArray<ReadonlyArray<ResourceMetrics>>
+  readonly logs: ReadonlyArray<ReadableLogRecord>
+  readonly logsByRun: ReadonlyArray<ReadonlyArray<ReadableLogRecord>>
+  readonly spans: ReadonlyArray<ReadableSpan>
+}
+
+/** Replays each run of a fixture through a fresh test layer, as a fresh opencode process would. */
+const receive = async (fixture: Fixture, options: { repeatEvents?: boolean; settings?: Record<string, string> } = {}): Promise<Received> => {
+  const runs: Array<Array<(typeof fixture.lines)[number]>> = []
+  for (const line of fixture.lines) {
+    if (line.hook === "fixture.run.start") runs.push([])
+    else runs.at(-1)?.push(line)
+  }
+  const metrics: Array<ReadonlyArray<ResourceMetrics>> = []
+  const logs: Array<ReadableLogRecord> = []
+  const logsByRun: Array<ReadonlyArray<ReadableLogRecord>> = []
+  const spans: Array<ReadableSpan> = []
+  for (const lines of runs) {
+    const program = Effect.gen(function* () {
+      yield* replay(lines, options)
+      const memory = yield* MemoryExporter
+      return { metrics: yield* memory.metrics, logs: yield* memory.logs, spans: yield* memory.spans }
+    })
+    const layer = Telemetry.layerTest(options.settings ?? {}).pipe(Layer.provideMerge(OpencodeLog.layerSilent))
+    const result = await Effect.runPromise(Effect.provide(program, layer))
+    metrics.push(result.metrics)
+    logs.push(...result.logs)
+    logsByRun.push(result.logs)
+    spans.push(...result.spans)
+  }
+  return { metrics, logs, logsByRun, spans }
+}
+
+const total = (r: Received, name: string, filter: Record<string, string> = {}) =>
+  r.metrics.reduce((n, m) => n + counterTotal(m, name, filter), 0)
+const histogram = (r: Received, name: string) =>
+  r.metrics.reduce((acc, m) => {
+    const h = histogramTotals(m, name)
+    return { count: acc.count + h.count, sum: acc.sum + h.sum }
+  }, { count: 0, sum: 0 })
+
+const SCENARIOS = ["text", "write-edit", "commits", "retry", "error", "permission-once", "permission-reject", "subagent", "continue"] as const
+
+const prefix = (name: string) => `opencode.${name}`
+
+describe.each(SCENARIOS)("recorded scenario %s", (name) => {
+  const fixture = loadFixture(name)
+  const received = receive(fixture)
+
+  test("tokens by type, cost, messages and errors equal opencode's accounting", async () => {
+    const r = await received
+    const tokens = truthTokens(fixture)
+    for (const [type, value] of Object.entries(tokens)) expect([type, total(r, prefix("token.usage"), { type })]).toEqual([type, value])
+    const cost = truthCost(fixture)
+    const exported = total(r, prefix("cost.usage"))
+    expect(Math.abs(exported - cost)).toBeLessThanOrEqual(Math.max(cost, 1e-12) * 1e-9)
+    expect(total(r, prefix("message.count"))).toBe(truthCompleted(fixture).length)
+    expect(total(r, prefix("model.usage"))).toBe(truthCompleted(fixture).length)
+    expect(eventsNamed(r.logs, "api_request")).toHaveLength(truthCompleted(fixture).length)
+    expect(eventsNamed(r.logs, "api_error")).toHaveLength(truthErrored(fixture).length)
+    const cacheReads = fixture.sessions.flatMap((s) => s.messages).filter((m) => (m.info.tokens?.cache.read ?? 0) > 0).length
+    expect(total(r, prefix("cache.count"), { type: "cacheRead" })).toBe(cacheReads)
+  })
+
+  test("sessions, prompts, tools and lines of code", async () => {
+    const r = await received
+    expect(total(r, prefix("session.count"))).toBe(
+      fixture.lines.filter((l) => l.hook === "event" && l.type === "session.created").length,
+    )
+    expect(new Set(r.logs.map((l) => l.attributes["session.id"]))).toEqual(new Set(fixture.sessions.map((s) => s.info.id)))
+    expect(eventsNamed(r.logs, "user_prompt")).toHaveLength(fixture.meta.runs.length)
+    const calls = truthToolCalls(fixture)
+    expect(eventsNamed(r.logs, "tool_result")).toHaveLength(calls.length)
+    expect(eventsNamed(r.logs, "tool_result").filter((l) => l.attributes["success"] === "false")).toHaveLength(
+      calls.filter((c) => c.state?.status === "error").length,
+    )
+    expect(histogram(r, prefix("tool.duration")).count).toBe(calls.length)
+    const lines = truthLines(fixture)
+    expect(total(r, prefix("lines_of_code.count"), { type: "added" })).toBe(lines.added)
+    expect(total(r, prefix("lines_of_code.count"), { type: "removed" })).toBe(lines.removed)
+  })
+
+  test("every span has its parent and an end; one session span per session this process saw created", async () => {
+    const r = await received
+    expect(spanTreeProblems(r.spans)).toEqual([])
+    expect(r.spans.filter((s) => s.name === "opencode.session")).toHaveLength(total(r, prefix("session.count")))
+    const toolSpans = r.spans.filter((s) => s.name.startsWith("execute_tool "))
+    expect(new Set(toolSpans.map((s) => s.attributes["gen_ai.tool.call.id"])).size).toBe(toolSpans.length)
+    expect(toolSpans).toHaveLength(truthToolCalls(fixture).length)
+    expect(r.spans.filter((s) => s.name.startsWith("chat "))).toHaveLength(truthCompleted(fixture).length + truthErrored(fixture).length)
+  })
+
+  test("events carry their catalogued attributes, a per-session sequence and the prompt.id", async () => {
+    const r = await received
+    for (const log of r.logs) {
+      const event = String(log.attributes["event.name"]) as keyof typeof EVENTS
+      const allowed = new Set<string>([...COMMON_EVENT_ATTRIBUTES, ...EVENTS[event].attributes])
+      expect(Object.keys(log.attributes).filter((k) => !allowed.has(k))).toEqual([])
+      expect(log.body).toBe(`opencode.${event}`)
+    }
+    // Sequences are 1, 2, 3, ... within each session and process.
+    for (const logs of r.logsByRun) {
+      const bySession = new Map<string, Array<number>>()
+      for (const log of logs) {
+        const key = String(log.attributes["session.id"])
+        bySession.set(key, [...(bySession.get(key) ?? []), Number(log.attributes["event.sequence"])])
+      }
+      for (const seqs of bySession.values()) expect(seqs).toEqual(seqs.map((_, i) => i + 1))
+    }
+    // Everything after a prompt belongs to it.
+    for (const log of r.logs.filter((l) => ["api_request", "api_error", "tool_result"].includes(String(l.attributes["event.name"]))))
+      expect(typeof log.attributes["prompt.id"]).toBe("string")
+  })
+
+  test("re-sent events change nothing", async () => {
+    const once = await received
+    const twice = await receive(fixture, { repeatEvents: true })
+    for (const metric of ["token.usage", "cost.usage", "message.count", "lines_of_code.count", "commit.count", "retry.count", "session.count"])
+      expect([metric, total(twice, prefix(metric))]).toEqual([metric, total(once, prefix(metric))])
+    expect(twice.logs.length).toBe(once.logs.length)
+    expect(twice.spans.length).toBe(once.spans.length)
+  })
+
+  test("the prompt text is exported nowhere by default", async () => {
+    const r = await received
+    const exported = JSON.stringify([r.logs.map((l) => [l.body, l.attributes]), r.spans.map((s) => [s.name, s.attributes])])
+    for (const run of fixture.meta.runs) expect(exported).not.toContain(run.prompt)
+  })
+})
+
+describe("scenario specifics", () => {
+  test("commits: two commits through bash are counted, with their shas", async () => {
+    const fixture = loadFixture("commits")
+    const r = await receive(fixture)
+    const madeBySession = fixture.meta.git!.commits - 1 // the test repo starts with one commit
+    expect(total(r, prefix("commit.count"))).toBe(madeBySession)
+    const shas = eventsNamed(r.logs, "commit").map((l) => String(l.attributes["commit.sha"]))
+    expect(shas).toHaveLength(madeBySession)
+    for (const sha of shas) expect(fixture.meta.git!.log.some((line) => line.startsWith(sha.slice(0, 7)))).toBe(true)
+  })
+
+  test("retry: each distinct retry attempt is counted once", async () => {
+    const fixture = loadFixture("retry")
+    const r = await receive(fixture)
+    const injected = (fixture.meta.script ?? []).filter((s) => s.status !== undefined).length
+    expect(injected).toBe(2)
+    expect(total(r, prefix("retry.count"))).toBe(injected)
+  })
+
+  test("error: an api_error with the status code, a session.error, and the session still gets its duration", async () => {
+    const r = await receive(loadFixture("error"))
+    const errors = eventsNamed(r.logs, "api_error")
+    expect(errors).toHaveLength(1)
+    expect(errors[0]!.attributes["status_code"]).toBe("400")
+    expect(errors[0]!.attributes["error.type"]).toBe("APIError")
+    expect(eventsNamed(r.logs, "session.error")).toHaveLength(1)
+    expect(eventsNamed(r.logs, "session.idle")).toHaveLength(1) // opencode sends two idles after an error
+    expect(histogram(r, prefix("session.duration")).count).toBe(1)
+    expect(total(r, prefix("message.count"))).toBe(0)
+  })
+
+  test("permission answered once: an accept decision, and the tool ran", async () => {
+    const r = await receive(loadFixture("permission-once"))
+    const decisions = eventsNamed(r.logs, "tool_decision")
+    expect(decisions.map((d) => [d.attributes["tool_name"], d.attributes["decision"], d.attributes["source"]])).toEqual([
+      ["bash", "accept", "user_temporary"],
+    ])
+    const results = eventsNamed(r.logs, "tool_result")
+    expect(results.map((l) => [l.attributes["success"], l.attributes["decision_type"]])).toEqual([["true", "accept"]])
+  })
+
+  test("permission rejected: a reject decision, and the tool's result is a failure", async () => {
+    const r = await receive(loadFixture("permission-reject"))
+    const decisions = eventsNamed(r.logs, "tool_decision")
+    expect(decisions.map((d) => [d.attributes["tool_name"], d.attributes["decision"], d.attributes["source"]])).toEqual([
+      ["bash", "reject", "user_reject"],
+    ])
+    const results = eventsNamed(r.logs, "tool_result")
+    expect(results.map((l) => [l.attributes["success"], l.attributes["decision_type"]])).toEqual([["false", "reject"]])
+  })
+
+  test("subagent: its session nests under the task tool call, shares the prompt.id, and is no user_prompt", async () => {
+    const fixture = loadFixture("subagent")
+    const r = await receive(fixture)
+    const child = fixture.sessions.find((s) => s.info.parentID !== undefined)!
+    const sessionSpans = r.spans.filter((s) => s.name === "opencode.session")
+    const childSpan = sessionSpans.find((s) => s.attributes["session.id"] === child.info.id)!
+    const taskSpan = r.spans.find((s) => s.name === "execute_tool task")!
+    expect(childSpan.parentSpanContext?.spanId).toBe(taskSpan.spanContext().spanId)
+    expect(childSpan.spanContext().traceId).toBe(taskSpan.spanContext().traceId)
+    expect(eventsNamed(r.logs, "user_prompt")).toHaveLength(1)
+    const promptIds = new Set(r.logs.map((l) => l.attributes["prompt.id"]).filter((p) => p !== undefined))
+    expect(promptIds.size).toBe(1)
+    expect(total(r, prefix("session.count"))).toBe(2)
+  })
+
+  test("continue: two prompts in one session across two processes, one session.count, two prompt ids", async () => {
+    const fixture = loadFixture("continue")
+    const r = await receive(fixture)
+    expect(total(r, prefix("session.count"))).toBe(1)
+    const prompts = eventsNamed(r.logs, "user_prompt")
+    expect(prompts).toHaveLength(2)
+    expect(new Set(prompts.map((p) => p.attributes["prompt.id"])).size).toBe(2)
+    expect(new Set(prompts.map((p) => p.attributes["session.id"])).size).toBe(1)
+  })
+
+  test("write-edit: the gauge holds the session's running lines, per type", async () => {
+    const fixture = loadFixture("write-edit")
+    const r = await receive(fixture)
+    const lines = truthLines(fixture)
+    expect(gaugeValues(r.metrics[0]!, prefix("lines_of_code.total"), { type: "added" })).toEqual([lines.added])
+    expect(gaugeValues(r.metrics[0]!, prefix("lines_of_code.total"), { type: "removed" })).toEqual([lines.removed])
+    expect(lines).toEqual({ added: 5, removed: 1 })
+  })
+})
