@@ -11,6 +11,7 @@ import { endAllSessions, eventType, handleChatMessage, handleEvent, sweepSession
 import * as OpencodeLog from "./layers/opencodeLog.ts"
 import * as Telemetry from "./layers/telemetry.ts"
 import * as Config from "./services/Config.ts"
+import { CREDENTIAL_VARIABLES } from "./services/HeaderProvider.ts"
 import { Exporter } from "./services/Exporter.ts"
 
 /** The parts of opencode's plugin input this plugin reads. */
@@ -24,6 +25,7 @@ export interface OpencodePluginInput {
 export interface OpencodeHooks {
   event?: (input: { event: unknown }) => Promise<void>
   "chat.message"?: (input: unknown, output: unknown) => Promise<void>
+  "shell.env"?: (input: unknown, output: { env: Record<string, string | undefined> }) => Promise<void>
   dispose?: () => Promise<void>
 }
 
@@ -104,6 +106,15 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
     "chat.message": async (input, output) => {
       if (disposed) return
       await enqueue(handleChatMessage(input, output), "prompt handling")
+    },
+    // opencode passes its whole environment to the bash tool's processes; a model can be talked into running
+    // `env`. Credential variables are removed (an undefined value drops the variable from the child's env).
+    "shell.env": async (_input, output) => {
+      try {
+        for (const name of CREDENTIAL_VARIABLES) if (process.env[name] !== undefined) output.env[name] = undefined
+      } catch {
+        // A malformed output object: nothing to scrub into, and nothing to throw.
+      }
     },
     dispose: async () => {
       if (disposed) return

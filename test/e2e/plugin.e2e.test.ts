@@ -161,3 +161,49 @@ test(
   },
   120_000,
 )
+
+test(
+  "credentials never reach the bash tool's processes, yet every export request carries them",
+  async () => {
+    const receiver = await startReceiver({ protocol: "http/json" })
+    const llm = await startFakeLlm({
+      script: [
+        { toolCall: { name: "bash", arguments: { command: "env; echo scan-done", description: "Print the environment" } } },
+        { text: "Printed." },
+      ],
+    })
+    try {
+      const secret = "sk-planted-fake-secret-0451"
+      const result = await runOpencode({
+        prompt: PROMPT,
+        llmUrl: llm.url,
+        home,
+        plugins: [PLUGIN_SOURCE],
+        extraArgs: ["--format", "json"],
+        env: {
+          ...telemetryEnv(receiver.url, "http/json"),
+          OPENCODE_OTLP_HEADERS: `authorization=Bearer ${secret}`,
+          OTEL_EXPORTER_OTLP_HEADERS: `x-other=${secret}`,
+          UNRELATED_VARIABLE: "still-visible",
+        },
+      })
+      expect(result.exitCode).toBe(0)
+      // The bash tool's output (in opencode's JSON event stream) shows the environment the child saw.
+      const toolOutput = result.stdout.split("\n").find((l) => l.includes("scan-done") && l.includes("tool_use"))
+      expect(toolOutput).toBeDefined()
+      expect(toolOutput).toContain("UNRELATED_VARIABLE=still-visible")
+      expect(toolOutput).not.toContain(secret)
+      expect(toolOutput).not.toContain("OPENCODE_OTLP_HEADERS")
+      expect(toolOutput).not.toContain("OTEL_EXPORTER_OTLP_HEADERS")
+      // The exports themselves are authenticated, and the secret is not in what they carry.
+      expect(receiver.requests.length).toBeGreaterThan(0)
+      for (const request of receiver.requests) expect(request.headers["authorization"]).toBe(`Bearer ${secret}`)
+      expect(JSON.stringify(receiver.requests.map((r) => r.body), (_k, v) => (typeof v === "bigint" ? String(v) : v))).not.toContain(secret)
+      expect(result.stderr).not.toContain(secret)
+    } finally {
+      await llm.stop()
+      await receiver.stop()
+    }
+  },
+  120_000,
+)
