@@ -30,7 +30,7 @@ import type {
   ResourceMetrics,
 } from "@opentelemetry/sdk-metrics"
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base"
-import { Context, Data, Effect, Schedule } from "effect"
+import { Context, Data, Duration, Effect, Fiber, Schedule, Semaphore } from "effect"
 import type { Protocol, Temporality } from "../services/Config.ts"
 import type { Interface as HeaderProviderInterface } from "../services/HeaderProvider.ts"
 
@@ -120,6 +120,30 @@ export const buildMetricExporter = (target: OtlpTarget, headers: Readonly<Record
 }
 
 class AuthRejected extends Data.TaggedError("AuthRejected")<{ readonly result: ExportResult }> {}
+class StillFailing extends Data.TaggedError("StillFailing")<{ readonly result: ExportResult }> {}
+
+/** OTLP's retryable outcomes: gRPC UNAVAILABLE and friends, HTTP 429/502/503/504, and no answer at all. */
+export const isRetryable = (protocol: Protocol, error: unknown): boolean => {
+  const code = typeof error === "object" && error !== null && "code" in error ? error.code : undefined
+  if (typeof code !== "number") return true // connection refused, reset, timed out: the collector may come back
+  return protocol === "grpc" ? [1, 4, 8, 10, 11, 14, 15].includes(code) : [408, 429, 502, 503, 504].includes(code)
+}
+
+/**
+ * Between attempts to deliver buffered data: 1 s doubling to a 30 s cap. The buffer drains as soon as an
+ * attempt succeeds; the loop stops at shutdown.
+ */
+export const redeliverySchedule = Schedule.exponential("1 second", 2).pipe(
+  Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.seconds(30)))),
+)
+
+/** How much a signal keeps while the collector is unreachable; past it, the oldest data is dropped and counted. */
+export const BUFFER_LIMITS: Record<Signal, number> = { traces: 8_192, logs: 8_192, metrics: 120 }
+
+export interface DeliveryReport {
+  /** Called with the number of items dropped (spans, log records or metric batches). */
+  readonly onDrop: (signal: Signal, count: number, reason: string) => void
+}
 
 interface InnerExporter<T> {
   export(items: T, resultCallback: (result: ExportResult) => void): void
@@ -127,14 +151,30 @@ interface InnerExporter<T> {
   forceFlush?(): Promise<void>
 }
 
+interface Pending<T> {
+  readonly items: T
+  readonly size: number
+}
+
 /**
- * Holds one inner exporter built with the current headers and rebuilds it when they change.
- * `run` executes Effects with the plugin's services (its logger), from the SDK's callback world.
+ * An exporter that does not lose data to a passing outage or an expired token:
+ * - one inner OTLP exporter built with the current headers, rebuilt when they change;
+ * - on an auth failure, headers refreshed and the export retried once (`authRetry`);
+ * - on a retryable failure, the data kept in a bounded buffer and redelivered in order on
+ *   `redeliverySchedule`; new data queues behind it so nothing overtakes;
+ * - anything dropped (buffer full, a permanent rejection, undelivered at shutdown) counted and reported.
+ * The SDK is told "success" for data taken into the buffer, so its processors do not drop it themselves.
  */
-class ReauthExporter<T, I extends InnerExporter<T>> {
+class ResilientExporter<T, I extends InnerExporter<T>> {
   protected inner: I
   private builtWith: number
   private healthy = true
+  private readonly buffer: Array<Pending<T>> = []
+  private buffered = 0
+  private draining: Fiber.Fiber<void> | undefined
+  private closed = false
+  private readonly lock = Semaphore.makeUnsafe(1)
+  private readonly limit: number
 
   constructor(
     private readonly signal: Signal,
@@ -143,13 +183,16 @@ class ReauthExporter<T, I extends InnerExporter<T>> {
     private readonly headers: HeaderProviderInterface,
     private readonly context: Context.Context<never>,
     initial: { version: number; headers: Readonly<Record<string, string>> },
+    private readonly report: DeliveryReport,
+    private readonly sizeOf: (items: T) => number,
   ) {
     this.inner = build(initial.headers)
     this.builtWith = initial.version
+    this.limit = BUFFER_LIMITS[signal]
   }
 
-  private current = (snapshot: { version: number; headers: Readonly<Record<string, string>> }): I => {
-    if (snapshot.version !== this.builtWith) {
+  private current = (snapshot: { version: number; headers: Readonly<Record<string, string>> }, rebuild = false): I => {
+    if (rebuild || snapshot.version !== this.builtWith) {
       const old = this.inner
       this.inner = this.build(snapshot.headers)
       this.builtWith = snapshot.version
@@ -159,10 +202,10 @@ class ReauthExporter<T, I extends InnerExporter<T>> {
     return this.inner
   }
 
-  private exportOnce = (items: T): Effect.Effect<ExportResult, AuthRejected> => {
+  private exportOnce = (items: T, rebuild = false): Effect.Effect<ExportResult, AuthRejected> => {
     const self = this
     return Effect.gen(function* () {
-      const inner = self.current(yield* self.headers.current)
+      const inner = self.current(yield* self.headers.current, rebuild)
       const result = yield* Effect.callback<ExportResult>((resume) => {
         inner.export(items, (r) => resume(Effect.succeed(r)))
       })
@@ -172,47 +215,138 @@ class ReauthExporter<T, I extends InnerExporter<T>> {
     })
   }
 
-  private exportWithRetry = (items: T) =>
-    this.exportOnce(items).pipe(
+  /** One delivery attempt, with a header refresh and one retry on an auth failure. */
+  private attempt = (items: T, rebuild = false): Effect.Effect<ExportResult> =>
+    this.exportOnce(items, rebuild).pipe(
       Effect.tapError(() => this.headers.refresh),
       Effect.retry({ schedule: authRetry, while: () => this.headers.canRefresh }),
       Effect.catchTag("AuthRejected", (rejected) => Effect.succeed(rejected.result)),
-      Effect.tap((result) => this.report(result)),
+      Effect.tap((result) => this.noteHealth(result)),
       Effect.withSpan(`Exporter.export.${this.signal}`),
     )
 
   /** One message when exports start failing and one when they recover: never one per export. */
-  private report = (result: ExportResult) =>
+  private noteHealth = (result: ExportResult) =>
     Effect.suspend(() => {
       const ok = result.code === ExportResultCode.SUCCESS
       if (ok === this.healthy) return Effect.void
       this.healthy = ok
       return ok
-        ? Effect.logInfo(`OTLP ${this.signal} export recovered`)
-        : Effect.logWarning(`OTLP ${this.signal} export failed: ${describeError(result.error)}`)
+        ? Effect.logInfo(`OTLP ${this.signal} export recovered${this.buffer.length > 0 ? "; delivering what was kept meanwhile" : ""}`)
+        : Effect.logWarning(
+            `OTLP ${this.signal} export failed: ${describeError(result.error)}.` +
+              (isRetryable(this.protocol, result.error) ? " Data is kept and retried until it is delivered or the buffer is full." : ""),
+          )
     })
+
+  private retryable = (result: ExportResult) => result.code === ExportResultCode.FAILED && isRetryable(this.protocol, result.error)
+
+  private drop(count: number, reason: string) {
+    if (count > 0) this.report.onDrop(this.signal, count, reason)
+  }
+
+  /** Keeps data for redelivery; the oldest goes first when the buffer is full. */
+  private keep(items: T) {
+    const size = Math.max(1, this.sizeOf(items))
+    if (size > this.limit) return this.drop(size, "larger than the retry buffer")
+    while (this.buffered + size > this.limit && this.buffer.length > 0) {
+      const oldest = this.buffer.shift()!
+      this.buffered -= oldest.size
+      this.drop(oldest.size, "retry buffer full")
+    }
+    this.buffer.push({ items, size })
+    this.buffered += size
+    this.startDraining()
+  }
+
+  /** Delivers the head of the buffer; true when the buffer may go on, false when the collector still fails. */
+  private deliverHead = (rebuild: boolean): Effect.Effect<boolean> =>
+    Effect.suspend(() => {
+      const head = this.buffer[0]
+      if (head === undefined) return Effect.succeed(true)
+      return this.attempt(head.items, rebuild).pipe(
+        Effect.map((result) => {
+          if (this.buffer[0] !== head) return true
+          if (result.code === ExportResultCode.SUCCESS || !this.retryable(result)) {
+            this.buffer.shift()
+            this.buffered -= head.size
+            if (result.code !== ExportResultCode.SUCCESS) this.drop(head.size, `rejected by the collector (${describeError(result.error)})`)
+            return true
+          }
+          return false
+        }),
+      )
+    }).pipe(this.lock.withPermit)
+
+  /** Redelivers the buffer in order, waiting on `redeliverySchedule` while the collector still fails. */
+  private drainLoop(): Effect.Effect<void> {
+    const self = this
+    return Effect.gen(function* () {
+    while (self.buffer.length > 0 && !self.closed) {
+      // gRPC channels back off reconnecting for up to minutes: a fresh exporter connects at once.
+      yield* self.deliverHead(self.protocol === "grpc").pipe(
+        Effect.flatMap((ok) => (ok ? Effect.void : Effect.fail(new StillFailing({ result: { code: ExportResultCode.FAILED } })))),
+        Effect.retry({ schedule: redeliverySchedule, while: () => !self.closed }),
+        Effect.ignore,
+      )
+    }
+    })
+  }
+
+  private startDraining() {
+    if (this.draining !== undefined || this.closed) return
+    this.draining = Effect.runForkWith(this.context)(
+      this.drainLoop().pipe(Effect.ensuring(Effect.sync(() => void (this.draining = undefined)))),
+    )
+  }
 
   export(items: T, resultCallback: (result: ExportResult) => void): void {
-    Effect.runCallbackWith(this.context)(this.exportWithRetry(items), {
-      onExit: (exit) =>
-        resultCallback(
-          exit._tag === "Success" ? exit.value : { code: ExportResultCode.FAILED, error: new Error("export interrupted") },
-        ),
+    const success: ExportResult = { code: ExportResultCode.SUCCESS }
+    // Data queues behind what is already waiting, so nothing overtakes (cumulative points stay in order).
+    if (this.buffer.length > 0) {
+      this.keep(items)
+      return resultCallback(success)
+    }
+    Effect.runCallbackWith(this.context)(this.lock.withPermit(this.attempt(items)), {
+      onExit: (exit) => {
+        const result: ExportResult = exit._tag === "Success" ? exit.value : { code: ExportResultCode.FAILED, error: new Error("export interrupted") }
+        if (result.code === ExportResultCode.SUCCESS) return resultCallback(result)
+        if (this.retryable(result) && !this.closed) {
+          this.keep(items)
+          return resultCallback(success)
+        }
+        this.drop(this.sizeOf(items), `rejected by the collector (${describeError(result.error)})`)
+        resultCallback(result)
+      },
     })
   }
 
-  shutdown(): Promise<void> {
-    return this.inner.shutdown()
+  /** One pass over the buffer (no waiting between attempts), then the inner exporter's own flush. */
+  forceFlush(): Promise<void> {
+    const self = this
+    const pass = Effect.gen(function* () {
+      while (self.buffer.length > 0) if (!(yield* self.deliverHead(true))) return
+    })
+    return Effect.runPromiseWith(this.context)(pass).then(() => this.inner.forceFlush?.() ?? undefined)
   }
 
-  forceFlush(): Promise<void> {
-    return this.inner.forceFlush?.() ?? Promise.resolve()
+  /** A last delivery pass; whatever is still undelivered is counted as dropped. Bounded by the caller. */
+  async shutdown(): Promise<void> {
+    await this.forceFlush().catch(() => undefined)
+    this.closed = true
+    const fiber = this.draining
+    if (fiber !== undefined) Effect.runFork(Fiber.interrupt(fiber))
+    const left = this.buffered
+    this.buffer.length = 0
+    this.buffered = 0
+    this.drop(left, "not delivered before shutdown")
+    await this.inner.shutdown()
   }
 }
 
-export class ReauthSpanExporter extends ReauthExporter<Array<ReadableSpan>, SpanExporter> implements SpanExporter {}
-export class ReauthLogExporter extends ReauthExporter<Array<ReadableLogRecord>, LogRecordExporter> implements LogRecordExporter {}
-export class ReauthMetricExporter extends ReauthExporter<ResourceMetrics, PushMetricExporter> implements PushMetricExporter {
+export class ResilientSpanExporter extends ResilientExporter<Array<ReadableSpan>, SpanExporter> implements SpanExporter {}
+export class ResilientLogExporter extends ResilientExporter<Array<ReadableLogRecord>, LogRecordExporter> implements LogRecordExporter {}
+export class ResilientMetricExporter extends ResilientExporter<ResourceMetrics, PushMetricExporter> implements PushMetricExporter {
   // Temporality and aggregation depend on configuration only, never on headers: ask the current exporter.
   selectAggregationTemporality = (instrumentType: InstrumentType): AggregationTemporality =>
     this.inner.selectAggregationTemporality!(instrumentType)

@@ -5,7 +5,7 @@
  * `shutdownTimeoutMs`, whatever the collector does. A signal that is switched off gets a provider without a
  * reader or processor: instruments stay callable and record nothing.
  */
-import type { Meter, Tracer } from "@opentelemetry/api"
+import type { Counter, Meter, Tracer } from "@opentelemetry/api"
 import type { Logger } from "@opentelemetry/api-logs"
 import { resourceFromAttributes, type Resource } from "@opentelemetry/resources"
 import {
@@ -35,9 +35,10 @@ import {
   buildLogExporter,
   buildMetricExporter,
   buildSpanExporter,
-  ReauthLogExporter,
-  ReauthMetricExporter,
-  ReauthSpanExporter,
+  ResilientLogExporter,
+  ResilientMetricExporter,
+  ResilientSpanExporter,
+  type DeliveryReport,
   type OtlpTarget,
 } from "../exporters/otlp.ts"
 import { PACKAGE_NAME, PACKAGE_VERSION } from "../version.ts"
@@ -116,6 +117,8 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
                   exporter: exporters.logs,
                   scheduledDelayMillis: config.logs.intervalMs,
                   exportTimeoutMillis: budget,
+                  // The SDK drops silently past its queue; keep it as large as the retry buffer behind it.
+                  maxQueueSize: PROCESSOR_QUEUE,
                 }),
               ],
       }),
@@ -124,7 +127,13 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
         spanProcessors:
           exporters.spans === undefined
             ? []
-            : [new BatchSpanProcessor(exporters.spans, { scheduledDelayMillis: 1_000, exportTimeoutMillis: budget })],
+            : [
+                new BatchSpanProcessor(exporters.spans, {
+                  scheduledDelayMillis: 1_000,
+                  exportTimeoutMillis: budget,
+                  maxQueueSize: PROCESSOR_QUEUE,
+                }),
+              ],
       }),
     })),
     // Shutdown flushes every signal; bounded so a dead collector cannot hold opencode's exit.
@@ -161,19 +170,49 @@ export const layer = Layer.effect(
     // Version 0 is the static headers; the helper's prewarm bumps it and exporters rebuild on first use.
     const initial = { version: 0, headers: Object.fromEntries(Object.entries(config.headers.static).map(([k, v]) => [k, Redacted.value(v)])) }
     const tracesWanted = TRACE_TYPES.some((t) => !config.traces.disabled.has(t))
-    return yield* makeProviders({
+
+    // Dropped data is never silent: a self-telemetry counter, and one log line per signal and reason.
+    let dropped: Counter | undefined
+    const logged = new Set<string>()
+    const report: DeliveryReport = {
+      onDrop: (signal, count, reason) => {
+        dropped?.add(count, { signal, reason: reasonClass(reason) })
+        const key = `${signal}:${reasonClass(reason)}`
+        if (logged.has(key)) return
+        logged.add(key)
+        Effect.runForkWith(context)(
+          Effect.logWarning(`Dropped ${count} ${UNITS[signal]}: ${reason}. Further drops for this reason are counted in ${droppedName(config)}.`),
+        )
+      },
+    }
+    const exporter = yield* makeProviders({
       spans: tracesWanted
-        ? new ReauthSpanExporter("traces", config.protocol, (h) => buildSpanExporter(target, h), headers, context, initial)
+        ? new ResilientSpanExporter("traces", config.protocol, (h) => buildSpanExporter(target, h), headers, context, initial, report, (s) => s.length)
         : undefined,
       logs: config.logs.enabled
-        ? new ReauthLogExporter("logs", config.protocol, (h) => buildLogExporter(target, h), headers, context, initial)
+        ? new ResilientLogExporter("logs", config.protocol, (h) => buildLogExporter(target, h), headers, context, initial, report, (l) => l.length)
         : undefined,
       metrics: config.metrics.enabled
-        ? new ReauthMetricExporter("metrics", config.protocol, (h) => buildMetricExporter(target, h), headers, context, initial)
+        ? new ResilientMetricExporter("metrics", config.protocol, (h) => buildMetricExporter(target, h), headers, context, initial, report, () => 1)
         : undefined,
     })
+    dropped = exporter.meter.createCounter(droppedName(config), {
+      description: "Telemetry this plugin could not deliver (buffer full, rejected, or undelivered at shutdown), by signal",
+      unit: "{item}",
+    })
+    return exporter
   }),
 )
+
+const PROCESSOR_QUEUE = 8_192
+
+const UNITS = { traces: "spans", logs: "log records", metrics: "metric batches" } as const
+
+/** The plugin's self-telemetry: data it had to drop. */
+export const droppedName = (config: Pick<ConfigInterface, "metrics">) => `${config.metrics.prefix}telemetry.dropped`
+
+const reasonClass = (reason: string) =>
+  reason.startsWith("retry buffer full") ? "buffer_full" : reason.startsWith("not delivered") ? "shutdown" : reason.startsWith("larger") ? "too_large" : "rejected"
 
 /** What the in-memory exporters hold; reading flushes first. */
 export interface MemoryInterface {

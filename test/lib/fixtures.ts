@@ -38,10 +38,12 @@ export interface ExportedMessage {
   readonly info: {
     readonly id: string
     readonly role: "user" | "assistant"
+    readonly modelID?: string
+    readonly providerID?: string
     readonly cost?: number
     readonly tokens?: { input: number; output: number; reasoning: number; cache: { read: number; write: number } }
     readonly time: { created: number; completed?: number }
-    readonly error?: { name: string }
+    readonly error?: { readonly name: string; readonly data?: { readonly statusCode?: number; readonly message?: string } }
   }
   readonly parts: ReadonlyArray<ExportedPart>
 }
@@ -87,10 +89,13 @@ export const replay = (lines: ReadonlyArray<RecordedLine>, options: { readonly r
 
 // ---- ground truth from `opencode export` -------------------------------------------------------------------
 
-export const assistantMessages = (f: Fixture) =>
+/** A recorded fixture, or the exports of a live run (test/support/scenarios.ts). */
+export type Exported = Pick<Fixture, "sessions">
+
+export const assistantMessages = (f: Exported) =>
   f.sessions.flatMap((s) => s.messages.filter((m) => m.info.role === "assistant").map((m) => ({ session: s.info.id, ...m })))
 
-export const truthTokens = (f: Fixture) => {
+export const truthTokens = (f: Exported) => {
   const t = { input: 0, output: 0, reasoning: 0, cacheRead: 0, cacheCreation: 0 }
   for (const m of assistantMessages(f)) {
     const k = m.info.tokens
@@ -103,14 +108,14 @@ export const truthTokens = (f: Fixture) => {
   }
   return t
 }
-export const truthCost = (f: Fixture) => assistantMessages(f).reduce((n, m) => n + (m.info.cost ?? 0), 0)
-export const truthCompleted = (f: Fixture) => assistantMessages(f).filter((m) => m.info.time.completed !== undefined && m.info.error === undefined)
-export const truthErrored = (f: Fixture) => assistantMessages(f).filter((m) => m.info.error !== undefined)
-export const truthToolCalls = (f: Fixture) =>
+export const truthCost = (f: Exported) => assistantMessages(f).reduce((n, m) => n + (m.info.cost ?? 0), 0)
+export const truthCompleted = (f: Exported) => assistantMessages(f).filter((m) => m.info.time.completed !== undefined && m.info.error === undefined)
+export const truthErrored = (f: Exported) => assistantMessages(f).filter((m) => m.info.error !== undefined)
+export const truthToolCalls = (f: Exported) =>
   f.sessions.flatMap((s) =>
     s.messages.flatMap((m) => m.parts.filter((p) => p.type === "tool" && (p.state?.status === "completed" || p.state?.status === "error"))),
   )
-export const truthLines = (f: Fixture) => {
+export const truthLines = (f: Exported) => {
   let added = 0
   let removed = 0
   for (const p of truthToolCalls(f)) {

@@ -196,6 +196,8 @@ export interface ReceiverOptions {
   readonly protocol: Protocol
   /** Safety net: the receiver stops itself after this long (default 5 minutes). */
   readonly lifetimeMs?: number
+  /** A fixed port (default: an ephemeral one); used to bring a "crashed" collector back on the same address. */
+  readonly port?: number
 }
 
 // ---------------------------------------------------------------------------
@@ -742,8 +744,8 @@ export async function startReceiver(opts: ReceiverOptions): Promise<Receiver> {
   loadCodecs() // fail fast (missing schema) before binding anything
   const receiver = new ReceiverImpl(opts.protocol)
   const lifetimeMs = opts.lifetimeMs ?? 5 * 60_000
-  if (opts.protocol === "grpc") await startGrpc(receiver, lifetimeMs)
-  else await startHttp(receiver, opts.protocol, lifetimeMs)
+  if (opts.protocol === "grpc") await startGrpc(receiver, lifetimeMs, opts.port ?? 0)
+  else await startHttp(receiver, opts.protocol, lifetimeMs, opts.port ?? 0)
   return receiver
 }
 
@@ -752,7 +754,7 @@ export async function startReceiver(opts: ReceiverOptions): Promise<Receiver> {
 /** requestDeserialize never throws: a bad body becomes a recorded INVALID_ARGUMENT instead of grpc-js's INTERNAL. */
 type Decoded = { readonly ok: true; readonly body: unknown } | { readonly ok: false; readonly error: string }
 
-async function startGrpc(receiver: ReceiverImpl, lifetimeMs: number): Promise<void> {
+async function startGrpc(receiver: ReceiverImpl, lifetimeMs: number, port: number): Promise<void> {
   const server = new grpc.Server()
   const all = loadCodecs()
   for (const signal of SIGNALS) {
@@ -793,8 +795,8 @@ async function startGrpc(receiver: ReceiverImpl, lifetimeMs: number): Promise<vo
     }
     server.addService(definition, { Export: exportCall as grpc.UntypedHandleCall })
   }
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
   )
   const close = () =>
     new Promise<void>((resolve) => {
@@ -808,7 +810,7 @@ async function startGrpc(receiver: ReceiverImpl, lifetimeMs: number): Promise<vo
         resolve()
       })
     })
-  receiver.start(close, `http://127.0.0.1:${port}`, lifetimeMs)
+  receiver.start(close, `http://127.0.0.1:${bound}`, lifetimeMs)
 }
 
 // --- HTTP (protobuf and JSON) ----------------------------------------------
@@ -833,7 +835,7 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
   })
 }
 
-async function startHttp(receiver: ReceiverImpl, protocol: Exclude<Protocol, "grpc">, lifetimeMs: number): Promise<void> {
+async function startHttp(receiver: ReceiverImpl, protocol: Exclude<Protocol, "grpc">, lifetimeMs: number, port: number): Promise<void> {
   const expectedType = CONTENT_TYPES[protocol]
   const all = loadCodecs()
 
@@ -889,15 +891,15 @@ async function startHttp(receiver: ReceiverImpl, protocol: Exclude<Protocol, "gr
   })
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => resolve())
+    server.listen(port, "127.0.0.1", () => resolve())
   })
-  const { port } = server.address() as AddressInfo
+  const bound = (server.address() as AddressInfo).port
   const close = () =>
     new Promise<void>((resolve) => {
       server.close(() => resolve())
       server.closeAllConnections() // exporters use keep-alive; don't wait for them to go idle
     })
-  receiver.start(close, `http://127.0.0.1:${port}`, lifetimeMs)
+  receiver.start(close, `http://127.0.0.1:${bound}`, lifetimeMs)
 }
 
 // ---------------------------------------------------------------------------

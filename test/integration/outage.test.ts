@@ -1,0 +1,152 @@
+/**
+ * Nothing lost across a transient outage: data exported while the collector is down (connection refused, or
+ * answering 503/UNAVAILABLE) is kept in a bounded buffer and redelivered in order once it is back; what cannot
+ * be kept is counted and reported, never dropped silently.
+ */
+import { afterEach, describe, expect, test } from "bun:test"
+import { Effect } from "effect"
+import { Exporter } from "../../src/services/Exporter.ts"
+import { Instruments } from "../../src/services/Instruments.ts"
+import { startReceiver, type Protocol, type Receiver } from "../support/otlp-receiver.ts"
+import { captureClient, liveLayer, runScoped } from "../lib/telemetry.ts"
+
+const receivers: Array<Receiver> = []
+afterEach(async () => {
+  for (const r of receivers.splice(0)) await r.stop()
+})
+const start = async (protocol: Protocol, port?: number) => {
+  const r = await startReceiver({ protocol, ...(port === undefined ? {} : { port }) })
+  receivers.push(r)
+  return r
+}
+const portOf = (r: Receiver) => Number(new URL(r.url).port)
+
+/** Emits `n` log events, spans and counter increments numbered from `from`. */
+const emit = (from: number, n: number) =>
+  Effect.gen(function* () {
+    const instruments = yield* Instruments
+    for (let i = from; i < from + n; i++) {
+      yield* instruments.event("commit", { "session.id": "ses_outage", "commit.sha": `sha${i}` })
+      const span = yield* instruments.startSpan("tool", `probe ${i}`)
+      span?.end()
+      yield* instruments.count("commit.count", 1, { "session.id": "ses_outage" })
+    }
+    yield* (yield* Exporter).flush
+  })
+
+const latestCumulative = (receivers: Array<Receiver>, name: string) => {
+  const points = receivers.flatMap((r) => r.metrics()).filter((m) => m.name === name)
+  points.sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : 1))
+  return points.at(-1)?.value
+}
+
+describe.each(["grpc", "http/protobuf", "http/json"] as Array<Protocol>)("%s", (protocol) => {
+  test(
+    "collector down (refused) mid-session, then back on the same address: every event and span arrives once, totals right",
+    async () => {
+      const first = await start(protocol)
+      const port = portOf(first)
+      const { client, logs } = captureClient()
+      const layer = liveLayer(
+        {
+          OPENCODE_OTLP_ENDPOINT: first.url,
+          OPENCODE_OTLP_PROTOCOL: protocol,
+          OPENCODE_OTLP_LOGS_INTERVAL: "200",
+          OPENCODE_OTLP_METRICS_INTERVAL: "300",
+        },
+        client,
+      )
+      let second: Receiver | undefined
+      await runScoped(
+        layer,
+        Effect.gen(function* () {
+          yield* emit(0, 20)
+          yield* Effect.promise(() => first.stop()) // the collector goes away
+          yield* emit(20, 30)
+          yield* Effect.sleep("1500 millis") // exports fail meanwhile, and are kept
+          second = yield* Effect.promise(() => start(protocol, port))
+          yield* emit(50, 10)
+        }),
+      )
+      const all = [first, second!]
+      const shas = all.flatMap((r) => r.logs()).map((l) => String(l.attributes["commit.sha"]))
+      expect(shas.sort()).toEqual(Array.from({ length: 60 }, (_, i) => `sha${i}`).sort())
+      const spans = all.flatMap((r) => r.spans()).map((s) => s.name)
+      expect(new Set(spans).size).toBe(60)
+      expect(spans).toHaveLength(60)
+      expect(latestCumulative(all, "opencode.commit.count")).toBe(60)
+      const messages = logs.map((l) => l.message).join("\n")
+      expect(messages).toContain("export failed")
+      expect(messages).toContain("recovered")
+      expect(messages).not.toContain("Dropped")
+    },
+    30_000,
+  )
+
+  test(
+    "collector answering 503 / UNAVAILABLE for a while: kept and redelivered in order",
+    async () => {
+      const receiver = await start(protocol)
+      let unavailable = true
+      receiver.setResponder(() => (unavailable ? { status: 503 } : undefined))
+      const { client } = captureClient()
+      const layer = liveLayer({ OPENCODE_OTLP_ENDPOINT: receiver.url, OPENCODE_OTLP_PROTOCOL: protocol, OPENCODE_OTLP_LOGS_INTERVAL: "100" }, client)
+      await runScoped(
+        layer,
+        Effect.gen(function* () {
+          yield* emit(0, 15)
+          yield* Effect.sleep("1200 millis")
+          unavailable = false
+          yield* emit(15, 5)
+          yield* Effect.sleep("2500 millis") // the redelivery schedule delivers without waiting for shutdown
+          const before = receiver.logs().length
+          expect(before).toBe(20)
+        }),
+      )
+      const shas = receiver.logs().map((l) => String(l.attributes["commit.sha"]))
+      // In order: what was kept goes first, nothing overtakes it.
+      expect(shas).toEqual(Array.from({ length: 20 }, (_, i) => `sha${i}`))
+    },
+    30_000,
+  )
+})
+
+test(
+  "a buffer limit hit is counted and reported, never silent",
+  async () => {
+    const first = await start("http/protobuf")
+    const port = portOf(first)
+    await first.stop()
+    const { client, logs } = captureClient()
+    const layer = liveLayer(
+      {
+        OPENCODE_OTLP_ENDPOINT: first.url,
+        OPENCODE_OTLP_PROTOCOL: "http/protobuf",
+        OPENCODE_DISABLE_TRACES: "all",
+        OPENCODE_OTLP_SHUTDOWN_TIMEOUT: "500", // also each request's timeout: refused requests give up fast
+      },
+      client,
+    )
+    let second: Receiver | undefined
+    await runScoped(
+      layer,
+      Effect.gen(function* () {
+        // 9,000 log records while the collector is down: 8,192 fit the buffer; the 808 oldest are dropped.
+        for (let i = 0; i < 9; i++) yield* emit(i * 1000, 1000)
+        second = yield* Effect.promise(() => start("http/protobuf", port))
+      }),
+    )
+    // Whole export batches are kept or dropped, so the buffer ends at most at its limit.
+    const received = second!.logs().length
+    expect(received).toBeLessThanOrEqual(8192)
+    expect(received).toBeGreaterThan(7000)
+    const shas = second!.logs().map((l) => Number(String(l.attributes["commit.sha"]).slice(3)))
+    expect(Math.min(...shas)).toBe(9000 - received) // the oldest went first
+    expect(Math.max(...shas)).toBe(8999)
+    expect(latestCumulative([second!], "opencode.telemetry.dropped")).toBe(9000 - received)
+    const dropped = logs.filter((l) => l.message.includes("Dropped"))
+    expect(dropped).toHaveLength(1)
+    expect(dropped[0]!.message).toContain("retry buffer full")
+  },
+  60_000,
+)
