@@ -123,6 +123,17 @@ export const METRICS: Record<MetricName, MetricSpec> = {
   },
 }
 
+/** The plugin's own health, not switchable by OPENCODE_DISABLE_METRICS. */
+export const SELF_METRICS: Record<string, MetricSpec> = {
+  "telemetry.dropped": {
+    kind: "counter",
+    description: "Telemetry the plugin could not deliver, by signal and reason (buffer_full, rejected, too_large, shutdown)",
+    unit: "{item}",
+    attributes: ["signal", "reason"],
+    when: "when data is dropped: the retry buffer was full, the collector rejected it permanently, or it was undelivered at exit",
+  },
+}
+
 export interface EventSpec {
   readonly attributes: ReadonlyArray<string>
   readonly when: string
@@ -246,6 +257,8 @@ export const renderSignalReference = (): string => {
   lines.push("| suffix | type | unit | attributes | emitted |", "| --- | --- | --- | --- | --- |")
   for (const [name, spec] of Object.entries(METRICS))
     lines.push(`| \`${name}\` | ${spec.kind} | \`${spec.unit}\` | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)
+  for (const [name, spec] of Object.entries(SELF_METRICS))
+    lines.push(`| \`${name}\` (self) | ${spec.kind} | \`${spec.unit}\` | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)
   lines.push("", "### Log events (body `opencode.<event>`)", "")
   lines.push(`Every event carries ${COMMON_EVENT_ATTRIBUTES.map((a) => `\`${a}\``).join(", ")} (prompt.id once a prompt was seen).`, "")
   lines.push("| event | attributes | emitted |", "| --- | --- | --- |")
