@@ -6,7 +6,7 @@
  * opencode's log, never thrown (a throw in some hooks fails the user's prompt). `dispose` flushes within the
  * shutdown budget. No signal handlers, no globals, no writes to the terminal, no changes to process.env.
  */
-import { Effect, Layer, ManagedRuntime } from "effect"
+import { Cause, Effect, Layer, ManagedRuntime } from "effect"
 import { endAllSessions, eventType, handleChatMessage, handleEvent, sweepSessions } from "./handlers/index.ts"
 import * as OpencodeLog from "./layers/opencodeLog.ts"
 import * as Telemetry from "./layers/telemetry.ts"
@@ -71,7 +71,9 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
     runtime
       .runPromiseExit(effect)
       .then((exit) => {
-        if (exit._tag === "Failure") OpencodeLog.sendLog(client, "warn", `Telemetry ${what} failed; opencode is unaffected`)
+        // An interruption is shutdown cutting background work short, not a failure worth a message.
+        if (exit._tag === "Failure" && !Cause.hasInterruptsOnly(exit.cause))
+          OpencodeLog.sendLog(client, "warn", `Telemetry ${what} failed; opencode is unaffected`)
       })
       .catch((error) => OpencodeLog.sendLog(client, "warn", `Telemetry ${what} failed (${describe(error)}); opencode is unaffected`))
 
@@ -119,15 +121,15 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
     dispose: async () => {
       if (disposed) return
       disposed = true
-      // Record every session's end and end open spans first, so the final flush carries them.
-      await enqueue(
-        Effect.gen(function* () {
-          yield* endAllSessions()
-          yield* (yield* Exporter).flush
-        }),
-        "flush",
-      )
-      await withTimeout(runtime.dispose(), budget + 500).catch(() => undefined)
+      // One deadline for everything: record every session's end (ending open spans), then release the layers,
+      // which flushes all three signals and shuts the providers down. opencode's exit waits at most `budget`.
+      await withTimeout(
+        (async () => {
+          await enqueue(endAllSessions(), "session end")
+          await runtime.dispose()
+        })(),
+        budget,
+      ).catch(() => undefined)
     },
   }
 }

@@ -17,7 +17,9 @@ import {
 } from "@opentelemetry/sdk-logs"
 import {
   AggregationTemporality,
+  AggregationType,
   InMemoryMetricExporter,
+  type InstrumentType,
   MeterProvider,
   PeriodicExportingMetricReader,
   type PushMetricExporter,
@@ -47,7 +49,14 @@ import { HeaderProvider } from "./HeaderProvider.ts"
 
 export interface Interface {
   readonly resource: Resource
-  readonly meter: Meter
+  /** The current meter; it changes when metrics are rotated. */
+  readonly meter: () => Meter
+  /**
+   * Starts a fresh meter provider and retires the old one after its final export. With cumulative
+   * temporality the SDK keeps every series it ever saw; rotating bounds that memory (backends see the
+   * series restart, as after a process restart).
+   */
+  readonly rotateMetrics: Effect.Effect<void>
   readonly logger: Logger
   readonly tracer: Tracer
   /** Exports everything recorded so far, bounded by the shutdown budget. Never fails. */
@@ -91,22 +100,27 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
       Effect.catchCause(() => Effect.logWarning(`${label} did not complete within ${budget} ms or failed`)),
     )
 
-  const { meterProvider, loggerProvider, tracerProvider } = yield* Effect.acquireRelease(
+  // Readers come and go with rotation (below); the exporter behind them lives as long as the layer.
+  const metricExporter = exporters.metrics === undefined ? undefined : new SharedMetricExporter(exporters.metrics)
+  const makeMeterProvider = () =>
+    new MeterProvider({
+      resource,
+      readers:
+        metricExporter === undefined
+          ? []
+          : [
+              new PeriodicExportingMetricReader({
+                exporter: metricExporter,
+                exportIntervalMillis: config.metrics.intervalMs,
+                // The reader requires timeout <= interval.
+                exportTimeoutMillis: Math.min(config.metrics.intervalMs, Math.max(budget, 1_000)),
+              }),
+            ],
+    })
+
+  const providers = yield* Effect.acquireRelease(
     Effect.sync(() => ({
-      meterProvider: new MeterProvider({
-        resource,
-        readers:
-          exporters.metrics === undefined
-            ? []
-            : [
-                new PeriodicExportingMetricReader({
-                  exporter: exporters.metrics,
-                  exportIntervalMillis: config.metrics.intervalMs,
-                  // The reader requires timeout <= interval.
-                  exportTimeoutMillis: Math.min(config.metrics.intervalMs, Math.max(budget, 1_000)),
-                }),
-              ],
-      }),
+      meterProvider: makeMeterProvider(),
       loggerProvider: new LoggerProvider({
         resource,
         processors:
@@ -137,21 +151,60 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
       }),
     })),
     // Shutdown flushes every signal; bounded so a dead collector cannot hold opencode's exit.
-    (providers) =>
-      bounded("Telemetry shutdown", () => Promise.allSettled(Object.values(providers).map((p) => p.shutdown()))).pipe(
-        Effect.withSpan("Exporter.shutdown"),
-      ),
+    (p) =>
+      bounded("Telemetry shutdown", async () => {
+        await Promise.allSettled([p.meterProvider.shutdown(), p.loggerProvider.shutdown(), p.tracerProvider.shutdown()])
+        await metricExporter?.close()
+      }).pipe(Effect.withSpan("Exporter.shutdown")),
   )
-  const all = [meterProvider, loggerProvider, tracerProvider] as const
+  const { loggerProvider, tracerProvider } = providers
+  let meter = providers.meterProvider.getMeter(PACKAGE_NAME, PACKAGE_VERSION)
 
   return Exporter.of({
     resource,
-    meter: meterProvider.getMeter(PACKAGE_NAME, PACKAGE_VERSION),
+    meter: () => meter,
+    rotateMetrics: Effect.sync(() => {
+      const old = providers.meterProvider
+      providers.meterProvider = makeMeterProvider()
+      meter = providers.meterProvider.getMeter(PACKAGE_NAME, PACKAGE_VERSION)
+      return old
+    }).pipe(
+      // The old provider's last collection carries every series' final value; then its memory is released.
+      Effect.flatMap((old) => bounded("Metric rotation", () => old.shutdown())),
+      Effect.forkDetach,
+      Effect.asVoid,
+      Effect.withSpan("Exporter.rotateMetrics"),
+    ),
     logger: loggerProvider.getLogger(PACKAGE_NAME, PACKAGE_VERSION),
     tracer: tracerProvider.getTracer(PACKAGE_NAME, PACKAGE_VERSION),
-    flush: bounded("Telemetry flush", () => Promise.allSettled(all.map((p) => p.forceFlush()))).pipe(Effect.withSpan("Exporter.flush")),
+    flush: bounded("Telemetry flush", () =>
+      Promise.allSettled([providers.meterProvider.forceFlush(), loggerProvider.forceFlush(), tracerProvider.forceFlush()]),
+    ).pipe(Effect.withSpan("Exporter.flush")),
   })
 })
+
+/**
+ * Lets several readers, one after another, use one exporter: a reader's shutdown (at rotation) only flushes;
+ * the exporter itself closes with the layer.
+ */
+class SharedMetricExporter implements PushMetricExporter {
+  constructor(private readonly inner: PushMetricExporter) {}
+  export(metrics: ResourceMetrics, resultCallback: Parameters<PushMetricExporter["export"]>[1]) {
+    this.inner.export(metrics, resultCallback)
+  }
+  forceFlush() {
+    return this.inner.forceFlush()
+  }
+  shutdown() {
+    return this.inner.forceFlush()
+  }
+  close() {
+    return this.inner.shutdown()
+  }
+  selectAggregationTemporality = (type: InstrumentType) =>
+    this.inner.selectAggregationTemporality?.(type) ?? AggregationTemporality.CUMULATIVE
+  selectAggregation = (type: InstrumentType) => this.inner.selectAggregation?.(type) ?? { type: AggregationType.DEFAULT }
+}
 
 /** OTLP export on the configured protocol, with headers from the HeaderProvider. */
 export const layer = Layer.effect(
@@ -172,7 +225,7 @@ export const layer = Layer.effect(
     const tracesWanted = TRACE_TYPES.some((t) => !config.traces.disabled.has(t))
 
     // Dropped data is never silent: a self-telemetry counter, and one log line per signal and reason.
-    let dropped: Counter | undefined
+    let dropped: Pick<Counter, "add"> | undefined
     const logged = new Set<string>()
     const report: DeliveryReport = {
       onDrop: (signal, count, reason) => {
@@ -196,10 +249,12 @@ export const layer = Layer.effect(
         ? new ResilientMetricExporter("metrics", config.protocol, (h) => buildMetricExporter(target, h), headers, context, initial, report, () => 1)
         : undefined,
     })
-    dropped = exporter.meter.createCounter(droppedName(config), {
+    const droppedOptions = {
       description: "Telemetry this plugin could not deliver (buffer full, rejected, or undelivered at shutdown), by signal",
       unit: "{item}",
-    })
+    }
+    // Created on the current meter each time, so it survives metric rotation.
+    dropped = { add: (n, attributes) => exporter.meter().createCounter(droppedName(config), droppedOptions).add(n, attributes) }
     return exporter
   }),
 )

@@ -7,6 +7,8 @@
  *
  * Nothing leaves the machine: the fake LLM listens on 127.0.0.1, opencode runs with the registry-free home.
  */
+import { Database } from "bun:sqlite"
+import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { type FakeLlmRequest, type ScriptStep, startFakeLlm } from "./fake-llm.ts"
 import {
@@ -293,23 +295,24 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
       }),
       PWD: project,
     }
-    const sessionIDs = await listSessions({ cwd: project, env: commandEnv })
-    const exports: unknown[] = []
-    for (const id of sessionIDs) {
+    const sessionIDs = await listSessions(dirs, { cwd: project, env: commandEnv })
+    const exportOne = async (id: string): Promise<unknown> => {
       const res = await opencodeCommand(["export", id], { cwd: project, env: commandEnv })
       const start = res.stdout.indexOf("{")
       if (res.exitCode !== 0 || start < 0) {
         const failed: FailedExport = { sessionID: id, exportFailed: true, exitCode: res.exitCode, stderr: res.stderr.slice(-2000) }
-        exports.push(failed)
-        continue
+        return failed
       }
-      exports.push(JSON.parse(res.stdout.slice(start)))
+      return JSON.parse(res.stdout.slice(start))
     }
-
-    const lines = (s: string) => s.trim().split("\n").filter(Boolean)
-    const log = await exec("git", ["log", "--oneline", "--no-decorate"], { cwd: project, env: baseEnv })
-    const shas = await exec("git", ["log", "--format=%H"], { cwd: project, env: baseEnv })
-    const status = await exec("git", ["status", "--porcelain"], { cwd: project, env: baseEnv })
+    const git = (args: string[]) =>
+      exec("git", args, { cwd: project, env: baseEnv }).then((r) => r.stdout.trim().split("\n").filter(Boolean))
+    const [exports, log, shas, status] = await Promise.all([
+      Promise.all(sessionIDs.map(exportOne)),
+      git(["log", "--oneline", "--no-decorate"]),
+      git(["log", "--format=%H"]),
+      git(["status", "--porcelain"]),
+    ])
 
     return {
       scenario,
@@ -321,7 +324,7 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
       exitCodes: runs.map((r) => r.result.exitCode),
       sessionIDs,
       exports,
-      git: { log: lines(log.stdout), shas: lines(shas.stdout), status: lines(status.stdout) },
+      git: { log, shas, status },
       cleanup,
     }
   } catch (error) {
@@ -335,11 +338,25 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
 
 /**
  * Every session in opencode's database, subagents included, in creation order. `opencode session list` shows
- * top-level sessions only, so this asks `opencode db` (opencode 1.18.33: table `session`, columns `id`,
- * `time_created`).
+ * top-level sessions only. opencode 1.18.33 keeps them in `$XDG_DATA_HOME/opencode/opencode.db` (`opencode db
+ * path`), table `session`, columns `id` and `time_created`; read directly (a second), else through `opencode db`.
  */
-async function listSessions(run: { cwd: string; env: Record<string, string> }): Promise<string[]> {
-  const res = await opencodeCommand(["db", "select id from session order by time_created, id", "--format", "json"], run)
+async function listSessions(dirs: OpencodeHome, run: { cwd: string; env: Record<string, string> }): Promise<string[]> {
+  const query = "select id from session order by time_created, id"
+  const file = join(dirs.dataHome, "opencode", "opencode.db")
+  if (existsSync(file)) {
+    try {
+      const db = new Database(file, { readonly: true })
+      try {
+        return db.query<{ id: string }, []>(query).all().map((r) => r.id)
+      } finally {
+        db.close()
+      }
+    } catch {
+      // fall through to opencode's own reader
+    }
+  }
+  const res = await opencodeCommand(["db", query, "--format", "json"], run)
   const start = res.stdout.indexOf("[")
   if (res.exitCode !== 0 || start < 0) throw new Error(`opencode db failed (${res.exitCode}): ${res.stderr.slice(-2000)}`)
   return (JSON.parse(res.stdout.slice(start)) as Array<{ id: string }>).map((r) => r.id)
