@@ -163,18 +163,14 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
   return Exporter.of({
     resource,
     meter: () => meter,
-    rotateMetrics: Effect.sync(() => {
+    rotateMetrics: Effect.suspend(() => {
+      // The swap is immediate; only the old provider's last export runs in the background.
       const old = providers.meterProvider
       providers.meterProvider = makeMeterProvider()
       meter = providers.meterProvider.getMeter(PACKAGE_NAME, PACKAGE_VERSION)
-      return old
-    }).pipe(
-      // The old provider's last collection carries every series' final value; then its memory is released.
-      Effect.flatMap((old) => bounded("Metric rotation", () => old.shutdown())),
-      Effect.forkDetach,
-      Effect.asVoid,
-      Effect.withSpan("Exporter.rotateMetrics"),
-    ),
+      // Its final collection carries every series' last value; then its memory is released.
+      return bounded("Metric rotation", () => old.shutdown()).pipe(Effect.forkDetach, Effect.asVoid)
+    }).pipe(Effect.withSpan("Exporter.rotateMetrics")),
     logger: loggerProvider.getLogger(PACKAGE_NAME, PACKAGE_VERSION),
     tracer: tracerProvider.getTracer(PACKAGE_NAME, PACKAGE_VERSION),
     flush: bounded("Telemetry flush", () =>
