@@ -219,6 +219,11 @@ export const layer = Layer.effect(
     // Version 0 is the static headers; the helper's prewarm bumps it and exporters rebuild on first use.
     const initial = { version: 0, headers: Object.fromEntries(Object.entries(config.headers.static).map(([k, v]) => [k, Redacted.value(v)])) }
     const tracesWanted = TRACE_TYPES.some((t) => !config.traces.disabled.has(t))
+    if (sendsCredentialsInClear(config))
+      yield* Effect.logWarning(
+        `OTLP headers are sent over plain ${new URL(config.endpoint).protocol.slice(0, -1)} to ${new URL(config.endpoint).hostname}: ` +
+          "anyone on the network path can read them. Use an https:// endpoint.",
+      )
 
     // Dropped data is never silent: a self-telemetry counter, and one log line per signal and reason.
     let dropped: Pick<Counter, "add"> | undefined
@@ -256,6 +261,19 @@ export const layer = Layer.effect(
 )
 
 const PROCESSOR_QUEUE = 8_192
+
+/** Credentials configured, and an unencrypted endpoint that is not this machine. */
+export const sendsCredentialsInClear = (config: {
+  readonly endpoint: string
+  readonly headers: Pick<ConfigInterface["headers"], "static" | "helper">
+}): boolean => {
+  const hasCredentials = Object.keys(config.headers.static).length > 0 || config.headers.helper._tag === "Some"
+  const url = new URL(config.endpoint)
+  const plain = url.protocol === "http:" || url.protocol === "grpc:"
+  const host = url.hostname.replace(/^\[|\]$/g, "")
+  const loopback = host === "localhost" || host === "::1" || /^127\./.test(host)
+  return hasCredentials && plain && !loopback
+}
 
 const UNITS = { traces: "spans", logs: "log records", metrics: "metric batches" } as const
 

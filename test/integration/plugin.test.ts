@@ -4,7 +4,9 @@
  */
 import { afterEach, beforeEach, describe, expect, spyOn, test } from "bun:test"
 import { createServer, type Server } from "node:net"
+import { Option, Redacted } from "effect"
 import { OpenTelemetryPlugin } from "../../src/plugin.ts"
+import { sendsCredentialsInClear } from "../../src/services/Exporter.ts"
 import * as pluginModule from "../../src/plugin.ts"
 import { startReceiver, type Receiver } from "../support/otlp-receiver.ts"
 import { captureClient } from "../lib/telemetry.ts"
@@ -141,4 +143,36 @@ test("dispose is bounded when the collector accepts connections and never answer
     for (const s of sockets) s.destroy()
     server.close()
   }
+})
+
+describe("credentials over plain http", () => {
+  const config = (endpoint: string, headers: Record<string, string> = { authorization: "Bearer x" }) => ({
+    endpoint,
+    headers: { static: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Redacted.make(v)])), helper: Option.none<string>() },
+  })
+  test("warned only for a non-loopback host without TLS", () => {
+    expect(sendsCredentialsInClear(config("http://collector.example.com:4318"))).toBe(true)
+    expect(sendsCredentialsInClear(config("grpc://10.1.2.3:4317"))).toBe(true)
+    expect(sendsCredentialsInClear(config("https://collector.example.com"))).toBe(false)
+    expect(sendsCredentialsInClear(config("http://127.0.0.1:4318"))).toBe(false)
+    expect(sendsCredentialsInClear(config("http://localhost:4318"))).toBe(false)
+    expect(sendsCredentialsInClear(config("http://[::1]:4318"))).toBe(false)
+    expect(sendsCredentialsInClear(config("http://collector.example.com:4318", {}))).toBe(false)
+  })
+
+  test("the plugin logs the warning once, without the header value", async () => {
+    const { client, logs } = captureClient()
+    // An unroutable documentation address: nothing is sent during the test (no event happens).
+    const hooks = await OpenTelemetryPlugin(input(client), {
+      enabled: true,
+      endpoint: "http://192.0.2.1:4318",
+      protocol: "http/protobuf",
+      headers: "authorization=Bearer not-to-be-logged",
+      shutdownTimeout: 200,
+    })
+    await hooks.dispose!()
+    const warnings = logs.filter((l) => l.message.includes("sent over plain http"))
+    expect(warnings).toHaveLength(1)
+    expect(JSON.stringify(logs)).not.toContain("not-to-be-logged")
+  })
 })
