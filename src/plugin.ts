@@ -7,7 +7,7 @@
  * shutdown budget. No signal handlers, no globals, no writes to the terminal, no changes to process.env.
  */
 import { Cause, Effect, Layer, ManagedRuntime } from "effect"
-import { endAllSessions, eventType, handleChatMessage, handleEvent, sweepSessions } from "./handlers/index.ts"
+import { endAllSessions, eventType, handleChatMessage, handleEvent, handleShellEnv, sweepSessions } from "./handlers/index.ts"
 import * as OpencodeLog from "./layers/opencodeLog.ts"
 import * as Telemetry from "./layers/telemetry.ts"
 import * as Config from "./services/Config.ts"
@@ -111,11 +111,19 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
     },
     // opencode passes its whole environment to the bash tool's processes; a model can be talked into running
     // `env`. Credential variables are removed (an undefined value drops the variable from the child's env).
-    "shell.env": async (_input, output) => {
+    // The tool's trace context goes the other way: scripts that read TRACEPARENT nest under the tool's span.
+    "shell.env": async (input, output) => {
       try {
         for (const name of CREDENTIAL_VARIABLES) if (process.env[name] !== undefined) output.env[name] = undefined
+        if (disposed) return
+        // Behind the queue, so the tool's `running` event (sent just before) has opened its span.
+        await queue
+        const context = await runtime.runPromise(handleShellEnv(input)).catch(() => undefined)
+        if (context === undefined) return
+        output.env["TRACEPARENT"] = context.traceparent
+        if (context.tracestate !== undefined) output.env["TRACESTATE"] = context.tracestate
       } catch {
-        // A malformed output object: nothing to scrub into, and nothing to throw.
+        // A malformed output object: nothing to write into, and nothing to throw.
       }
     },
     dispose: async () => {

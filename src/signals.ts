@@ -215,7 +215,7 @@ export const SPANS = {
   session: {
     name: "opencode.session",
     kind: "INTERNAL",
-    attributes: ["session.id", "session.parent_id", "session.kind"],
+    attributes: ["session.id", "session.parent_id", "session.kind", "gen_ai.operation.name", "gen_ai.conversation.id"],
     when: "from session.created to the session's end; a subagent's nests under the task tool call that spawned it",
   },
   llm: {
@@ -227,11 +227,12 @@ export const SPANS = {
       "gen_ai.request.model",
       "gen_ai.response.model",
       "gen_ai.response.id",
-      "gen_ai.usage.input_tokens",
+      "gen_ai.conversation.id",
+      "gen_ai.usage.input_tokens (cached included)",
       "gen_ai.usage.output_tokens",
-      "gen_ai.usage.reasoning_tokens",
-      "gen_ai.usage.cache_read_input_tokens",
-      "gen_ai.usage.cache_creation_input_tokens",
+      "gen_ai.usage.reasoning.output_tokens",
+      "gen_ai.usage.cache_read.input_tokens",
+      "gen_ai.usage.cache_creation.input_tokens",
       "gen_ai.response.finish_reasons",
       "cost_usd",
       "session.id",
@@ -244,7 +245,7 @@ export const SPANS = {
     name: "execute_tool <tool>",
     kind: "INTERNAL",
     attributes: ["gen_ai.operation.name", "gen_ai.tool.name", "gen_ai.tool.call.id", "session.id", "message.id", "prompt.id"],
-    when: "one per tool callID, under the LLM call that requested it",
+    when: "one per tool callID, under the LLM call that requested it; the bash tool's processes get its TRACEPARENT",
   },
 } as const
 

@@ -16,7 +16,7 @@ import {
   onSessionStatus,
   onSessionUpdated,
 } from "./session.ts"
-import { onToolPart } from "./tool.ts"
+import { onToolPart, toolTraceContext } from "./tool.ts"
 import { SessionStore } from "../services/SessionStore.ts"
 
 export { endAllSessions, sweepSessions } from "./session.ts"
@@ -65,6 +65,15 @@ export const handleEvent = Effect.fn("handlers.handleEvent")(function* (event: u
     case "permission.replied":
       return yield* onPermissionReplied(e.properties)
   }
+})
+
+const decodeShellEnvInput = Schema.decodeUnknownEffect(Schema.Struct({ sessionID: Schema.String, callID: Schema.String }))
+
+/** The `shell.env` hook: the trace context the bash tool's processes should carry, if its span is open. */
+export const handleShellEnv = Effect.fn("handlers.handleShellEnv")(function* (input: unknown) {
+  const decoded = yield* decodeShellEnvInput(input).pipe(Effect.option)
+  if (decoded._tag === "None") return undefined
+  return yield* toolTraceContext(decoded.value.sessionID, decoded.value.callID)
 })
 
 /** The `chat.message` hook: a prompt was submitted. */

@@ -94,11 +94,12 @@ export const onAssistantMessage = Effect.fn("handlers.onAssistantMessage")(funct
   if (open !== undefined) {
     open.span.setAttributes({
       "gen_ai.response.model": info.modelID,
-      "gen_ai.usage.input_tokens": tokens.input,
+      // GenAI conventions count cached tokens as input; opencode's `input` excludes them.
+      "gen_ai.usage.input_tokens": tokens.input + tokens.cacheRead + tokens.cacheCreation,
       "gen_ai.usage.output_tokens": tokens.output,
-      "gen_ai.usage.reasoning_tokens": tokens.reasoning,
-      "gen_ai.usage.cache_read_input_tokens": tokens.cacheRead,
-      "gen_ai.usage.cache_creation_input_tokens": tokens.cacheCreation,
+      "gen_ai.usage.reasoning.output_tokens": tokens.reasoning,
+      "gen_ai.usage.cache_read.input_tokens": tokens.cacheRead,
+      "gen_ai.usage.cache_creation.input_tokens": tokens.cacheCreation,
       cost_usd: info.cost,
       ...(info.finish === undefined ? {} : { "gen_ai.response.finish_reasons": [info.finish] }),
     })
@@ -119,6 +120,7 @@ const startLlmSpan = Effect.fnUntraced(function* (state: SessionState, info: Ass
       "gen_ai.provider.name": info.providerID,
       "gen_ai.request.model": info.modelID,
       "gen_ai.response.id": info.id,
+      "gen_ai.conversation.id": state.id,
       "message.id": info.id,
       ...(info.agent === undefined ? {} : { "gen_ai.agent.name": info.agent }),
       ...(state.promptId === undefined ? {} : { "prompt.id": state.promptId }),

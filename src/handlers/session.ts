@@ -40,7 +40,12 @@ export const onSessionCreated = Effect.fn("handlers.onSessionCreated")(function*
   state.span = yield* instruments.startSpan("session", "opencode.session", {
     startTime: info.time.created,
     parent: parentSpan,
-    attributes: { ...attributes, "session.kind": info.parentID === undefined ? "main" : "subagent" },
+    attributes: {
+      ...attributes,
+      "session.kind": info.parentID === undefined ? "main" : "subagent",
+      "gen_ai.operation.name": "invoke_agent",
+      "gen_ai.conversation.id": info.id,
+    },
   })
 })
 

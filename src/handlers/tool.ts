@@ -7,7 +7,7 @@ import { Effect, Option, Schema } from "effect"
 import { BashInput, BashMetadata, EditMetadata, WriteInput, WriteMetadata, type ToolPart } from "../events/schema.ts"
 import { Instruments } from "../services/Instruments.ts"
 import type { SessionState } from "../services/SessionStore.ts"
-import { emitEvent, sessionAttributes, sessionState } from "./common.ts"
+import { emitEvent, existingSession as existingSessionState, sessionAttributes, sessionState } from "./common.ts"
 
 const decodeOption = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
   const decode = Schema.decodeUnknownOption(schema)
@@ -158,3 +158,17 @@ const countCommits = Effect.fnUntraced(function* (
 const lineCount = (text: string) => (text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0))
 
 const truncate = (s: string, max: number) => (s.length > max ? `${s.slice(0, max)}…` : s)
+
+/**
+ * The W3C trace context of a running tool call, for its processes: a script that reads TRACEPARENT nests its
+ * own spans under the tool's span.
+ */
+export const toolTraceContext = Effect.fn("handlers.toolTraceContext")(function* (sessionID: string, callID: string) {
+  const state = yield* existingSessionState(sessionID)
+  const span = state?.toolSpans.get(callID)?.span
+  if (span === undefined) return undefined
+  const context = span.spanContext()
+  const traceparent = `00-${context.traceId}-${context.spanId}-${context.traceFlags.toString(16).padStart(2, "0")}`
+  const tracestate = context.traceState?.serialize()
+  return { traceparent, ...(tracestate ? { tracestate } : {}) }
+})

@@ -207,3 +207,37 @@ test(
   },
   120_000,
 )
+
+test(
+  "trace context out: the bash tool's process gets the TRACEPARENT of its exported tool span",
+  async () => {
+    const receiver = await startReceiver({ protocol: "grpc" })
+    const llm = await startFakeLlm({
+      script: [
+        { toolCall: { name: "bash", arguments: { command: 'echo "TP=$TRACEPARENT"', description: "Show trace context" } } },
+        { text: "Shown." },
+      ],
+    })
+    try {
+      const result = await runOpencode({
+        prompt: PROMPT,
+        llmUrl: llm.url,
+        home,
+        plugins: [PLUGIN_SOURCE],
+        extraArgs: ["--format", "json"],
+        env: telemetryEnv(receiver.url, "grpc"),
+      })
+      expect(result.exitCode).toBe(0)
+      const seen = /TP=(00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2})/.exec(result.stdout)?.[1]
+      expect(seen).toBeDefined()
+      const [, traceId, spanId] = seen!.split("-")
+      const tool = receiver.spans().find((s) => s.name === "execute_tool bash")!
+      expect(tool).toBeDefined()
+      expect([tool.traceId, tool.spanId]).toEqual([traceId!, spanId!])
+    } finally {
+      await llm.stop()
+      await receiver.stop()
+    }
+  },
+  120_000,
+)
