@@ -7,7 +7,7 @@
  * shutdown budget. No signal handlers, no globals, no writes to the terminal, no changes to process.env.
  */
 import { Cause, Effect, Layer, ManagedRuntime } from "effect"
-import { endAllSessions, eventType, handleChatMessage, handleEvent, handleShellEnv, sweepSessions } from "./handlers/index.ts"
+import { endAllSessions, eventType, handleChatMessage, handleEvent, handleShellEnv, handleToolBefore, sweepSessions } from "./handlers/index.ts"
 import * as OpencodeLog from "./layers/opencodeLog.ts"
 import * as Telemetry from "./layers/telemetry.ts"
 import * as Config from "./services/Config.ts"
@@ -26,6 +26,7 @@ export interface OpencodeHooks {
   event?: (input: { event: unknown }) => Promise<void>
   "chat.message"?: (input: unknown, output: unknown) => Promise<void>
   "shell.env"?: (input: unknown, output: { env: Record<string, string | undefined> }) => Promise<void>
+  "tool.execute.before"?: (input: unknown, output: unknown) => Promise<void>
   dispose?: () => Promise<void>
 }
 
@@ -104,6 +105,10 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
         lastSweep = Date.now()
         await enqueue(sweepSessions(SESSION_IDLE_RELEASE_MS), "session sweep")
       }
+    },
+    "tool.execute.before": async (input, output) => {
+      if (disposed) return
+      await enqueue(handleToolBefore(input, output, directory), "tool handling")
     },
     "chat.message": async (input, output) => {
       if (disposed) return

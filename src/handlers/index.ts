@@ -16,7 +16,7 @@ import {
   onSessionStatus,
   onSessionUpdated,
 } from "./session.ts"
-import { onToolPart, toolTraceContext } from "./tool.ts"
+import { onToolBefore, onToolPart, toolTraceContext } from "./tool.ts"
 import { SessionStore } from "../services/SessionStore.ts"
 
 export { endAllSessions, sweepSessions } from "./session.ts"
@@ -74,6 +74,17 @@ export const handleShellEnv = Effect.fn("handlers.handleShellEnv")(function* (in
   const decoded = yield* decodeShellEnvInput(input).pipe(Effect.option)
   if (decoded._tag === "None") return undefined
   return yield* toolTraceContext(decoded.value.sessionID, decoded.value.callID)
+})
+
+const decodeToolBeforeInput = Schema.decodeUnknownEffect(Schema.Struct({ tool: Schema.String, sessionID: Schema.String, callID: Schema.String }))
+const decodeToolBeforeOutput = Schema.decodeUnknownEffect(Schema.Struct({ args: Schema.Unknown }))
+
+/** The `tool.execute.before` hook: a tool is about to run (a write's target is read to count its lines). */
+export const handleToolBefore = Effect.fn("handlers.handleToolBefore")(function* (input: unknown, output: unknown, directory: string) {
+  const i = yield* decodeToolBeforeInput(input).pipe(Effect.option)
+  const o = yield* decodeToolBeforeOutput(output).pipe(Effect.option)
+  if (i._tag === "None" || o._tag === "None") return yield* skip("tool.execute.before")
+  yield* onToolBefore(i.value.sessionID, i.value.callID, i.value.tool, o.value.args, directory)
 })
 
 /** The `chat.message` hook: a prompt was submitted. */

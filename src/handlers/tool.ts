@@ -3,7 +3,10 @@
  * event and tool.duration once per call, lines of code from each completed edit, commits from the bash tool.
  */
 import { SpanStatusCode } from "@opentelemetry/api"
+import { readFileSync, statSync } from "node:fs"
+import { isAbsolute, resolve } from "node:path"
 import { Effect, Option, Schema } from "effect"
+import { lineDiff } from "../lines/diff.ts"
 import { BashInput, BashMetadata, EditMetadata, WriteInput, WriteMetadata, type ToolPart } from "../events/schema.ts"
 import { Instruments } from "../services/Instruments.ts"
 import type { SessionState } from "../services/SessionStore.ts"
@@ -64,8 +67,10 @@ export const onToolPart = Effect.fn("handlers.onToolPart")(function* (part: Tool
     open.span.end(Math.max(s.time.end, s.time.start))
   }
 
+  const before = state.writesBefore.get(part.callID)
+  state.writesBefore.delete(part.callID)
   if (s.status !== "completed") return
-  yield* countLines(state, part.tool, s.input, s.metadata)
+  yield* countLines(state, part.tool, s.input, s.metadata, before)
   if (part.tool === "bash") yield* countCommits(state, s.input, s.metadata, s.time.end)
 })
 
@@ -104,6 +109,7 @@ const countLines = Effect.fnUntraced(function* (
   tool: string,
   input: Readonly<Record<string, unknown>> | undefined,
   metadata: Readonly<Record<string, unknown>> | undefined,
+  before: string | undefined,
 ) {
   let added = 0
   let removed = 0
@@ -118,6 +124,11 @@ const countLines = Effect.fnUntraced(function* (
       added = meta.filediff.additions
       removed = meta.filediff.deletions
     } else if (meta?.exists === false && content !== undefined) added = lineCount(content.content)
+    else if (meta?.exists === true && content !== undefined && before !== undefined) {
+      const counts = lineDiff(before, content.content)
+      added = counts.added
+      removed = counts.removed
+    }
   }
   if (added === 0 && removed === 0) return
   const instruments = yield* Instruments
@@ -154,6 +165,42 @@ const countCommits = Effect.fnUntraced(function* (
   yield* instruments.count("commit.count", commits, sessionAttributes(state))
   for (let i = 0; i < commits; i++) yield* emitEvent(state, "commit", shas[i] === undefined ? {} : { "commit.sha": shas[i]! }, time)
 })
+
+/** Files larger than this are not read to count a write's lines (the write still counts as a tool call). */
+const MAX_READ_BYTES = 4 * 1024 * 1024
+
+/**
+ * `tool.execute.before` for `write`: opencode reports no diff when write overwrites a file, so the file's
+ * current content is read now (local, bounded) to count the lines the write changes.
+ */
+export const onToolBefore = Effect.fn("handlers.onToolBefore")(function* (
+  sessionID: string,
+  callID: string,
+  tool: string,
+  args: unknown,
+  directory: string,
+) {
+  if (tool !== "write") return
+  const path = filePathArg(args)
+  if (path === undefined) return
+  const before = yield* Effect.sync(() => readIfSmall(isAbsolute(path) ? path : resolve(directory, path)))
+  if (before === undefined) return
+  const state = yield* sessionState(sessionID)
+  state.writesBefore.set(callID, before)
+})
+
+const filePathDecoder = decodeOption(Schema.Struct({ filePath: Schema.String }))
+const filePathArg = (args: unknown) => filePathDecoder(args)?.filePath
+
+const readIfSmall = (path: string): string | undefined => {
+  try {
+    const stat = statSync(path)
+    if (!stat.isFile() || stat.size > MAX_READ_BYTES) return undefined
+    return readFileSync(path, "utf8")
+  } catch {
+    return undefined // a new file, or unreadable: nothing to compare with
+  }
+}
 
 const lineCount = (text: string) => (text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0))
 

@@ -57,6 +57,8 @@ export interface SessionState {
   readonly permissions: Map<string, { readonly tool: string; readonly callID: string | undefined }>
   /** Decisions by callID, to annotate the tool's result. */
   readonly decisions: Map<string, { readonly decision: "accept" | "reject"; readonly source: string }>
+  /** A file's content before a `write` call overwrote it (callID -> text), to count the lines it changed. */
+  readonly writesBefore: Map<string, string>
   /** Tool calls announced (pending) but not started yet: callID -> tool and message. */
   readonly pendingCalls: Map<string, { readonly tool: string; readonly messageID: string }>
   /** Child session ids by the `task` tool callID that spawned them (from the tool part's metadata). */
@@ -92,6 +94,7 @@ export const newSessionState = (id: string, init: { parentID?: string | undefine
   lines: { added: 0, removed: 0, currentAdded: 0, currentRemoved: 0 },
   permissions: new Map(),
   decisions: new Map(),
+  writesBefore: new Map(),
   pendingCalls: new Map(),
   childSessions: new Map(),
   idleSinceBusy: false,

@@ -10,7 +10,7 @@ import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { Effect } from "effect"
-import { endAllSessions, handleChatMessage, handleEvent } from "../../src/handlers/index.ts"
+import { endAllSessions, handleChatMessage, handleEvent, handleToolBefore } from "../../src/handlers/index.ts"
 
 export const FIXTURES_DIR = join(import.meta.dir, "..", "fixtures")
 
@@ -83,6 +83,8 @@ export const replay = (lines: ReadonlyArray<RecordedLine>, options: { readonly r
         // opencode re-sends updates; handling each twice must change nothing.
         if (options.repeatEvents) yield* handleEvent(event)
       } else if (line.hook === "chat.message") yield* handleChatMessage(line.input, line.output)
+      // The recorded project is gone: a write's target reads as missing, as for a new file.
+      else if (line.hook === "tool.execute.before") yield* handleToolBefore(line.input, line.output, "/nonexistent/project")
       else if (line.hook === "dispose") yield* endAllSessions()
     }
   })

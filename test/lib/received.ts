@@ -28,12 +28,15 @@ const matches = (attributes: FlatMetric["attributes"], filter: Filter) => Object
 const seriesKey = (m: FlatMetric) =>
   `${m.name}\u0000${JSON.stringify(Object.entries(m.attributes).sort(([a], [b]) => a.localeCompare(b)), bigintReplacer)}`
 
-/** The latest point (by timeUnixNano) of each series of `name` in one process's segment. */
+/**
+ * The latest point (by timeUnixNano) of each series of `name` in one process's segment. A cumulative stream is a
+ * series and its start time: a stream that restarted (see {@link restartedSeries}) counts with both accumulations.
+ */
 export const latestPoints = (segment: Segment, name: string): Array<FlatMetric> => {
   const series = new Map<string, FlatMetric>()
   for (const m of segment.metrics) {
     if (m.name !== name) continue
-    const key = seriesKey(m)
+    const key = `${seriesKey(m)}\u0000${m.type === "gauge" ? "" : m.startTimeUnixNano}`
     const seen = series.get(key)
     if (seen === undefined || m.timeUnixNano >= seen.timeUnixNano) series.set(key, m)
   }

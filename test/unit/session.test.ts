@@ -1,6 +1,9 @@
 import { describe, expect } from "bun:test"
 import { Effect } from "effect"
-import { endAllSessions, handleEvent } from "../../src/handlers/index.ts"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { endAllSessions, handleEvent, handleToolBefore } from "../../src/handlers/index.ts"
 import * as Telemetry from "../../src/layers/telemetry.ts"
 import { MemoryExporter } from "../../src/services/Exporter.ts"
 import { effectTest } from "../lib/effect.ts"
@@ -10,12 +13,13 @@ const created = (id: string, extra: Record<string, unknown> = {}) => ({
   properties: { sessionID: id, info: { id, projectID: "p", directory: "/tmp/x", title: "New session", time: { created: 1_700_000_000_000, updated: 1_700_000_000_000 }, ...extra } },
 })
 
-const sumOf = (metrics: ReadonlyArray<import("@opentelemetry/sdk-metrics").ResourceMetrics>, name: string) => {
+const sumOf = (metrics: ReadonlyArray<import("@opentelemetry/sdk-metrics").ResourceMetrics>, name: string, type?: string) => {
   let total = 0
   const last = metrics.at(-1)
   for (const scope of last?.scopeMetrics ?? [])
     for (const metric of scope.metrics)
-      if (metric.descriptor.name === name) for (const point of metric.dataPoints) total += point.value as number
+      if (metric.descriptor.name === name)
+        for (const point of metric.dataPoints) if (type === undefined || point.attributes["type"] === type) total += Number(point.value)
   return total
 }
 
@@ -75,6 +79,33 @@ describe("settings reach the instruments", () => {
       const span = (yield* memory.spans)[0]!
       expect(span.attributes["span.only"]).toBe("yes")
       expect(span.attributes["team"]).toBeUndefined()
+    }),
+  )
+})
+
+describe("a write that overwrites a file", () => {
+  const it = effectTest(Telemetry.layerTest())
+  it("counts the lines it changed, from the file's content before the write", () =>
+    Effect.gen(function* () {
+      const dir = mkdtempSync(join(tmpdir(), "otel-write-"))
+      try {
+        writeFileSync(join(dir, "notes.txt"), "a\nb\nc\n")
+        yield* handleEvent(created("ses_w"))
+        const args = { filePath: "notes.txt", content: "a\nB\nc\nd\n" }
+        yield* handleToolBefore({ tool: "write", sessionID: "ses_w", callID: "call_1" }, { args }, dir)
+        const part = (state: Record<string, unknown>) => ({
+          type: "message.part.updated",
+          properties: { part: { id: "prt_1", sessionID: "ses_w", messageID: "msg_1", type: "tool", callID: "call_1", tool: "write", state } },
+        })
+        yield* handleEvent(part({ status: "running", input: args, time: { start: 1 } }))
+        yield* handleEvent(part({ status: "completed", input: args, output: "Wrote file successfully.", metadata: { exists: true }, time: { start: 1, end: 2 } }))
+        const memory = yield* MemoryExporter
+        const metrics = yield* memory.metrics
+        expect(sumOf(metrics, "opencode.lines_of_code.count", "added")).toBe(2)
+        expect(sumOf(metrics, "opencode.lines_of_code.count", "removed")).toBe(1)
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
+      }
     }),
   )
 })
