@@ -362,6 +362,13 @@ const runMode = async (mode: ModeName, args: Args): Promise<ModeResult> => {
   await runtime.runPromise(Effect.void)
   const storeSize = () => runtime.runPromise(Effect.flatMap(Effect.service(SessionStore), (s) => s.size))
   const flush = () => runtime.runPromise(Effect.flatMap(Effect.service(Exporter.Exporter), (e) => e.flush))
+  /**
+   * Lets the event loop turn, as it does between a real session's events. Without this the replay loop is one
+   * unbroken chain of microtasks: no timer or setImmediate ever fires, so forked fibers (Effect schedules them
+   * with setImmediate) never run. The retired meter providers' background shutdown (Exporter.rotateMetrics)
+   * would then never happen and every retired provider, with all its series, would stay on the heap.
+   */
+  const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
 
   const checkpoints: Array<Checkpoint> = []
   let events = 0
@@ -371,8 +378,10 @@ const runMode = async (mode: ModeName, args: Args): Promise<ModeResult> => {
   const typeCounts: Array<Record<string, number>> = []
 
   const measure = async (sessions: number) => {
-    // Collection (and the span/log batches) first, then a full GC: what is left is what the process keeps.
+    // Collection (and the span/log batches) first, background work (a rotation's final export) next, then a
+    // full GC: what is left is what the process keeps.
     await flush()
+    for (let i = 0; i < 3; i++) await yieldToEventLoop()
     Bun.gc(true)
     Bun.gc(true)
     const stats = heapStats()
@@ -421,6 +430,8 @@ const runMode = async (mode: ModeName, args: Args): Promise<ModeResult> => {
     opencodeSessions += scenario.sessions
     const n = i + 1
     if (n % args.collectEvery === 0 && n % args.checkpointEvery !== 0) await flush()
+    // Between sessions the event loop turns (timers, forked fibers), as in a TUI that is idle between prompts.
+    await yieldToEventLoop()
     replayMs += performance.now() - started
     if (n % args.checkpointEvery === 0 || n === args.sessions) await measure(n)
   }
