@@ -283,8 +283,8 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
     const self = this
     return Effect.gen(function* () {
     while (self.buffer.length > 0 && !self.closed) {
-      // gRPC channels back off reconnecting for up to minutes: a fresh exporter connects at once.
-      yield* self.deliverHead(self.protocol === "grpc").pipe(
+      // After a failure, gRPC channels back off reconnecting for up to minutes: a fresh exporter connects at once.
+      yield* Effect.suspend(() => self.deliverHead(self.protocol === "grpc" && !self.healthy)).pipe(
         Effect.flatMap((ok) => (ok ? Effect.void : Effect.fail(new StillFailing({ result: { code: ExportResultCode.FAILED } })))),
         Effect.retry({ schedule: redeliverySchedule, while: () => !self.closed }),
         Effect.ignore,
@@ -300,34 +300,36 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
     )
   }
 
+  /**
+   * Takes the data and answers at once: delivery happens in the background, in order. The SDK's processors
+   * give up on an export after their timeout and drop the batch silently; an answer that never waits on the
+   * network keeps every drop here, where it is counted.
+   */
   export(items: T, resultCallback: (result: ExportResult) => void): void {
-    const success: ExportResult = { code: ExportResultCode.SUCCESS }
-    // Data queues behind what is already waiting, so nothing overtakes (cumulative points stay in order).
-    if (this.buffer.length > 0) {
-      this.keep(items)
-      return resultCallback(success)
+    if (this.closed) {
+      this.drop(this.sizeOf(items), "not delivered before shutdown")
+      return resultCallback({ code: ExportResultCode.FAILED, error: new Error("exporter is shut down") })
     }
-    Effect.runCallbackWith(this.context)(this.lock.withPermit(this.attempt(items)), {
-      onExit: (exit) => {
-        const result: ExportResult = exit._tag === "Success" ? exit.value : { code: ExportResultCode.FAILED, error: new Error("export interrupted") }
-        if (result.code === ExportResultCode.SUCCESS) return resultCallback(result)
-        if (this.retryable(result) && !this.closed) {
-          this.keep(items)
-          return resultCallback(success)
-        }
-        this.drop(this.sizeOf(items), `rejected by the collector (${describeError(result.error)})`)
-        resultCallback(result)
-      },
-    })
+    this.keep(items)
+    resultCallback({ code: ExportResultCode.SUCCESS })
   }
 
   /** One pass over the buffer (no waiting between attempts), then the inner exporter's own flush. */
   forceFlush(): Promise<void> {
     const self = this
     const pass = Effect.gen(function* () {
-      while (self.buffer.length > 0) if (!(yield* self.deliverHead(true))) return
+      while (self.buffer.length > 0) if (!(yield* self.deliverHead(self.protocol === "grpc" && !self.healthy))) return
     })
     return Effect.runPromiseWith(this.context)(pass).then(() => this.inner.forceFlush?.() ?? undefined)
+  }
+
+  /** Gives up on whatever is still undelivered (the shutdown budget ran out), counting it as dropped. */
+  abandon(): void {
+    this.closed = true
+    const left = this.buffered
+    this.buffer.length = 0
+    this.buffered = 0
+    this.drop(left, "not delivered before shutdown")
   }
 
   /** A last delivery pass; whatever is still undelivered is counted as dropped. Bounded by the caller. */
@@ -336,10 +338,7 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
     this.closed = true
     const fiber = this.draining
     if (fiber !== undefined) Effect.runFork(Fiber.interrupt(fiber))
-    const left = this.buffered
-    this.buffer.length = 0
-    this.buffered = 0
-    this.drop(left, "not delivered before shutdown")
+    this.abandon()
     await this.inner.shutdown()
   }
 }
@@ -352,6 +351,10 @@ export class ResilientMetricExporter extends ResilientExporter<ResourceMetrics, 
     this.inner.selectAggregationTemporality!(instrumentType)
   selectAggregation = (instrumentType: InstrumentType): AggregationOption => this.inner.selectAggregation!(instrumentType)
 }
+
+/** Exporters that can count what they must leave undelivered when shutdown runs out of time. */
+export const canAbandon = (exporter: unknown): exporter is { abandon(): void } =>
+  typeof exporter === "object" && exporter !== null && "abandon" in exporter && typeof exporter.abandon === "function"
 
 /** A short description of an export error; never includes request headers. */
 export const describeError = (error: unknown): string => {

@@ -40,6 +40,7 @@ import {
   ResilientLogExporter,
   ResilientMetricExporter,
   ResilientSpanExporter,
+  canAbandon,
   type DeliveryReport,
   type OtlpTarget,
 } from "../exporters/otlp.ts"
@@ -155,7 +156,11 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
       bounded("Telemetry shutdown", async () => {
         await Promise.allSettled([p.meterProvider.shutdown(), p.loggerProvider.shutdown(), p.tracerProvider.shutdown()])
         await metricExporter?.close()
-      }).pipe(Effect.withSpan("Exporter.shutdown")),
+      }).pipe(
+        // Out of time or not, what is still undelivered is counted and reported, never silently lost.
+        Effect.andThen(Effect.sync(() => [exporters.spans, exporters.logs, exporters.metrics].forEach((e) => canAbandon(e) && e.abandon()))),
+        Effect.withSpan("Exporter.shutdown"),
+      ),
   )
   const { loggerProvider, tracerProvider } = providers
   let meter = providers.meterProvider.getMeter(PACKAGE_NAME, PACKAGE_VERSION)

@@ -134,6 +134,9 @@ test(
         // 9,000 log records while the collector is down: 8,192 fit the buffer; the 808 oldest are dropped.
         for (let i = 0; i < 9; i++) yield* emit(i * 1000, 1000)
         second = yield* Effect.promise(() => start("http/protobuf", port))
+        // Redelivery runs in the background once the collector is back; give it time before shutting down.
+        yield* Effect.promise(() => second!.waitFor((r) => r.logs().length >= 7000, 20_000))
+        yield* Effect.sleep("500 millis")
       }),
     )
     // Whole export batches are kept or dropped, so the buffer ends at most at its limit.
@@ -144,6 +147,7 @@ test(
     expect(Math.min(...shas)).toBe(9000 - received) // the oldest went first
     expect(Math.max(...shas)).toBe(8999)
     expect(latestCumulative([second!], "opencode.telemetry.dropped")).toBe(9000 - received)
+    console.log(JSON.stringify(logs.map((l) => l.message)))
     const dropped = logs.filter((l) => l.message.includes("Dropped"))
     expect(dropped).toHaveLength(1)
     expect(dropped[0]!.message).toContain("retry buffer full")
