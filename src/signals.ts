@@ -160,7 +160,7 @@ export const EVENTS = {
   },
   "session.error": { attributes: ["error.type", "error", "status_code"], when: "opencode reports a session error" },
   user_prompt: {
-    attributes: ["prompt_length", "model", "provider", "agent"],
+    attributes: ["prompt_length", "model", "provider", "agent", "prompt (OTEL_LOG_USER_PROMPTS=1 only)"],
     when: "a person (or opencode run) submits a prompt; not a subagent's task prompt. No prompt text",
   },
   api_request: {
@@ -198,7 +198,18 @@ export const EVENTS = {
     when: "an assistant message ends in an error",
   },
   tool_result: {
-    attributes: ["tool_name", "call.id", "success", "duration_ms", "tool_result_size_bytes", "error", "decision_type", "decision_source"],
+    attributes: [
+      "tool_name",
+      "call.id",
+      "success",
+      "duration_ms",
+      "tool_result_size_bytes",
+      "error",
+      "decision_type",
+      "decision_source",
+      "tool_parameters (OTEL_LOG_TOOL_DETAILS=1 only)",
+      "tool_input (OTEL_LOG_TOOL_DETAILS=1 only)",
+    ],
     when: "a tool call completes or fails (no arguments or output)",
   },
   tool_decision: {
@@ -244,7 +255,16 @@ export const SPANS = {
   tool: {
     name: "execute_tool <tool>",
     kind: "INTERNAL",
-    attributes: ["gen_ai.operation.name", "gen_ai.tool.name", "gen_ai.tool.call.id", "session.id", "message.id", "prompt.id"],
+    attributes: [
+      "gen_ai.operation.name",
+      "gen_ai.tool.name",
+      "gen_ai.tool.call.id",
+      "session.id",
+      "message.id",
+      "prompt.id",
+      "tool_parameters, tool_input (OTEL_LOG_TOOL_DETAILS=1 only)",
+      "gen_ai.tool.call.arguments, gen_ai.tool.call.result (OTEL_LOG_TOOL_CONTENT=1 only)",
+    ],
     when: "one per tool callID, under the LLM call that requested it; the bash tool's processes get its TRACEPARENT",
   },
 } as const

@@ -5,7 +5,9 @@
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api"
 import { Effect } from "effect"
 import type { AssistantMessage, UserMessage } from "../events/schema.ts"
+import { Config } from "../services/Config.ts"
 import { Instruments } from "../services/Instruments.ts"
+import { CONTENT_LIMIT, truncateText } from "./content.ts"
 import type { SessionState } from "../services/SessionStore.ts"
 import { emitEvent, sessionAttributes, sessionState } from "./common.ts"
 import { errorAttributes } from "./session.ts"
@@ -18,10 +20,13 @@ export const onChatMessage = Effect.fn("handlers.onChatMessage")(function* (
 ) {
   const state = yield* sessionState(sessionID)
   if (state.parentID !== undefined) return
+  const config = yield* Config
   state.promptId = crypto.randomUUID()
   const text = parts.filter((p) => p.type === "text").map((p) => p.text ?? "")
   yield* emitEvent(state, "user_prompt", {
     prompt_length: text.reduce((n, t) => n + t.length, 0),
+    // The prompt itself only when the user opted in (OTEL_LOG_USER_PROMPTS).
+    ...(config.content.userPrompts ? { prompt: truncateText(text.join("\n"), CONTENT_LIMIT) } : {}),
     ...(state.model === undefined ? {} : { model: state.model.modelID, provider: state.model.providerID }),
     ...(message.agent ?? state.agent ? { agent: (message.agent ?? state.agent)! } : {}),
   })

@@ -8,7 +8,9 @@ import { isAbsolute, resolve } from "node:path"
 import { Effect, Option, Schema } from "effect"
 import { lineDiff } from "../lines/diff.ts"
 import { BashInput, BashMetadata, EditMetadata, WriteInput, WriteMetadata, type ToolPart } from "../events/schema.ts"
+import { Config } from "../services/Config.ts"
 import { Instruments } from "../services/Instruments.ts"
+import { boundedJson, CONTENT_LIMIT, toolParameters, truncateText } from "./content.ts"
 import type { SessionState } from "../services/SessionStore.ts"
 import { emitEvent, existingSession as existingSessionState, sessionAttributes, sessionState } from "./common.ts"
 
@@ -48,6 +50,18 @@ export const onToolPart = Effect.fn("handlers.onToolPart")(function* (part: Tool
   const decision = state.decisions.get(part.callID)
   state.decisions.delete(part.callID)
 
+  const config = yield* Config
+  // Tool parameters and content only when the user opted in (OTEL_LOG_TOOL_DETAILS / OTEL_LOG_TOOL_CONTENT).
+  const details = config.content.toolDetails
+    ? { tool_parameters: boundedJson(toolParameters(part.tool, s.input)), tool_input: boundedJson(s.input ?? {}) }
+    : {}
+  if (open !== undefined) {
+    open.span.setAttributes(details)
+    if (config.content.toolContent) {
+      open.span.setAttribute("gen_ai.tool.call.arguments", truncateText(JSON.stringify(s.input ?? {}), CONTENT_LIMIT))
+      open.span.setAttribute("gen_ai.tool.call.result", truncateText(s.status === "completed" ? s.output : s.error, CONTENT_LIMIT))
+    }
+  }
   yield* instruments.record("tool.duration", duration, { ...sessionAttributes(state), tool_name: part.tool, success: String(success) })
   yield* emitEvent(
     state,
@@ -59,6 +73,7 @@ export const onToolPart = Effect.fn("handlers.onToolPart")(function* (part: Tool
       "call.id": part.callID,
       ...(s.status === "completed" ? { tool_result_size_bytes: Buffer.byteLength(s.output, "utf8") } : { error: truncate(s.error, 1_000) }),
       ...(decision === undefined ? {} : { decision_type: decision.decision, decision_source: decision.source }),
+      ...details,
     },
     s.time.end,
   )

@@ -64,7 +64,29 @@ export const VARIABLES = {
   OPENCODE_TRACESTATE: "tracestate",
   OPENCODE_OTLP_SHUTDOWN_TIMEOUT: "shutdownTimeout",
   OPENCODE_OTLP_HEADERS_HELPER_TIMEOUT: "headersHelperTimeout",
+  OPENCODE_SERVICE_NAME: "serviceName",
+  OPENCODE_LOG_USER_PROMPTS: "logUserPrompts",
+  OPENCODE_LOG_TOOL_DETAILS: "logToolDetails",
+  OPENCODE_LOG_TOOL_CONTENT: "logToolContent",
 } as const
+
+/**
+ * Standard OpenTelemetry (and Claude Code) variables read when the OPENCODE_* one is unset.
+ * Precedence: plugin options > OPENCODE_* > these > defaults.
+ */
+export const FALLBACKS: Partial<Record<Variable, string>> = {
+  OPENCODE_OTLP_ENDPOINT: "OTEL_EXPORTER_OTLP_ENDPOINT",
+  OPENCODE_OTLP_PROTOCOL: "OTEL_EXPORTER_OTLP_PROTOCOL",
+  OPENCODE_OTLP_HEADERS: "OTEL_EXPORTER_OTLP_HEADERS",
+  OPENCODE_OTLP_METRICS_INTERVAL: "OTEL_METRIC_EXPORT_INTERVAL",
+  OPENCODE_OTLP_LOGS_INTERVAL: "OTEL_LOGS_EXPORT_INTERVAL",
+  OPENCODE_RESOURCE_ATTRIBUTES: "OTEL_RESOURCE_ATTRIBUTES",
+  OPENCODE_OTLP_METRICS_TEMPORALITY: "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE",
+  OPENCODE_SERVICE_NAME: "OTEL_SERVICE_NAME",
+  OPENCODE_LOG_USER_PROMPTS: "OTEL_LOG_USER_PROMPTS",
+  OPENCODE_LOG_TOOL_DETAILS: "OTEL_LOG_TOOL_DETAILS",
+  OPENCODE_LOG_TOOL_CONTENT: "OTEL_LOG_TOOL_CONTENT",
+}
 export type Variable = keyof typeof VARIABLES
 export type OptionName = (typeof VARIABLES)[Variable]
 
@@ -106,6 +128,17 @@ export interface Workspace {
 export interface TelemetryConfig {
   /** False when telemetry is not switched on, or when an invalid setting leaves nothing sensible to do. */
   readonly enabled: boolean
+  /** service.name on the resource. */
+  readonly serviceName: string
+  /** Content that leaves the machine only when opted in (all off by default). */
+  readonly content: {
+    /** Prompt text on user_prompt events. */
+    readonly userPrompts: boolean
+    /** Tool parameters (bash command, file paths, MCP server/tool) on tool_result events and tool spans. */
+    readonly toolDetails: boolean
+    /** Tool input and output on tool spans (truncated at 60 KB). */
+    readonly toolContent: boolean
+  }
   readonly endpoint: string
   readonly protocol: Protocol
   readonly resourceAttributes: Readonly<Record<string, string>>
@@ -360,8 +393,15 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace): Decoded
       `The default of ${DEFAULTS.headersHelperTimeoutMs} ms applies.`,
     )
 
+  const flag = (value: string | undefined) => !isEmpty(value) && !["false", "0", "no", "off"].includes(value.trim().toLowerCase())
   const config: TelemetryConfig = {
     enabled: enabled && !fatal,
+    serviceName: isEmpty(raw.OPENCODE_SERVICE_NAME) ? "opencode" : raw.OPENCODE_SERVICE_NAME.trim(),
+    content: {
+      userPrompts: flag(raw.OPENCODE_LOG_USER_PROMPTS),
+      toolDetails: flag(raw.OPENCODE_LOG_TOOL_DETAILS),
+      toolContent: flag(raw.OPENCODE_LOG_TOOL_CONTENT),
+    },
     endpoint,
     protocol,
     resourceAttributes,
@@ -437,14 +477,36 @@ export const settingsFromOptions = (options: unknown): { settings: RawSettings; 
 }
 
 /** Reads every variable through the current `ConfigProvider` (process.env unless replaced). */
-export const readSettings: Effect.Effect<RawSettings> = Effect.gen(function* () {
-  const settings: RawSettings = {}
-  for (const variable of Object.keys(VARIABLES) as Array<Variable>) {
-    const value = yield* EffectConfig.option(EffectConfig.String(variable)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
-    if (Option.isSome(value)) settings[variable] = value.value
-  }
-  return settings
-})
+export const readSettings: Effect.Effect<RawSettings> = Effect.map(readSettingsWithSources(), (r) => r.settings)
+
+/** The settings, and for each one taken from a standard OTEL_* variable, that variable's name. */
+export function readSettingsWithSources(): Effect.Effect<{ settings: RawSettings; sources: Partial<Record<Variable, string>> }> {
+  return Effect.gen(function* () {
+    const read = (name: string) =>
+      EffectConfig.option(EffectConfig.String(name)).pipe(
+        Effect.map(Option.getOrUndefined),
+        Effect.orElseSucceed(() => undefined),
+      )
+    const settings: RawSettings = {}
+    const sources: Partial<Record<Variable, string>> = {}
+    for (const variable of Object.keys(VARIABLES) as Array<Variable>) {
+      const own = yield* read(variable)
+      const fallback = FALLBACKS[variable]
+      const standard = fallback === undefined ? undefined : yield* read(fallback)
+      if (variable === "OPENCODE_RESOURCE_ATTRIBUTES" && !isEmpty(own) && !isEmpty(standard)) {
+        // Resource attributes merge: the standard variable first, ours on top.
+        settings[variable] = `${standard},${own}`
+        continue
+      }
+      if (!isEmpty(own) || (own !== undefined && isEmpty(standard))) settings[variable] = own
+      else if (standard !== undefined) {
+        settings[variable] = standard
+        sources[variable] = fallback!
+      }
+    }
+    return { settings, sources }
+  })
+}
 
 /**
  * The Config layer: reads the settings from the current ConfigProvider, lets `options` override them,
@@ -454,15 +516,17 @@ export const layerFrom = (input: { readonly options?: unknown; readonly workspac
   Layer.effect(
     Config,
     Effect.gen(function* () {
-      const fromEnv = yield* readSettings
+      const fromEnv = yield* readSettingsWithSources()
       const fromOptions = settingsFromOptions(input.options)
-      const decoded = decodeSettings({ ...fromEnv, ...fromOptions.settings }, input.workspace)
-      // A problem with a value that came from the plugin options names the option too.
-      const problems = decoded.problems.map((p) =>
-        p.variable in fromOptions.settings
-          ? new ConfigError({ ...p, variable: `${p.variable} (plugin option "${VARIABLES[p.variable as Variable]}")` })
-          : p,
-      )
+      const decoded = decodeSettings({ ...fromEnv.settings, ...fromOptions.settings }, input.workspace)
+      // A problem names where the value came from: a plugin option, or a standard OTEL_* variable.
+      const problems = decoded.problems.map((p) => {
+        const variable = p.variable as Variable
+        if (p.variable in fromOptions.settings)
+          return new ConfigError({ ...p, variable: `${p.variable} (plugin option "${VARIABLES[variable]}")` })
+        const source = fromEnv.sources[variable]
+        return source === undefined ? p : new ConfigError({ ...p, variable: source })
+      })
       return Config.of({ ...decoded.config, problems: [...fromOptions.problems, ...problems] })
     }),
   )

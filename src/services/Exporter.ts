@@ -73,10 +73,10 @@ export interface SignalExporters {
   readonly metrics?: PushMetricExporter | undefined
 }
 
-/** service.name=opencode, the plugin's version, os.type, host.arch, then OPENCODE_RESOURCE_ATTRIBUTES. */
-export const makeResource = (config: Pick<ConfigInterface, "resourceAttributes">): Resource =>
+/** service.name (opencode unless OTEL_SERVICE_NAME says otherwise), the plugin's version, os.type, host.arch, then OPENCODE_RESOURCE_ATTRIBUTES. */
+export const makeResource = (config: Pick<ConfigInterface, "resourceAttributes" | "serviceName">): Resource =>
   resourceFromAttributes({
-    "service.name": "opencode",
+    "service.name": config.serviceName,
     "service.version": PACKAGE_VERSION,
     "os.type": osType(process.platform),
     "host.arch": hostArch(process.arch),

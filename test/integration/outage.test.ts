@@ -66,6 +66,8 @@ describe.each(["grpc", "http/protobuf", "http/json"] as Array<Protocol>)("%s", (
           yield* Effect.sleep("1500 millis") // exports fail meanwhile, and are kept
           second = yield* Effect.promise(() => start(protocol, port))
           yield* emit(50, 10)
+          // Redelivered by the background schedule, not only by the final flush.
+          yield* Effect.promise(() => second!.waitFor((r) => r.logs().length + first.logs().length >= 60, 20_000))
         }),
       )
       const all = [first, second!]

@@ -244,3 +244,64 @@ describe("plugin options override the environment", () => {
     expect(config.metrics.prefix).toBe("x.")
   })
 })
+
+describe("standard OpenTelemetry variables", () => {
+  const read = (env: Record<string, string>, options?: unknown) =>
+    runEffect(
+      Effect.gen(function* () {
+        return yield* Config.Config
+      }).pipe(Effect.provide(Config.layerFrom({ options })), Effect.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env })))),
+    )
+
+  test("used when the OPENCODE_* variable is unset", async () => {
+    const config = await read({
+      OPENCODE_ENABLE_TELEMETRY: "1",
+      OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel:4318",
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+      OTEL_EXPORTER_OTLP_HEADERS: "x-key=otel",
+      OTEL_METRIC_EXPORT_INTERVAL: "10000",
+      OTEL_LOGS_EXPORT_INTERVAL: "2000",
+      OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE: "delta",
+      OTEL_SERVICE_NAME: "my-opencode",
+      OTEL_LOG_USER_PROMPTS: "1",
+      OTEL_LOG_TOOL_DETAILS: "1",
+    })
+    expect(config.problems).toEqual([])
+    expect(config.endpoint).toBe("http://otel:4318")
+    expect(config.protocol).toBe("http/protobuf")
+    expect(Redacted.value(config.headers.static["x-key"]!)).toBe("otel")
+    expect(config.metrics.intervalMs).toBe(10_000)
+    expect(config.logs.intervalMs).toBe(2_000)
+    expect(config.metrics.temporality).toBe("delta")
+    expect(config.serviceName).toBe("my-opencode")
+    expect(config.content).toEqual({ userPrompts: true, toolDetails: true, toolContent: false })
+  })
+
+  test("precedence: plugin options > OPENCODE_* > OTEL_* > defaults", async () => {
+    const env = { OPENCODE_ENABLE_TELEMETRY: "1", OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OPENCODE_OTLP_PROTOCOL: "http/protobuf" }
+    expect((await read(env)).protocol).toBe("http/protobuf")
+    expect((await read(env, { protocol: "grpc" })).protocol).toBe("grpc")
+    expect((await read({ OPENCODE_ENABLE_TELEMETRY: "1", OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" })).protocol).toBe("http/json")
+    expect((await read({ OPENCODE_ENABLE_TELEMETRY: "1" })).protocol).toBe("grpc")
+  })
+
+  test("resource attributes merge, ours on top", async () => {
+    const config = await read({
+      OPENCODE_ENABLE_TELEMETRY: "1",
+      OTEL_RESOURCE_ATTRIBUTES: "team=a,region=eu",
+      OPENCODE_RESOURCE_ATTRIBUTES: "team=b",
+    })
+    expect(config.resourceAttributes).toEqual({ team: "b", region: "eu" })
+  })
+
+  test("a problem names the standard variable the value came from", async () => {
+    const config = await read({ OPENCODE_ENABLE_TELEMETRY: "1", OTEL_EXPORTER_OTLP_PROTOCOL: "thrift" })
+    expect(config.enabled).toBe(false)
+    expect(config.problems.map((p) => p.variable)).toEqual(["OTEL_EXPORTER_OTLP_PROTOCOL"])
+    expect(config.problems[0]!.message).toContain('OTEL_EXPORTER_OTLP_PROTOCOL="thrift"')
+  })
+
+  test("OTEL_* alone does not switch telemetry on", async () => {
+    expect((await read({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel:4317" })).enabled).toBe(false)
+  })
+})

@@ -3,7 +3,7 @@ import { Effect } from "effect"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { endAllSessions, handleEvent, handleToolBefore } from "../../src/handlers/index.ts"
+import { endAllSessions, handleChatMessage, handleEvent, handleToolBefore } from "../../src/handlers/index.ts"
 import * as Telemetry from "../../src/layers/telemetry.ts"
 import { MemoryExporter } from "../../src/services/Exporter.ts"
 import { effectTest } from "../lib/effect.ts"
@@ -106,6 +106,51 @@ describe("a write that overwrites a file", () => {
       } finally {
         rmSync(dir, { recursive: true, force: true })
       }
+    }),
+  )
+})
+
+describe("content opt-ins", () => {
+  const secretPrompt = "Refactor the billing module, the password is hunter2"
+  const bashPart = (state: Record<string, unknown>) => ({
+    type: "message.part.updated",
+    properties: { part: { id: "prt_b", sessionID: "ses_c", messageID: "msg_b", type: "tool", callID: "call_b", tool: "bash", state } },
+  })
+  const scenario = Effect.gen(function* () {
+    yield* handleEvent(created("ses_c"))
+    yield* handleChatMessage({ sessionID: "ses_c" }, { message: { id: "msg_u" }, parts: [{ type: "text", text: secretPrompt }] })
+    const input = { command: `cat secrets.txt && echo ${"x".repeat(600)}`, description: "Read" }
+    yield* handleEvent(bashPart({ status: "running", input, time: { start: 1 } }))
+    yield* handleEvent(bashPart({ status: "completed", input, output: "TOOL-OUTPUT-TEXT", metadata: { exit: 0 }, time: { start: 1, end: 2 } }))
+    yield* endAllSessions()
+    const memory = yield* MemoryExporter
+    return { logs: yield* memory.logs, spans: yield* memory.spans }
+  })
+
+  effectTest(Telemetry.layerTest())("off by default: no prompt text, no tool parameters or content", () =>
+    Effect.gen(function* () {
+      const { logs, spans } = yield* scenario
+      const exported = JSON.stringify([logs.map((l) => l.attributes), spans.map((s) => s.attributes)])
+      expect(exported).not.toContain("hunter2")
+      expect(exported).not.toContain("secrets.txt")
+      expect(exported).not.toContain("TOOL-OUTPUT-TEXT")
+    }),
+  )
+
+  effectTest(
+    Telemetry.layerTest({ OPENCODE_LOG_USER_PROMPTS: "1", OPENCODE_LOG_TOOL_DETAILS: "1", OPENCODE_LOG_TOOL_CONTENT: "1" }),
+  )("on: the prompt, bounded tool parameters, and tool content on spans", () =>
+    Effect.gen(function* () {
+      const { logs, spans } = yield* scenario
+      const prompt = logs.find((l) => l.attributes["event.name"] === "user_prompt")!
+      expect(prompt.attributes["prompt"]).toBe(secretPrompt)
+      const result = logs.find((l) => l.attributes["event.name"] === "tool_result")!
+      const parameters = JSON.parse(String(result.attributes["tool_parameters"]))
+      expect(parameters.bash_command.startsWith("cat secrets.txt")).toBe(true)
+      expect(parameters.bash_command.length).toBeLessThan(600) // values over 512 characters are cut
+      const tool = spans.find((s) => s.name === "execute_tool bash")!
+      expect(tool.attributes["gen_ai.tool.call.result"]).toBe("TOOL-OUTPUT-TEXT")
+      expect(String(tool.attributes["gen_ai.tool.call.arguments"])).toContain("secrets.txt")
     }),
   )
 })

@@ -1,0 +1,53 @@
+/**
+ * Content that leaves the machine only on opt-in (OTEL_LOG_USER_PROMPTS, OTEL_LOG_TOOL_DETAILS,
+ * OTEL_LOG_TOOL_CONTENT), bounded as Claude Code bounds it.
+ */
+
+/** Prompt text and tool input/output on spans: at most 60 KB each. */
+export const CONTENT_LIMIT = 60 * 1024
+/** Each value in tool parameters: at most 512 characters; the whole payload about 4 K characters. */
+export const DETAIL_VALUE_LIMIT = 512
+export const DETAIL_PAYLOAD_LIMIT = 4 * 1024
+
+export const truncateText = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}…[truncated]` : text)
+
+/** JSON with every string value cut at `DETAIL_VALUE_LIMIT`, and the whole cut at `DETAIL_PAYLOAD_LIMIT`. */
+export const boundedJson = (value: unknown): string => {
+  const json = safeStringify(value, (_key, v: unknown) => (typeof v === "string" ? truncateText(v, DETAIL_VALUE_LIMIT) : v))
+  return truncateText(json, DETAIL_PAYLOAD_LIMIT)
+}
+
+/** The parameters worth a name, per tool: the bash command, a file path, a subagent, a URL or pattern. */
+export const toolParameters = (tool: string, input: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> => {
+  if (input === undefined) return {}
+  const pick = (key: string) => (typeof input[key] === "string" || typeof input[key] === "number" ? input[key] : undefined)
+  const out: Record<string, unknown> = {}
+  if (tool === "bash") {
+    out["bash_command"] = pick("command")
+    out["description"] = pick("description")
+    out["timeout"] = pick("timeout")
+  }
+  for (const [key, name] of [
+    ["filePath", "file_path"],
+    ["path", "path"],
+    ["pattern", "pattern"],
+    ["url", "url"],
+    ["subagent_type", "subagent_type"],
+  ] as const)
+    if (pick(key) !== undefined) out[name] = pick(key)
+  // opencode names MCP tools <server>_<tool>; built-in tools have no underscore.
+  if (tool.includes("_")) {
+    const [server, ...rest] = tool.split("_")
+    out["mcp_server_name"] = server
+    out["mcp_tool_name"] = rest.join("_")
+  }
+  return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined))
+}
+
+const safeStringify = (value: unknown, replacer: (key: string, value: unknown) => unknown): string => {
+  try {
+    return JSON.stringify(value, replacer) ?? ""
+  } catch {
+    return ""
+  }
+}
