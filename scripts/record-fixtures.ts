@@ -15,6 +15,9 @@
  * - test/fixtures/<name>.meta.json    prompts, fake-LLM script and the requests it answered, exit codes, git log,
  *                                     opencode version, event counts
  *
+ * The scenarios (prompts, scripts, config, arguments, git identity) and the runner live in
+ * test/support/scenarios.ts, shared with the end-to-end signal suite (test/e2e/signals.e2e.test.ts).
+ *
  * Nothing leaves the machine: the fake LLM listens on 127.0.0.1, opencode runs with the registry-free home.
  * `--keep` keeps the temp homes (their paths are printed) for debugging.
  */
@@ -24,20 +27,8 @@ import { homedir, tmpdir } from "node:os"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { parseArgs } from "node:util"
-import { type ScriptStep, startFakeLlm } from "../test/support/fake-llm.ts"
-import {
-  createOpencodeHome,
-  exec,
-  fakeProviderConfig,
-  initGitRepo,
-  isolatedEnv,
-  type OpencodeHome,
-  opencodeCommand,
-  opencodeVersion,
-  REPO_ROOT,
-  removeOpencodeHome,
-  runOpencode,
-} from "../test/support/opencode.ts"
+import { type OpencodeHome, opencodeVersion, REPO_ROOT } from "../test/support/opencode.ts"
+import { runScenario, type Scenario, SCENARIOS } from "../test/support/scenarios.ts"
 
 const FIXTURES = join(REPO_ROOT, "test", "fixtures")
 const RECORDER = join(REPO_ROOT, "test", "support", "recorder-plugin.ts")
@@ -46,166 +37,6 @@ const RECORDER = join(REPO_ROOT, "test", "support", "recorder-plugin.ts")
 const NOISE = new Set(["plugin.added", "catalog.updated", "reference.updated", "integration.updated"])
 /** Strings longer than this are cut (system prompts, tool descriptions, the config's agent prompts). */
 const MAX_STRING = 1500
-
-/**
- * Distinct usage per script step i (1-based), p = 3^(i-1): the fake reports prompt 1200p+i (cached 200p) and
- * completion 31p+i (reasoning p), so opencode records tokens.input = 1000p+i, cache.read = 200p,
- * output = 30p+i, reasoning = p:
- *
- *   step 1: input 1001, output 31, reasoning 1, cache.read 200
- *   step 2: input 3002, output 92, reasoning 3, cache.read 600
- *   step 3: input 9003, output 273, reasoning 9, cache.read 1800
- *   step 4: input 27004, output 814, reasoning 27, cache.read 5400
- *
- * Base 3: any sum that counts each step at most twice is unique per field, so a message counted twice, or
- * a parent's and a subagent's steps summed into the wrong session, shows in the totals (with an arithmetic
- * series, steps 1+4 = steps 2+3). The `+ i` names the step in the low digits.
- */
-export function usage(i: number): NonNullable<ScriptStep["usage"]> {
-  const p = 3 ** (i - 1)
-  return { prompt: 1200 * p + i, completion: 31 * p + i, cached: 200 * p, reasoning: p }
-}
-
-interface Run {
-  prompt: string
-  /** Extra CLI arguments before the prompt, e.g. ["--auto"] or ["--continue"]. */
-  args?: string[]
-}
-
-interface Scenario {
-  name: string
-  description: string
-  runs: Run[]
-  script: ScriptStep[]
-  /** Merged shallowly over the fake provider config (e.g. `permission`). */
-  config?: Record<string, unknown>
-  /** What a good recording shows (checked after recording; a mismatch makes the command fail). */
-  expect: { exitCodes: number[]; sessions: number }
-}
-
-const GIT_IDENTITY = {
-  GIT_AUTHOR_NAME: "Fixture Author",
-  GIT_AUTHOR_EMAIL: "author@example.com",
-  GIT_COMMITTER_NAME: "Fixture Committer",
-  GIT_COMMITTER_EMAIL: "committer@example.com",
-  // Fixed dates: the same commits get the same shas on every recording.
-  GIT_AUTHOR_DATE: "2025-01-01T00:00:00Z",
-  GIT_COMMITTER_DATE: "2025-01-01T00:00:00Z",
-}
-
-const ASK_BASH = { permission: { edit: "allow", bash: "ask" } }
-
-export const SCENARIOS: Scenario[] = [
-  {
-    name: "text",
-    expect: { exitCodes: [0], sessions: 1 },
-    description: "A plain text answer.",
-    runs: [{ prompt: "Say hello." }],
-    script: [{ text: "Hello from the fake model.", usage: usage(1) }],
-  },
-  {
-    name: "write-edit",
-    expect: { exitCodes: [0], sessions: 1 },
-    description: "write creates hello.txt (3 lines), edit changes one line and adds one, then a text answer.",
-    runs: [{ prompt: "Create hello.txt, then change its second line." }],
-    script: [
-      {
-        toolCall: { name: "write", arguments: { filePath: "hello.txt", content: "line one\nline two\nline three\n" } },
-        usage: usage(1),
-      },
-      {
-        toolCall: {
-          name: "edit",
-          arguments: { filePath: "hello.txt", oldString: "line two\n", newString: "line 2\nline two and a half\n" },
-        },
-        usage: usage(2),
-      },
-      { text: "Created and edited hello.txt.", usage: usage(3) },
-    ],
-  },
-  {
-    name: "commits",
-    expect: { exitCodes: [0], sessions: 1 },
-    description: "write a.txt, commit it via bash, change and commit again in a second bash call, then text.",
-    runs: [{ prompt: "Write a.txt and commit twice." }],
-    script: [
-      { toolCall: { name: "write", arguments: { filePath: "a.txt", content: "first\n" } }, usage: usage(1) },
-      { toolCall: { name: "bash", arguments: { command: "git add -A && git commit -m one" } }, usage: usage(2) },
-      {
-        toolCall: { name: "bash", arguments: { command: "echo second >> a.txt && git add -A && git commit -m two" } },
-        usage: usage(3),
-      },
-      { text: "Committed twice.", usage: usage(4) },
-    ],
-  },
-  {
-    name: "retry",
-    expect: { exitCodes: [0], sessions: 1 },
-    description: "HTTP 429, then HTTP 503 (both with retry-after-ms: 0), then a text answer.",
-    runs: [{ prompt: "Say hello, eventually." }],
-    script: [{ status: 429 }, { status: 503 }, { text: "Hello after two retries.", usage: usage(3) }],
-  },
-  {
-    name: "error",
-    expect: { exitCodes: [1], sessions: 1 },
-    description: "A permanent HTTP 400 (not retryable): the turn ends with an error.",
-    runs: [{ prompt: "Fail, please." }],
-    script: [{ status: 400 }],
-  },
-  {
-    name: "permission-once",
-    expect: { exitCodes: [0], sessions: 1 },
-    description: 'permission {"bash": "ask"} with --auto (answers "once"): a bash call, then text.',
-    runs: [{ prompt: "Run echo with permission.", args: ["--auto"] }],
-    config: ASK_BASH,
-    script: [
-      { toolCall: { name: "bash", arguments: { command: "echo permitted" } }, usage: usage(1) },
-      { text: "The command ran.", usage: usage(2) },
-    ],
-  },
-  {
-    name: "permission-reject",
-    expect: { exitCodes: [0], sessions: 1 },
-    description: 'permission {"bash": "ask"} without --auto (opencode run rejects): a bash call, then text.',
-    runs: [{ prompt: "Run echo without permission." }],
-    config: ASK_BASH,
-    script: [
-      { toolCall: { name: "bash", arguments: { command: "echo rejected" } }, usage: usage(1) },
-      { text: "The command was rejected.", usage: usage(2) },
-    ],
-  },
-  {
-    name: "subagent",
-    expect: { exitCodes: [0], sessions: 2 },
-    description:
-      "task spawns a general subagent; the subagent runs bash ls and answers; the parent answers. Script order: " +
-      "parent task call, subagent bash call, subagent text, parent text (the parent waits for the subagent).",
-    runs: [{ prompt: "Delegate listing the files." }],
-    script: [
-      {
-        toolCall: {
-          name: "task",
-          arguments: { description: "List project files", prompt: "List the files in the project.", subagent_type: "general" },
-        },
-        usage: usage(1),
-      },
-      { toolCall: { name: "bash", arguments: { command: "ls" } }, usage: usage(2) },
-      { text: "The project holds README.md.", usage: usage(3) },
-      { text: "The subagent found README.md.", usage: usage(4) },
-    ],
-  },
-  {
-    name: "continue",
-    expect: { exitCodes: [0, 0], sessions: 1 },
-    description: "Two `opencode run`s in one home/project; the second uses --continue, so one session has two turns.",
-    runs: [{ prompt: "First turn: say hello." }, { prompt: "Second turn: write notes.txt.", args: ["--continue"] }],
-    script: [
-      { text: "Hello, first turn.", usage: usage(1) },
-      { toolCall: { name: "write", arguments: { filePath: "notes.txt", content: "notes\n" } }, usage: usage(2) },
-      { text: "Wrote notes.txt.", usage: usage(3) },
-    ],
-  },
-]
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
 type Line = Record<string, any>
@@ -282,40 +113,34 @@ interface RunOutcome {
 }
 
 async function recordScenario(sc: Scenario, version: string, keep: boolean) {
-  const dirs = await createOpencodeHome()
-  const project = join(dirs.root, "project")
-  const llm = await startFakeLlm({ script: sc.script, lifetimeMs: 10 * 60_000 })
-  const baseEnv = isolatedEnv(dirs, GIT_IDENTITY)
-  await initGitRepo(project, baseEnv)
-  const sanitize = makeSanitizer(pathPairs(dirs, project, llm.port))
+  const recorderOut = (dirs: OpencodeHome, i: number) => join(dirs.root, `recorder-${i}.jsonl`)
+  const result = await runScenario(sc, {
+    plugins: [RECORDER],
+    env: (i, dirs) => ({ RECORDER_OUT: recorderOut(dirs, i) }),
+    keep: true,
+    onRunEnd: ({ run: i, result: res }) => {
+      const recorded = readLines(recorderOut(res.dirs, i))
+      console.log(`  run ${i}: exit ${res.exitCode}${res.signal ? ` (${res.signal})` : ""}, ${recorded.length} recorder lines, ${res.durationMs} ms`)
+      if (res.timedOut) console.log(`  run ${i} TIMED OUT\n${res.stderr.slice(-3000)}`)
+    },
+  })
+  const { dirs, project, exports } = result
+  const sanitize = makeSanitizer(pathPairs(dirs, project, result.llmPort))
 
   const lines: Line[] = []
   const outcomes: RunOutcome[] = []
   try {
-    for (const [i, run] of sc.runs.entries()) {
-      const out = join(dirs.root, `recorder-${i}.jsonl`)
-      const args = run.args ?? []
-      const started = Date.now()
-      const res = await runOpencode({
-        prompt: run.prompt,
-        llmUrl: llm.url,
-        plugins: [RECORDER],
-        cwd: project,
-        home: dirs,
-        extraArgs: args,
-        env: { ...GIT_IDENTITY, RECORDER_OUT: out },
-        ...(sc.config ? { config: sc.config } : {}),
-      })
-      const recorded = readLines(out)
-      lines.push({ hook: "fixture.run.start", run: i, t: 0, prompt: run.prompt, args })
+    for (const { run: i, prompt, args, startedAt: started, endedAt, result: res } of result.runs) {
+      const recorded = readLines(recorderOut(dirs, i))
+      lines.push({ hook: "fixture.run.start", run: i, t: 0, prompt, args })
       for (const l of recorded) {
         if (l.hook === "event" && NOISE.has(l.type)) continue
         lines.push({ ...l, run: i, t: typeof l.t === "number" ? l.t - started : l.t })
       }
-      lines.push({ hook: "fixture.run.end", run: i, t: Date.now() - started, exitCode: res.exitCode, signal: res.signal })
+      lines.push({ hook: "fixture.run.end", run: i, t: endedAt - started, exitCode: res.exitCode, signal: res.signal })
       outcomes.push({
         run: i,
-        prompt: run.prompt,
+        prompt,
         args,
         exitCode: res.exitCode,
         signal: res.signal,
@@ -324,38 +149,15 @@ async function recordScenario(sc: Scenario, version: string, keep: boolean) {
         stdout: res.stdout.trim(),
         errorLogs: res.logs.split("\n").filter((l) => /level=(ERROR|WARN)/.test(l)),
       })
-      console.log(`  run ${i}: exit ${res.exitCode}${res.signal ? ` (${res.signal})` : ""}, ${recorded.length} recorder lines, ${res.durationMs} ms`)
-      if (res.timedOut) console.log(`  run ${i} TIMED OUT\n${res.stderr.slice(-3000)}`)
     }
 
-    // Every session of the scenario (parents and subagents), in creation order.
+    // Every session of the scenario (parents and subagents), in creation order, as the events announced them.
     const sessionIDs: string[] = []
     for (const l of lines) {
       const id = l.hook === "event" && l.type === "session.created" ? l.properties?.info?.id : undefined
       if (typeof id === "string" && !sessionIDs.includes(id)) sessionIDs.push(id)
     }
-    // Same isolation and config as the runs, minus the recorder (export would load it too).
-    const exportEnv = {
-      ...isolatedEnv(dirs, {
-        ...GIT_IDENTITY,
-        OPENCODE_CONFIG_CONTENT: JSON.stringify({ ...fakeProviderConfig(llm.url), ...(sc.config ?? {}) }),
-      }),
-      PWD: project,
-    }
-    const exports: unknown[] = []
-    for (const id of sessionIDs) {
-      const res = await opencodeCommand(["export", id], { cwd: project, env: exportEnv })
-      const start = res.stdout.indexOf("{")
-      if (res.exitCode !== 0 || start < 0) {
-        exports.push({ sessionID: id, exportFailed: true, exitCode: res.exitCode, stderr: res.stderr.slice(-2000) })
-        continue
-      }
-      exports.push(JSON.parse(res.stdout.slice(start)))
-    }
-
-    const gitLog = await exec("git", ["log", "--oneline", "--no-decorate"], { cwd: project, env: baseEnv })
-    const logLines = gitLog.stdout.trim().split("\n").filter(Boolean)
-    const gitStatus = await exec("git", ["status", "--porcelain"], { cwd: project, env: baseEnv })
+    const logLines = result.git.log
 
     const counts: Record<string, number> = {}
     for (const l of lines) {
@@ -369,7 +171,7 @@ async function recordScenario(sc: Scenario, version: string, keep: boolean) {
       config: sc.config ?? null,
       runs: outcomes,
       script: sc.script,
-      llmRequests: llm.requests.map((r) => {
+      llmRequests: result.llmRequests.map((r) => {
         const msgs: any[] = Array.isArray(r.body?.messages) ? r.body.messages : []
         const last = msgs[msgs.length - 1]
         const firstUser = msgs.find((m) => m.role === "user")
@@ -385,7 +187,7 @@ async function recordScenario(sc: Scenario, version: string, keep: boolean) {
         }
       }),
       sessions: sessionIDs,
-      git: { commits: logLines.length, log: logLines, statusPorcelain: gitStatus.stdout.trim().split("\n").filter(Boolean) },
+      git: { commits: logLines.length, log: logLines, statusPorcelain: result.git.status },
       counts,
     }
 
@@ -398,13 +200,15 @@ async function recordScenario(sc: Scenario, version: string, keep: boolean) {
       problems.push(`exit codes ${JSON.stringify(exitCodes)}, expected ${JSON.stringify(sc.expect.exitCodes)}`)
     }
     if (sessionIDs.length !== sc.expect.sessions) problems.push(`${sessionIDs.length} sessions, expected ${sc.expect.sessions}`)
+    if (JSON.stringify(sessionIDs) !== JSON.stringify(result.sessionIDs)) {
+      problems.push(`sessions ${JSON.stringify(result.sessionIDs)} in opencode's database, ${JSON.stringify(sessionIDs)} in the events`)
+    }
     if (exports.some((e: any) => e?.exportFailed)) problems.push("an export failed")
     if (outcomes.some((o) => o.timedOut)) problems.push("a run timed out")
     return { name: sc.name, exitCodes, sessions: sessionIDs.length, lines: lines.length, problems }
   } finally {
-    await llm.stop()
     if (keep) console.log(`  kept ${dirs.root}`)
-    else await removeOpencodeHome(dirs)
+    else await result.cleanup()
   }
 }
 
