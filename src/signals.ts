@@ -121,6 +121,27 @@ export const METRICS: Record<MetricName, MetricSpec> = {
     attributes: ["session.id", "model", "provider"],
     when: "once per distinct retry attempt (session.status retry)",
   },
+  "pull_request.count": {
+    kind: "counter",
+    description: "Pull or merge requests created through the bash tool",
+    unit: "{pull_request}",
+    attributes: ["session.id"],
+    when: "per `gh pr create` / `glab mr create` run by a bash call that exited 0",
+  },
+  "code_edit_tool.decision": {
+    kind: "counter",
+    description: "Permission decisions on file-editing tools, by tool, decision, source and language",
+    unit: "{decision}",
+    attributes: ["session.id", "tool_name", "decision", "source", "language"],
+    when: "an edit/write permission request is answered (language from the file extension)",
+  },
+  "active_time.total": {
+    kind: "counter",
+    description: "Time opencode spent working on prompts (type=cli: from busy to idle)",
+    unit: "s",
+    attributes: ["session.id", "type"],
+    when: "at the end of each turn; type=user is not derivable from opencode's events and is not emitted",
+  },
 }
 
 /** The plugin's own health, not switchable by OPENCODE_DISABLE_METRICS. */

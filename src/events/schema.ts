@@ -167,6 +167,7 @@ export const PermissionAsked = Schema.Struct({
     id: Schema.String,
     sessionID: Schema.String,
     permission: Schema.String,
+    metadata: Schema.optional(Schema.Struct({ filepath: Schema.optional(Schema.String) })),
     tool: Schema.optional(Schema.Struct({ messageID: Schema.String, callID: Schema.String })),
   }),
 })

@@ -3,19 +3,27 @@
  * `permission.ask` hook): once/always accept, reject rejects; the tool is the one the request was for.
  */
 import { Effect } from "effect"
-import { emitEvent, sessionState } from "./common.ts"
+import { Instruments } from "../services/Instruments.ts"
+import { emitEvent, sessionAttributes, sessionState } from "./common.ts"
+import { languageOf } from "./language.ts"
 
 export const onPermissionAsked = Effect.fn("handlers.onPermissionAsked")(function* (asked: {
   readonly id: string
   readonly sessionID: string
   readonly permission: string
+  readonly metadata?: { readonly filepath?: string | undefined } | undefined
   readonly tool?: { readonly messageID: string; readonly callID: string } | undefined
 }) {
   const state = yield* sessionState(asked.sessionID)
   const callID = asked.tool?.callID
   // The tool part (if already seen) names the tool exactly; `permission` names its class (edit covers write).
   const tool = (callID === undefined ? undefined : state.toolSpans.get(callID)?.tool) ?? asked.permission
-  state.permissions.set(asked.id, { tool, callID })
+  state.permissions.set(asked.id, {
+    tool,
+    callID,
+    // Only the file's language leaves the machine, never its path.
+    language: asked.permission === "edit" ? languageOf(asked.metadata?.filepath) : undefined,
+  })
 })
 
 const SOURCES = { once: "user_temporary", always: "user_permanent", reject: "user_reject" } as const
@@ -32,6 +40,16 @@ export const onPermissionReplied = Effect.fn("handlers.onPermissionReplied")(fun
   const decision = replied.reply === "reject" ? "reject" : "accept"
   const source = SOURCES[replied.reply]
   if (request.callID !== undefined) state.decisions.set(request.callID, { decision, source })
+  if (request.language !== undefined) {
+    const instruments = yield* Instruments
+    yield* instruments.count("code_edit_tool.decision", 1, {
+      ...sessionAttributes(state),
+      tool_name: request.tool,
+      decision,
+      source,
+      language: request.language,
+    })
+  }
   yield* emitEvent(state, "tool_decision", {
     tool_name: request.tool,
     decision,

@@ -95,6 +95,11 @@ export const onSessionIdle = Effect.fn("handlers.onSessionIdle")(function* (sess
   if (state.lastIdleAt !== undefined && state.idleSinceBusy) return
   state.lastIdleAt = now
   state.idleSinceBusy = true
+  if (state.busySince !== undefined) {
+    const instruments = yield* Instruments
+    yield* instruments.count("active_time.total", (now - state.busySince) / 1000, { ...sessionAttributes(state), type: "cli" })
+    state.busySince = undefined
+  }
   const totals = sessionTotals(state)
   yield* emitEvent(
     state,
@@ -123,6 +128,7 @@ export const onSessionStatus = Effect.fn("handlers.onSessionStatus")(function* (
   if (status.type === "busy") {
     state.idleSinceBusy = false
     state.errorSinceBusy = false
+    state.busySince ??= Date.now()
     return
   }
   // One status event per attempt, possibly re-sent: count each attempt once.

@@ -86,7 +86,10 @@ export const onToolPart = Effect.fn("handlers.onToolPart")(function* (part: Tool
   state.writesBefore.delete(part.callID)
   if (s.status !== "completed") return
   yield* countLines(state, part.tool, s.input, s.metadata, before)
-  if (part.tool === "bash") yield* countCommits(state, s.input, s.metadata, s.time.end)
+  if (part.tool === "bash") {
+    yield* countCommits(state, s.input, s.metadata, s.time.end)
+    yield* countPullRequests(state, s.input, s.metadata)
+  }
 })
 
 export const startToolSpan = Effect.fnUntraced(function* (
@@ -216,6 +219,22 @@ const readIfSmall = (path: string): string | undefined => {
     return undefined // a new file, or unreadable: nothing to compare with
   }
 }
+
+const PR_CREATE = /\b(?:gh\s+pr\s+create|glab\s+mr\s+create)\b/g
+
+/** Pull/merge requests: each `gh pr create` / `glab mr create` in a bash call that exited 0. */
+const countPullRequests = Effect.fnUntraced(function* (
+  state: SessionState,
+  input: Readonly<Record<string, unknown>> | undefined,
+  metadata: Readonly<Record<string, unknown>> | undefined,
+) {
+  const command = bashInput(input)?.command
+  if (command === undefined || bashMetadata(metadata)?.exit !== 0) return
+  const created = command.match(PR_CREATE)?.length ?? 0
+  if (created === 0) return
+  const instruments = yield* Instruments
+  yield* instruments.count("pull_request.count", created, sessionAttributes(state))
+})
 
 const lineCount = (text: string) => (text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0))
 

@@ -36,6 +36,9 @@ export const METRIC_NAMES = [
   "session.cost.total",
   "model.usage",
   "retry.count",
+  "pull_request.count",
+  "code_edit_tool.decision",
+  "active_time.total",
 ] as const
 export type MetricName = (typeof METRIC_NAMES)[number]
 

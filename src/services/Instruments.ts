@@ -35,6 +35,9 @@ export type CounterName = Extract<
   | "message.count"
   | "model.usage"
   | "retry.count"
+  | "pull_request.count"
+  | "code_edit_tool.decision"
+  | "active_time.total"
 >
 export type HistogramName = Extract<MetricName, "tool.duration" | "session.duration" | "session.token.total" | "session.cost.total">
 export type GaugeName = Extract<MetricName, "lines_of_code.total">

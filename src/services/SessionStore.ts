@@ -54,7 +54,9 @@ export interface SessionState {
   /** Lines of code: gross churn counted per edit, and the session's current value for the gauge. */
   readonly lines: { added: number; removed: number; currentAdded: number; currentRemoved: number }
   /** Permission requests awaiting a reply: request id -> tool. */
-  readonly permissions: Map<string, { readonly tool: string; readonly callID: string | undefined }>
+  readonly permissions: Map<string, { readonly tool: string; readonly callID: string | undefined; readonly language: string | undefined }>
+  /** Epoch ms of the busy status that started the current turn (for active_time). */
+  busySince: number | undefined
   /** Decisions by callID, to annotate the tool's result. */
   readonly decisions: Map<string, { readonly decision: "accept" | "reject"; readonly source: string }>
   /** A file's content before a `write` call overwrote it (callID -> text), to count the lines it changed. */
@@ -93,6 +95,7 @@ export const newSessionState = (id: string, init: { parentID?: string | undefine
   retries: new Set(),
   lines: { added: 0, removed: 0, currentAdded: 0, currentRemoved: 0 },
   permissions: new Map(),
+  busySince: undefined,
   decisions: new Map(),
   writesBefore: new Map(),
   pendingCalls: new Map(),

@@ -154,3 +154,73 @@ describe("content opt-ins", () => {
     }),
   )
 })
+
+describe("Claude Code's extra metrics", () => {
+  const it = effectTest(Telemetry.layerTest())
+  const bash = (callID: string, command: string, exit: number) => {
+    const part = (state: Record<string, unknown>) => ({
+      type: "message.part.updated",
+      properties: { part: { id: `prt_${callID}`, sessionID: "ses_x", messageID: "msg_x", type: "tool", callID, tool: "bash", state } },
+    })
+    return [
+      part({ status: "running", input: { command }, time: { start: 1 } }),
+      part({ status: "completed", input: { command }, output: "", metadata: { exit, output: "" }, time: { start: 1, end: 2 } }),
+    ]
+  }
+
+  it("pull_request.count: gh pr create / glab mr create that succeeded", () =>
+    Effect.gen(function* () {
+      yield* handleEvent(created("ses_x"))
+      for (const e of [
+        ...bash("c1", "gh pr create --fill", 0),
+        ...bash("c2", "glab mr create -t x", 0),
+        ...bash("c3", "gh pr create --fill", 1), // failed: not counted
+        ...bash("c4", "gh pr list", 0),
+      ])
+        yield* handleEvent(e)
+      const memory = yield* MemoryExporter
+      expect(sumOf(yield* memory.metrics, "opencode.pull_request.count")).toBe(2)
+    }),
+  )
+
+  it("code_edit_tool.decision: edit permissions with the file's language, never its path", () =>
+    Effect.gen(function* () {
+      yield* handleEvent(created("ses_x"))
+      const asked = (id: string, permission: string, filepath?: string) => ({
+        type: "permission.asked",
+        properties: { id, sessionID: "ses_x", permission, patterns: [], always: [], metadata: filepath ? { filepath, diff: "" } : {} },
+      })
+      const replied = (id: string, reply: string) => ({ type: "permission.replied", properties: { sessionID: "ses_x", requestID: id, reply } })
+      for (const e of [
+        asked("per_1", "edit", "/repo/secret-dir/app.ts"),
+        replied("per_1", "once"),
+        asked("per_2", "edit", "/repo/notes.md"),
+        replied("per_2", "reject"),
+        asked("per_3", "bash"),
+        replied("per_3", "always"),
+      ])
+        yield* handleEvent(e)
+      const memory = yield* MemoryExporter
+      const metrics = yield* memory.metrics
+      const points = metrics.at(-1)!.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === "opencode.code_edit_tool.decision")!.dataPoints
+      expect(points.map((p) => [p.attributes["decision"], p.attributes["source"], p.attributes["language"], p.value]).sort()).toEqual([
+        ["accept", "user_temporary", "TypeScript", 1],
+        ["reject", "user_reject", "Markdown", 1],
+      ])
+      expect(JSON.stringify(metrics)).not.toContain("secret-dir")
+    }),
+  )
+
+  it("active_time.total: busy to idle, in seconds, type=cli", () =>
+    Effect.gen(function* () {
+      yield* handleEvent(created("ses_x"))
+      yield* handleEvent({ type: "session.status", properties: { sessionID: "ses_x", status: { type: "busy" } } })
+      yield* Effect.sleep("120 millis")
+      yield* handleEvent({ type: "session.idle", properties: { sessionID: "ses_x" } })
+      const memory = yield* MemoryExporter
+      const seconds = sumOf(yield* memory.metrics, "opencode.active_time.total", "cli")
+      expect(seconds).toBeGreaterThanOrEqual(0.1)
+      expect(seconds).toBeLessThan(30)
+    }),
+  )
+})
