@@ -10,6 +10,7 @@ import { join } from "node:path"
 import { DEFAULT_ANSWER, startFakeLlm, type FakeLlm } from "../support/fake-llm.ts"
 import {
   createOpencodeHome,
+  fakeProviderConfig,
   installPackedPlugin,
   packPackage,
   REPO_ROOT,
@@ -200,6 +201,10 @@ test(
       for (const request of receiver.requests) expect(request.headers["authorization"]).toBe(`Bearer ${secret}`)
       expect(JSON.stringify(receiver.requests.map((r) => r.body), (_k, v) => (typeof v === "bigint" ? String(v) : v))).not.toContain(secret)
       expect(result.stderr).not.toContain(secret)
+      // The provider API key opencode holds (visible to plugins in chat.params) is never exported either.
+      const apiKey = String((fakeProviderConfig(llm.url).provider as { fake: { options: { apiKey: string } } }).fake.options.apiKey)
+      expect(apiKey.length).toBeGreaterThan(3)
+      expect(JSON.stringify(receiver.requests.map((r) => r.body), (_k, v) => (typeof v === "bigint" ? String(v) : v))).not.toContain(apiKey)
     } finally {
       await llm.stop()
       await receiver.stop()
