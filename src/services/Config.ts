@@ -71,6 +71,11 @@ export const VARIABLES = {
   OPENCODE_LOG_USER_PROMPTS: "logUserPrompts",
   OPENCODE_LOG_TOOL_DETAILS: "logToolDetails",
   OPENCODE_LOG_TOOL_CONTENT: "logToolContent",
+  OPENCODE_METRICS_EXPORTER: "metricsExporter",
+  OPENCODE_LOGS_EXPORTER: "logsExporter",
+  OPENCODE_TRACES_EXPORTER: "tracesExporter",
+  OPENCODE_METRICS_INCLUDE_SESSION_ID: "metricsIncludeSessionId",
+  OPENCODE_OTLP_HEADERS_HELPER_REFRESH: "headersHelperRefresh",
 } as const
 
 /**
@@ -89,6 +94,11 @@ export const FALLBACKS: Partial<Record<Variable, string>> = {
   OPENCODE_LOG_USER_PROMPTS: "OTEL_LOG_USER_PROMPTS",
   OPENCODE_LOG_TOOL_DETAILS: "OTEL_LOG_TOOL_DETAILS",
   OPENCODE_LOG_TOOL_CONTENT: "OTEL_LOG_TOOL_CONTENT",
+  OPENCODE_METRICS_EXPORTER: "OTEL_METRICS_EXPORTER",
+  OPENCODE_LOGS_EXPORTER: "OTEL_LOGS_EXPORTER",
+  OPENCODE_TRACES_EXPORTER: "OTEL_TRACES_EXPORTER",
+  OPENCODE_METRICS_INCLUDE_SESSION_ID: "OTEL_METRICS_INCLUDE_SESSION_ID",
+  OPENCODE_OTLP_HEADERS_HELPER_REFRESH: "CLAUDE_CODE_OTEL_HEADERS_HELPER_DEBOUNCE_MS",
 }
 export type Variable = keyof typeof VARIABLES
 export type OptionName = (typeof VARIABLES)[Variable]
@@ -103,6 +113,8 @@ export const DEFAULTS = {
   costUsageScale: 1,
   shutdownTimeoutMs: 3_000,
   headersHelperTimeoutMs: 5_000,
+  /** Claude Code refreshes helper headers every 29 minutes; tokens commonly live 30 or 60. */
+  headersHelperRefreshMs: 29 * 60_000,
 }
 
 /**
@@ -153,6 +165,8 @@ export interface TelemetryConfig {
     readonly helperTimeoutMs: number
     /** Working directory of the helper: opencode's directory. */
     readonly helperCwd: string | undefined
+    /** The helper also runs on this period, before tokens expire. */
+    readonly helperRefreshMs: number
   }
   readonly metrics: {
     readonly enabled: boolean
@@ -163,6 +177,8 @@ export interface TelemetryConfig {
     readonly excludeAttributes: ReadonlySet<string>
     readonly temporality: Temporality
     readonly costUsageScale: number
+    /** session.id on metric points (OTEL_METRICS_INCLUDE_SESSION_ID, default on). */
+    readonly includeSessionId: boolean
   }
   readonly logs: {
     readonly enabled: boolean
@@ -379,6 +395,30 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace): Decoded
     }
   }
 
+  // Exporter selection per signal, like Claude Code's OTEL_*_EXPORTER: otlp (default) or none.
+  const exporterChoice = (variable: "OPENCODE_METRICS_EXPORTER" | "OPENCODE_LOGS_EXPORTER" | "OPENCODE_TRACES_EXPORTER") => {
+    const values = parseList(raw[variable]).map((v) => v.toLowerCase())
+    if (values.length === 0) return true
+    const unknown = values.filter((v) => v !== "otlp" && v !== "none")
+    if (unknown.length > 0) {
+      problem(variable, raw[variable], "otlp or none (comma-separated)", "This setting is ignored; otlp applies.")
+      return true
+    }
+    return values.includes("otlp")
+  }
+  if (!exporterChoice("OPENCODE_METRICS_EXPORTER")) metricsEnabled = false
+  if (!exporterChoice("OPENCODE_LOGS_EXPORTER")) logsEnabled = false
+  if (!exporterChoice("OPENCODE_TRACES_EXPORTER")) TRACE_TYPES.forEach((t) => disabledTraces.add(t))
+
+  const helperRefreshMs = decodePositiveInt(raw.OPENCODE_OTLP_HEADERS_HELPER_REFRESH, DEFAULTS.headersHelperRefreshMs)
+  if (helperRefreshMs === undefined)
+    problem(
+      "OPENCODE_OTLP_HEADERS_HELPER_REFRESH",
+      raw.OPENCODE_OTLP_HEADERS_HELPER_REFRESH,
+      "a positive whole number of milliseconds",
+      `The default of ${DEFAULTS.headersHelperRefreshMs} ms applies.`,
+    )
+
   const shutdownTimeoutMs = decodePositiveInt(raw.OPENCODE_OTLP_SHUTDOWN_TIMEOUT, DEFAULTS.shutdownTimeoutMs)
   if (shutdownTimeoutMs === undefined)
     problem(
@@ -414,6 +454,7 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace): Decoded
       helper,
       helperTimeoutMs: helperTimeoutMs ?? DEFAULTS.headersHelperTimeoutMs,
       helperCwd: workspace?.directory,
+      helperRefreshMs: helperRefreshMs ?? DEFAULTS.headersHelperRefreshMs,
     },
     metrics: {
       enabled: metricsEnabled,
@@ -424,6 +465,7 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace): Decoded
       excludeAttributes,
       temporality,
       costUsageScale,
+      includeSessionId: isEmpty(raw.OPENCODE_METRICS_INCLUDE_SESSION_ID) || flag(raw.OPENCODE_METRICS_INCLUDE_SESSION_ID),
     },
     logs: { enabled: logsEnabled, intervalMs: logsIntervalMs ?? DEFAULTS.logsIntervalMs },
     traces: { disabled: disabledTraces, attributes: spanAttributes, parent },

@@ -166,6 +166,12 @@ export const layer = Layer.effect(
 
     // Prewarm in the background: start-up never waits on the helper, the first export does (bounded).
     const prewarm = yield* refreshWith(helper.value).pipe(Effect.forkIn(scope))
+    // And refresh on a period, before short-lived tokens expire (besides on every auth failure).
+    yield* refreshWith(helper.value).pipe(
+      Effect.delay(config.headers.helperRefreshMs),
+      Effect.forever,
+      Effect.forkIn(scope),
+    )
     const current = Effect.gen(function* () {
       yield* Fiber.await(prewarm).pipe(Effect.asVoid)
       return snapshot

@@ -133,6 +133,7 @@ export const layer = Layer.effect(
     const metricAttributes = (attributes: Attributes | undefined) =>
       Effect.gen(function* () {
         const merged: Attributes = { ...attributes, ...metrics.attributes }
+        if (!metrics.includeSessionId) delete merged["session.id"]
         for (const key of metrics.excludeAttributes) delete merged[key]
         const session = merged["session.id"]
         if (rotates && session !== undefined && !sessionsOnMeter.has(session)) {

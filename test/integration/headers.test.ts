@@ -201,3 +201,22 @@ test("a failing helper: one clear message, exports continue with the static head
   expect(warnings[0]!.message).toContain("not a JSON object")
   expect(JSON.stringify(logs)).not.toContain("static-secret")
 })
+
+test("the helper also runs on a period (OPENCODE_OTLP_HEADERS_HELPER_REFRESH), not only on auth failures", async () => {
+  const helper = countingHelper()
+  const { client } = captureClient()
+  const layer = liveLayer({ OPENCODE_OTLP_HEADERS_HELPER: helper.path, OPENCODE_OTLP_HEADERS_HELPER_REFRESH: "150", OPENCODE_DISABLE_LOGS: "1" }, client)
+  await runScoped(
+    layer,
+    Effect.gen(function* () {
+      const headers = yield* HeaderProvider
+      yield* headers.current
+      yield* Effect.sleep("700 millis")
+      const now = yield* headers.current
+      expect(Number(now.headers["x-run"])).toBeGreaterThanOrEqual(3)
+    }),
+  )
+  const runs = helper.runs()
+  await new Promise((r) => setTimeout(r, 400))
+  expect(helper.runs()).toBe(runs) // stopped with the layer
+})

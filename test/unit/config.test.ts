@@ -305,3 +305,23 @@ describe("standard OpenTelemetry variables", () => {
     expect((await read({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://otel:4317" })).enabled).toBe(false)
   })
 })
+
+describe("exporter selection and cardinality switches", () => {
+  test("OTEL_*_EXPORTER=none switches a signal off; otlp keeps it", () => {
+    const { config, problems } = decode({ OPENCODE_METRICS_EXPORTER: "none", OPENCODE_LOGS_EXPORTER: "otlp", OPENCODE_TRACES_EXPORTER: "none" })
+    expect(problems).toEqual([])
+    expect(config.metrics.enabled).toBe(false)
+    expect(config.logs.enabled).toBe(true)
+    expect(config.traces.disabled.size).toBe(3)
+  })
+  test("an unknown exporter is reported and otlp applies", () => {
+    const { config, problems } = decode({ OPENCODE_METRICS_EXPORTER: "zipkin" })
+    expect(problems.map((p) => p.variable)).toEqual(["OPENCODE_METRICS_EXPORTER"])
+    expect(config.metrics.enabled).toBe(true)
+  })
+  test("session.id on metrics unless OTEL_METRICS_INCLUDE_SESSION_ID is false", () => {
+    expect(decode({}).config.metrics.includeSessionId).toBe(true)
+    expect(decode({ OPENCODE_METRICS_INCLUDE_SESSION_ID: "false" }).config.metrics.includeSessionId).toBe(false)
+    expect(decode({ OPENCODE_METRICS_INCLUDE_SESSION_ID: "true" }).config.metrics.includeSessionId).toBe(true)
+  })
+})
