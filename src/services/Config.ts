@@ -71,6 +71,7 @@ export const VARIABLES = {
   OPENCODE_LOG_USER_PROMPTS: "logUserPrompts",
   OPENCODE_LOG_TOOL_DETAILS: "logToolDetails",
   OPENCODE_LOG_TOOL_CONTENT: "logToolContent",
+  OPENCODE_PROFILE: "profile",
   OPENCODE_METRICS_EXPORTER: "metricsExporter",
   OPENCODE_LOGS_EXPORTER: "logsExporter",
   OPENCODE_TRACES_EXPORTER: "tracesExporter",
@@ -140,9 +141,16 @@ export interface Workspace {
   readonly directory: string
 }
 
+export const PROFILES = ["opencode", "claude-code"] as const
+export type Profile = (typeof PROFILES)[number]
+
 export interface TelemetryConfig {
   /** False when telemetry is not switched on, or when an invalid setting leaves nothing sensible to do. */
   readonly enabled: boolean
+  /** Naming profile: `claude-code` uses Claude Code's metric prefix, units and event bodies. */
+  readonly profile: Profile
+  /** Prefix of log event bodies: `opencode.` or `claude_code.`. */
+  readonly eventPrefix: string
   /** service.name on the resource. */
   readonly serviceName: string
   /** Content that leaves the machine only when opted in (all off by default). */
@@ -265,8 +273,15 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace): Decoded
     problem("OPENCODE_OTLP_LOGS_INTERVAL", raw.OPENCODE_OTLP_LOGS_INTERVAL, "a positive whole number of milliseconds", logsOff)
   }
 
+  let profile: Profile = "opencode"
+  if (!isEmpty(raw.OPENCODE_PROFILE)) {
+    const value = raw.OPENCODE_PROFILE.trim().toLowerCase().replace("_", "-")
+    if (isOneOf(PROFILES, value)) profile = value
+    else problem("OPENCODE_PROFILE", raw.OPENCODE_PROFILE, `one of ${PROFILES.join(", ")}`, "The opencode profile applies.")
+  }
+
   // Metric prefix: instrument names must stay valid OpenTelemetry names (letter first, then [A-Za-z0-9_./-]).
-  let prefix = DEFAULTS.metricPrefix
+  let prefix = profile === "claude-code" ? "claude_code." : DEFAULTS.metricPrefix
   if (raw.OPENCODE_METRIC_PREFIX !== undefined) {
     const value = raw.OPENCODE_METRIC_PREFIX.trim()
     if (value === "" || /^[A-Za-z][A-Za-z0-9_./-]{0,200}$/.test(value)) prefix = value
@@ -439,6 +454,8 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace): Decoded
   const flag = (value: string | undefined) => !isEmpty(value) && !["false", "0", "no", "off"].includes(value.trim().toLowerCase())
   const config: TelemetryConfig = {
     enabled: enabled && !fatal,
+    profile,
+    eventPrefix: profile === "claude-code" ? "claude_code." : "opencode.",
     serviceName: isEmpty(raw.OPENCODE_SERVICE_NAME) ? "opencode" : raw.OPENCODE_SERVICE_NAME.trim(),
     content: {
       userPrompts: flag(raw.OPENCODE_LOG_USER_PROMPTS),

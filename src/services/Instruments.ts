@@ -44,6 +44,18 @@ export type GaugeName = Extract<MetricName, "lines_of_code.total">
 
 export { EVENT_NAMES, type EventName } from "../signals.ts"
 
+/** Claude Code's units, so Prometheus names come out as its dashboards expect (`..._tokens_total`, `..._USD_total`). */
+export const CLAUDE_CODE_UNITS: Partial<Record<MetricName, string>> = {
+  "session.count": "count",
+  "token.usage": "tokens",
+  "cost.usage": "USD",
+  "lines_of_code.count": "count",
+  "commit.count": "count",
+  "pull_request.count": "count",
+  "code_edit_tool.decision": "count",
+  "active_time.total": "s",
+}
+
 /** Distinct sessions with metric series on one meter provider before it is rotated (cumulative only). */
 export const ROTATE_AFTER_SESSIONS = 500
 
@@ -80,10 +92,11 @@ export const layer = Layer.effect(
     const options = (name: MetricName) => {
       const spec = METRICS[name]
       const scaled = name === "cost.usage" && metrics.costUsageScale !== 1
+      const unit = config.profile === "claude-code" ? (CLAUDE_CODE_UNITS[name] ?? spec.unit) : spec.unit
       return {
         // A scaled cost says so in its unit and description, so the catalog shows what the numbers mean.
         description: scaled ? `${spec.description} (USD × ${metrics.costUsageScale}; divide by ${metrics.costUsageScale} for USD)` : spec.description,
-        unit: scaled ? `USD/${metrics.costUsageScale}` : spec.unit,
+        unit: scaled ? `USD/${metrics.costUsageScale}` : unit,
         ...(spec.buckets ? { advice: { explicitBucketBoundaries: [...spec.buckets] } } : {}),
       }
     }
@@ -185,7 +198,7 @@ export const layer = Layer.effect(
         const time = timestamp ?? Date.now()
         logger.emit({
           eventName: name,
-          body: `opencode.${name}`,
+          body: `${config.eventPrefix}${name}`,
           severityNumber: SeverityNumber.INFO,
           severityText: "INFO",
           timestamp: time,

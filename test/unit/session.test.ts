@@ -224,3 +224,21 @@ describe("Claude Code's extra metrics", () => {
     }),
   )
 })
+
+describe("the claude-code profile", () => {
+  effectTest(Telemetry.layerTest({ OPENCODE_PROFILE: "claude-code" }))("Claude Code's prefix, units and event bodies", () =>
+    Effect.gen(function* () {
+      yield* handleEvent(created("ses_cc"))
+      yield* handleChatMessage({ sessionID: "ses_cc" }, { message: {}, parts: [{ type: "text", text: "hi" }] })
+      const memory = yield* MemoryExporter
+      const metrics = (yield* memory.metrics).at(-1)!.scopeMetrics.flatMap((s) => s.metrics)
+      const count = metrics.find((m) => m.descriptor.name === "claude_code.session.count")!
+      expect(count.descriptor.unit).toBe("count")
+      const logs = yield* memory.logs
+      expect(logs.map((l) => [l.body, l.attributes["event.name"]])).toEqual([
+        ["claude_code.session.created", "session.created"],
+        ["claude_code.user_prompt", "user_prompt"],
+      ])
+    }),
+  )
+})
