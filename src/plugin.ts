@@ -94,16 +94,21 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
   let disposed = false
   let lastSweep = Date.now()
   return {
-    event: async ({ event }) => {
-      if (disposed) return
-      await enqueue(handleEvent(event), "event handling")
-      // End of a turn: send what it produced now, not at the next interval. A SIGTERM (which ends opencode
-      // without dispose) then loses at most the turn in progress. Not queued: a slow collector must not delay
-      // the next hook.
-      if (eventType(event) === "session.idle") void run(Effect.flatMap(Effect.service(Exporter), (e) => e.flush), "turn flush")
-      if (Date.now() - lastSweep > SWEEP_EVERY_MS) {
-        lastSweep = Date.now()
-        await enqueue(sweepSessions(SESSION_IDLE_RELEASE_MS), "session sweep")
+    event: async (input) => {
+      try {
+        if (disposed) return
+        const event = input?.event
+        await enqueue(handleEvent(event), "event handling")
+        // End of a turn: send what it produced now, not at the next interval. A SIGTERM (which ends opencode
+        // without dispose) then loses at most the turn in progress. Not queued: a slow collector must not delay
+        // the next hook.
+        if (eventType(event) === "session.idle") void run(Effect.flatMap(Effect.service(Exporter), (e) => e.flush), "turn flush")
+        if (Date.now() - lastSweep > SWEEP_EVERY_MS) {
+          lastSweep = Date.now()
+          await enqueue(sweepSessions(SESSION_IDLE_RELEASE_MS), "session sweep")
+        }
+      } catch {
+        // A hostile event (a throwing getter, a Proxy): nothing to record, nothing to throw.
       }
     },
     "tool.execute.before": async (input, output) => {

@@ -216,14 +216,19 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
   }
 
   /** One delivery attempt, with a header refresh and one retry on an auth failure. */
-  private attempt = (items: T, rebuild = false): Effect.Effect<ExportResult> =>
-    this.exportOnce(items, rebuild).pipe(
-      Effect.tapError(() => this.headers.refresh),
+  private attempt = (items: T, rebuild = false): Effect.Effect<ExportResult> => {
+    // The headers are refreshed only before a retry: one helper run per rejected export, not one per rejection.
+    let attempts = 0
+    const once = Effect.suspend(() =>
+      attempts++ === 0 ? this.exportOnce(items, rebuild) : Effect.andThen(this.headers.refresh, this.exportOnce(items)),
+    )
+    return once.pipe(
       Effect.retry({ schedule: authRetry, while: () => this.headers.canRefresh }),
       Effect.catchTag("AuthRejected", (rejected) => Effect.succeed(rejected.result)),
       Effect.tap((result) => this.noteHealth(result)),
       Effect.withSpan(`Exporter.export.${this.signal}`),
     )
+  }
 
   /** One message when exports start failing and one when they recover: never one per export. */
   private noteHealth = (result: ExportResult) =>

@@ -31,8 +31,13 @@ const skip = Effect.fnUntraced(function* (type: string) {
   if (count === 1) yield* Effect.logWarning(`Skipped a ${type} event with an unexpected shape; further ones are counted silently`)
 })
 
-export const eventType = (event: unknown): string | undefined =>
-  typeof event === "object" && event !== null && "type" in event && typeof event.type === "string" ? event.type : undefined
+export const eventType = (event: unknown): string | undefined => {
+  try {
+    return typeof event === "object" && event !== null && "type" in event && typeof event.type === "string" ? event.type : undefined
+  } catch {
+    return undefined // a throwing getter or Proxy
+  }
+}
 
 export const handleEvent = Effect.fn("handlers.handleEvent")(function* (event: unknown) {
   const type = eventType(event)

@@ -451,17 +451,31 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace): Decoded
       `The default of ${DEFAULTS.headersHelperTimeoutMs} ms applies.`,
     )
 
-  const flag = (value: string | undefined) => !isEmpty(value) && !["false", "0", "no", "off"].includes(value.trim().toLowerCase())
+  /**
+   * A switch: 1/true/yes/on or 0/false/no/off. Anything else is reported and the default applies — for the
+   * content opt-ins that is off, so a value like "disabled" never sends prompt text.
+   */
+  const flag = (variable: Variable, fallback: boolean) => {
+    const value = raw[variable]
+    if (isEmpty(value)) return fallback
+    const v = value.trim().toLowerCase()
+    if (["1", "true", "yes", "on"].includes(v)) return true
+    if (["0", "false", "no", "off"].includes(v)) return false
+    problem(variable, value, "1, true, yes, on or 0, false, no, off", `The default (${fallback ? "on" : "off"}) applies.`)
+    return fallback
+  }
+  const content = {
+    userPrompts: flag("OPENCODE_LOG_USER_PROMPTS", false),
+    toolDetails: flag("OPENCODE_LOG_TOOL_DETAILS", false),
+    toolContent: flag("OPENCODE_LOG_TOOL_CONTENT", false),
+  }
+  const includeSessionId = flag("OPENCODE_METRICS_INCLUDE_SESSION_ID", true)
   const config: TelemetryConfig = {
     enabled: enabled && !fatal,
     profile,
     eventPrefix: profile === "claude-code" ? "claude_code." : "opencode.",
     serviceName: isEmpty(raw.OPENCODE_SERVICE_NAME) ? "opencode" : raw.OPENCODE_SERVICE_NAME.trim(),
-    content: {
-      userPrompts: flag(raw.OPENCODE_LOG_USER_PROMPTS),
-      toolDetails: flag(raw.OPENCODE_LOG_TOOL_DETAILS),
-      toolContent: flag(raw.OPENCODE_LOG_TOOL_CONTENT),
-    },
+    content,
     endpoint,
     protocol,
     resourceAttributes,
@@ -482,7 +496,7 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace): Decoded
       excludeAttributes,
       temporality,
       costUsageScale,
-      includeSessionId: isEmpty(raw.OPENCODE_METRICS_INCLUDE_SESSION_ID) || flag(raw.OPENCODE_METRICS_INCLUDE_SESSION_ID),
+      includeSessionId,
     },
     logs: { enabled: logsEnabled, intervalMs: logsIntervalMs ?? DEFAULTS.logsIntervalMs },
     traces: { disabled: disabledTraces, attributes: spanAttributes, parent },

@@ -95,7 +95,8 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
 
   const bounded = (label: string, run: () => Promise<unknown>) =>
     Effect.tryPromise(run).pipe(
-      Effect.timeout(budget),
+      // Within the plugin's own deadline (the whole budget), leaving room to report what was dropped.
+      Effect.timeout(Math.max(200, Math.floor(budget * 0.8))),
       // Finalizers are uninterruptible; the timeout must be able to interrupt the wait.
       Effect.interruptible,
       Effect.catchCause(() => Effect.logWarning(`${label} did not complete within ${budget} ms or failed`)),
@@ -217,8 +218,9 @@ export const layer = Layer.effect(
     const target: OtlpTarget = {
       endpoint: config.endpoint,
       protocol: config.protocol,
-      // Pending requests past the budget would keep opencode's process alive after shutdown.
-      timeoutMs: config.shutdownTimeoutMs,
+      // Pending requests past the budget would keep opencode's process alive after shutdown; shorter than the
+      // budget so a request cut short still leaves time to count and report what stays undelivered.
+      timeoutMs: Math.max(250, Math.floor(config.shutdownTimeoutMs * 0.6)),
       temporality: config.metrics.temporality,
     }
     // Version 0 is the static headers; the helper's prewarm bumps it and exporters rebuild on first use.

@@ -40,6 +40,9 @@ export class HeaderProvider extends Context.Service<HeaderProvider, Interface>()
   "opencode-plugin-opentelemetry/HeaderProvider",
 ) {}
 
+/** How long the first exports wait for the helper's first answer before using the static headers. */
+export const PREWARM_WAIT_MS = 1_000
+
 /** Largest helper output accepted; a token helper prints a few kilobytes at most. */
 export const HELPER_MAX_OUTPUT_BYTES = 64 * 1024
 
@@ -69,11 +72,22 @@ export const runHelper = Effect.fn("HeaderProvider.runHelper")(function* (
     for (const name of CREDENTIAL_VARIABLES) delete env[name]
     let child: ReturnType<typeof spawn>
     try {
-      child = spawn(helper, [], { shell: false, stdio: ["ignore", "pipe", "ignore"], cwd: options.cwd, env })
+      // Its own process group, so a timeout ends the helper and everything it started.
+      child = spawn(helper, [], { shell: false, stdio: ["ignore", "pipe", "ignore"], cwd: options.cwd, env, detached: true })
     } catch (error) {
       resume(Effect.fail(fail(`it could not be started (${errorCode(error)})`)))
       return
     }
+    const killGroup = () => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL")
+        else child.kill("SIGKILL")
+      } catch {
+        // Already gone.
+      }
+    }
+    // If opencode exits while the helper runs (its shutdown budget ran out), the helper goes with it.
+    process.once("exit", killGroup)
     const chunks: Array<Buffer> = []
     let size = 0
     let settled = false
@@ -81,16 +95,17 @@ export const runHelper = Effect.fn("HeaderProvider.runHelper")(function* (
       if (settled) return
       settled = true
       clearTimeout(timer)
+      process.removeListener("exit", killGroup)
       resume(effect)
     }
     const timer = setTimeout(() => {
-      child.kill("SIGKILL")
+      killGroup()
       settle(Effect.fail(fail(`it did not finish within ${options.timeoutMs} ms and was stopped`)))
     }, options.timeoutMs)
     child.stdout?.on("data", (chunk: Buffer) => {
       size += chunk.length
       if (size > HELPER_MAX_OUTPUT_BYTES) {
-        child.kill("SIGKILL")
+        killGroup()
         settle(Effect.fail(fail(`it printed more than ${HELPER_MAX_OUTPUT_BYTES} bytes and was stopped`)))
       } else chunks.push(chunk)
     })
@@ -103,7 +118,8 @@ export const runHelper = Effect.fn("HeaderProvider.runHelper")(function* (
       if (!settled) {
         settled = true
         clearTimeout(timer)
-        child.kill("SIGKILL")
+        process.removeListener("exit", killGroup)
+        killGroup()
       }
     })
   })
@@ -172,8 +188,18 @@ export const layer = Layer.effect(
       Effect.forever,
       Effect.forkIn(scope),
     )
+    // The first exports wait for the prewarm, but not long: a short run must not lose everything to a slow
+    // helper. Meanwhile the static headers apply; the helper's arrive with the next export.
+    const prewarmWaitMs = Math.min(config.headers.helperTimeoutMs, PREWARM_WAIT_MS)
+    let toldSlow = false
     const current = Effect.gen(function* () {
-      yield* Fiber.await(prewarm).pipe(Effect.asVoid)
+      const done = yield* Fiber.await(prewarm).pipe(Effect.timeoutOption(prewarmWaitMs))
+      if (done._tag === "None" && !toldSlow) {
+        toldSlow = true
+        yield* Effect.logWarning(
+          `OPENCODE_OTLP_HEADERS_HELPER ${helper.value} has not answered within ${prewarmWaitMs} ms; exporting with the static headers meanwhile.`,
+        )
+      }
       return snapshot
     }).pipe(Effect.withSpan("HeaderProvider.current"))
     const refresh = refreshWith(helper.value).pipe(Effect.withSpan("HeaderProvider.refresh"))

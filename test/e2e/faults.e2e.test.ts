@@ -355,8 +355,9 @@ interface HookRow {
 }
 const hookRows: Array<HookRow> = []
 
+/** Written after every run that measured at least one fault (a run filtered with -t writes a partial table). */
 const writeResults = () => {
-  if (baselines.length === 0) return
+  if (baselines.length === 0 || rows.length === 0) return
   const first = baselines[0]!
   const answers = baselines.map((b) => b.answerMs ?? Number.NaN).filter((v) => !Number.isNaN(v))
   const lines = [
@@ -617,9 +618,15 @@ describe("the header helper", () => {
     if (pid === undefined || !Number.isInteger(pid)) return false
     try {
       process.kill(pid, 0)
-      return true
     } catch {
       return false
+    }
+    // A killed process whose parent is gone stays a zombie until reaped: dead, not running.
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+      return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
+    } catch {
+      return true
     }
   }
   const readPid = (path: string) => (existsSync(path) ? Number(readFileSync(path, "utf8").trim()) : undefined)
@@ -655,22 +662,18 @@ describe("the header helper", () => {
     TEST_TIMEOUT_MS,
   )
 
-  // DEFECT (src/services/HeaderProvider.ts + src/exporters/otlp.ts): every export first waits for the helper's
-  // prewarm (`current` awaits it, bounded only by OPENCODE_OTLP_HEADERS_HELPER_TIMEOUT), and dispose's budget is
-  // shorter. When the helper is still running at exit, nothing at all is exported and nothing is logged: the
-  // README's "one message ... and exports continue with the static headers" does not hold for a run shorter than
-  // the helper's timeout (with the default 5000 ms, every short `opencode run` on a fast machine).
-  test.failing("hangs for longer than the run: a message names the helper, and session.count arrives with the static headers", () => {
+  // Exports wait for the helper's first answer at most PREWARM_WAIT_MS, then go out with the static headers and
+  // say so once, even when the helper is still running when opencode exits.
+  test("hangs for longer than the run: a message names the helper, and session.count arrives with the static headers", () => {
     expect(longHang).toBeDefined()
     const { m } = longHang!
     expect(m.run.messages.filter((x) => x.includes("OPENCODE_OTLP_HEADERS_HELPER"))).toHaveLength(1)
     expect(sessionCount(m.data)).toBe(1)
   })
 
-  // DEFECT (src/services/HeaderProvider.ts, runHelper): the helper is killed by its pid only (SIGKILL, no process
-  // group), and at opencode's exit it is not killed at all when dispose's budget runs out first; a helper's child
-  // (here `sleep 120`, in real life a token command) outlives opencode.
-  test.failing("hangs for longer than the run: the helper and its child process do not outlive opencode", () => {
+  // The helper runs in its own process group, killed as a whole on timeout, interruption or opencode's exit:
+  // its children (here `sleep 120`, in real life a token command) do not outlive opencode.
+  test("hangs for longer than the run: the helper and its child process do not outlive opencode", () => {
     expect(longHang).toBeDefined()
     expect(longHang!.alive).toEqual({ helper: false, child: false })
   })
@@ -706,20 +709,19 @@ const MALFORMED: Record<Exclude<Variable, "OPENCODE_ENABLE_TELEMETRY">, { value:
   OPENCODE_OTLP_SHUTDOWN_TIMEOUT: { value: "3s" },
   OPENCODE_OTLP_HEADERS_HELPER_TIMEOUT: { value: "0" },
   OPENCODE_SERVICE_NAME: { value: " \t|odd service name| " },
-  // Reads as "off", but every value other than false/0/no/off switches the opt-in on (see the row's collector column).
+  // Reads as "off": reported, and the opt-in stays off (the prompt text is not exported).
   OPENCODE_LOG_USER_PROMPTS: { value: "disabled" },
   OPENCODE_LOG_TOOL_DETAILS: { value: "maybe?" },
   OPENCODE_LOG_TOOL_CONTENT: { value: "[]" },
+  OPENCODE_PROFILE: { value: "claude-kode" },
+  OPENCODE_METRICS_EXPORTER: { value: "prometheus" },
+  OPENCODE_LOGS_EXPORTER: { value: "console,otlp" },
+  OPENCODE_TRACES_EXPORTER: { value: "jaeger" },
+  OPENCODE_METRICS_INCLUDE_SESSION_ID: { value: "maybe?" },
+  OPENCODE_OTLP_HEADERS_HELPER_REFRESH: { value: "5m" },
 }
 /** Variables for which every value is valid. */
-const ACCEPTS_ANY = new Set<Variable>([
-  "OPENCODE_DISABLE_LOGS",
-  "OPENCODE_EXCLUDE_METRICS_ATTRIBUTES",
-  "OPENCODE_SERVICE_NAME",
-  "OPENCODE_LOG_USER_PROMPTS",
-  "OPENCODE_LOG_TOOL_DETAILS",
-  "OPENCODE_LOG_TOOL_CONTENT",
-])
+const ACCEPTS_ANY = new Set<Variable>(["OPENCODE_DISABLE_LOGS", "OPENCODE_EXCLUDE_METRICS_ATTRIBUTES", "OPENCODE_SERVICE_NAME"])
 
 describe("a malformed setting", () => {
   test("the list covers every variable the plugin reads", () => {
@@ -736,13 +738,15 @@ describe("a malformed setting", () => {
             // The shutdown variable itself is what is malformed in its own case.
             const env: Record<string, string> = { ...telemetryEnv(receiver.url, "http/protobuf", { ...extra }), [variable]: value }
             const run = await runOpencode({ home, plugins: [PLUGIN], env })
-            const promptSent = receiver.logs().some((l) => l.attributes["prompt"] === PROMPT)
+            const promptSent = receiver.logs().some((l) => String(l.attributes["prompt"] ?? "").includes(PROMPT))
             return { run, collector: `${arrived(receiver)}${promptSent ? "; the prompt text was exported" : ""}`, data: receiver }
           } finally {
             await receiver.stop()
           }
         })
         const receiver = m.data
+        // An unclear opt-in value never sends content.
+        expect(receiver.logs().some((l) => String(l.attributes["prompt"] ?? "").includes(PROMPT))).toBe(false)
         expectUnharmed(m, variable === "OPENCODE_OTLP_HEADERS" ? ["config-secret-1234"] : [])
         expectNoRepeats(m.run)
         if (ACCEPTS_ANY.has(variable)) {
@@ -833,12 +837,8 @@ describe("hostile input to the hooks", () => {
     }
   })
 
-  // DEFECT (src/plugin.ts, `event` hook): `eventType(event)` is called outside the runtime, after the queued
-  // handler, to detect session.idle; an event whose `type` getter throws (or a Proxy that throws on every read)
-  // makes the hook reject with that error instead of resolving. The handler itself catches it and logs
-  // "Telemetry event handling failed"; the rejection escapes to opencode (which does not await `event`, so it
-  // surfaces as an unhandled rejection). Remove `.failing` once the hook reads the type defensively.
-  test.failing("an event whose `type` getter throws: the event hook resolves", async () => {
+  // An event whose `type` getter throws (or a Proxy that throws on every read): the hook still resolves.
+  test("an event whose `type` getter throws: the event hook resolves", async () => {
     const { receiver, logs, hooks } = await start()
     try {
       const outcomes: Array<string> = []

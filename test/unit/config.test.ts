@@ -325,3 +325,11 @@ describe("exporter selection and cardinality switches", () => {
     expect(decode({ OPENCODE_METRICS_INCLUDE_SESSION_ID: "true" }).config.metrics.includeSessionId).toBe(true)
   })
 })
+
+test("content opt-ins take only clear values; anything else is reported and stays off", () => {
+  expect(decode({ OPENCODE_LOG_USER_PROMPTS: "1" }).config.content.userPrompts).toBe(true)
+  expect(decode({ OPENCODE_LOG_USER_PROMPTS: "on" }).config.content.userPrompts).toBe(true)
+  const { config, problems } = decode({ OPENCODE_LOG_USER_PROMPTS: "disabled", OPENCODE_LOG_TOOL_DETAILS: "maybe?" })
+  expect(config.content).toEqual({ userPrompts: false, toolDetails: false, toolContent: false })
+  expect(problems.map((p) => p.variable)).toEqual(["OPENCODE_LOG_USER_PROMPTS", "OPENCODE_LOG_TOOL_DETAILS"])
+})
