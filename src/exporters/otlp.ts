@@ -31,13 +31,14 @@ import type {
 } from "@opentelemetry/sdk-metrics"
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base"
 import { Context, Data, Duration, Effect, Fiber, Schedule, Semaphore } from "effect"
-import type { Protocol, Temporality } from "../services/Config.ts"
+import { signalUrlOf, type Protocol, type Temporality } from "../services/Config.ts"
 import type { Interface as HeaderProviderInterface } from "../services/HeaderProvider.ts"
 
 export type Signal = "traces" | "metrics" | "logs"
 
+/** Where one signal's exporter sends: its full URL (the collector URL for gRPC) and protocol. */
 export interface OtlpTarget {
-  readonly endpoint: string
+  readonly url: string
   readonly protocol: Protocol
   readonly timeoutMs: number
   readonly temporality: Temporality
@@ -47,11 +48,7 @@ export interface OtlpTarget {
 export const authRetry = Schedule.recurs(1)
 
 /** The URL an exporter posts to: the collector URL for gRPC, base URL + /v1/<signal> for HTTP. */
-export const signalUrl = (endpoint: string, protocol: Protocol, signal: Signal): string => {
-  const base = endpoint.replace(/\/+$/, "")
-  if (protocol === "grpc") return base.replace(/^grpc:\/\//i, "http://").replace(/^grpcs:\/\//i, "https://")
-  return `${base}/v1/${signal}`
-}
+export const signalUrl = signalUrlOf
 
 /** HTTP 401/403, gRPC UNAUTHENTICATED (16) / PERMISSION_DENIED (7). */
 export const isAuthFailure = (protocol: Protocol, error: unknown): boolean => {
@@ -67,7 +64,7 @@ const temporalityPreference = (t: Temporality) =>
       : AggregationTemporalityPreference.CUMULATIVE
 
 const grpcOptions = (target: OtlpTarget, headers: Readonly<Record<string, string>>) => {
-  const url = signalUrl(target.endpoint, target.protocol, "traces")
+  const url = target.url
   const metadata = new Metadata()
   for (const [k, v] of Object.entries(headers)) metadata.set(k, v)
   return {
@@ -79,8 +76,8 @@ const grpcOptions = (target: OtlpTarget, headers: Readonly<Record<string, string
   }
 }
 
-const httpOptions = (target: OtlpTarget, signal: Signal, headers: Readonly<Record<string, string>>) => ({
-  url: signalUrl(target.endpoint, target.protocol, signal),
+const httpOptions = (target: OtlpTarget, _signal: Signal, headers: Readonly<Record<string, string>>) => ({
+  url: target.url,
   headers: { ...headers },
   timeoutMillis: target.timeoutMs,
 })

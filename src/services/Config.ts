@@ -144,9 +144,18 @@ export interface Workspace {
 export const PROFILES = ["opencode", "claude-code"] as const
 export type Profile = (typeof PROFILES)[number]
 
+/** Where one signal goes: its URL (the collector URL for gRPC), protocol and extra headers. */
+export interface SignalTarget {
+  readonly url: string
+  readonly protocol: Protocol
+  readonly headers: Readonly<Record<string, Redacted.Redacted<string>>>
+}
+
 export interface TelemetryConfig {
   /** False when telemetry is not switched on, or when an invalid setting leaves nothing sensible to do. */
   readonly enabled: boolean
+  /** Per signal: the shared endpoint and protocol, or the OTEL_EXPORTER_OTLP_<SIGNAL>_* overrides. */
+  readonly signals: Readonly<Record<Signal, SignalTarget>>
   /** Naming profile: `claude-code` uses Claude Code's metric prefix, units and event bodies. */
   readonly profile: Profile
   /** Prefix of log event bodies: `opencode.` or `claude_code.`. */
@@ -212,7 +221,15 @@ export interface Interface extends TelemetryConfig {
 export class Config extends Context.Service<Config, Interface>()("opencode-plugin-opentelemetry/Config") {}
 
 /** Raw string values by variable name; undefined when unset or empty. */
-export type RawSettings = Partial<Record<Variable, string>>
+/** The standard per-signal variables (full URLs for endpoints, as the OTLP exporter specification says). */
+export const SIGNALS = ["traces", "metrics", "logs"] as const
+export type Signal = (typeof SIGNALS)[number]
+export const SIGNAL_VARIABLES = SIGNALS.flatMap((signal) =>
+  (["ENDPOINT", "PROTOCOL", "HEADERS"] as const).map((what) => `OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_${what}` as const),
+)
+export type SignalVariable = (typeof SIGNAL_VARIABLES)[number]
+
+export type RawSettings = Partial<Record<Variable | SignalVariable, string>>
 
 const TELEMETRY_OFF = "Telemetry is disabled."
 const isEmpty = (value: string | undefined): value is undefined => value === undefined || value.trim() === ""
@@ -222,7 +239,7 @@ const isEmpty = (value: string | undefined): value is undefined => value === und
  */
 export const decodeSettings = (raw: RawSettings, workspace?: Workspace): Decoded => {
   const problems: Array<ConfigError> = []
-  const problem = (variable: Variable, value: string | undefined, expected: string, consequence: string) => {
+  const problem = (variable: Variable | SignalVariable, value: string | undefined, expected: string, consequence: string) => {
     problems.push(new ConfigError({ variable, value, expected, consequence }))
   }
   let fatal = false
@@ -470,8 +487,54 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace): Decoded
     toolContent: flag("OPENCODE_LOG_TOOL_CONTENT", false),
   }
   const includeSessionId = flag("OPENCODE_METRICS_INCLUDE_SESSION_ID", true)
+  // Per signal: the shared endpoint/protocol/headers, overridden by OTEL_EXPORTER_OTLP_<SIGNAL>_* where set.
+  // A bad per-signal value switches off that signal only.
+  const signalOff = (signal: Signal) => {
+    if (signal === "metrics") metricsEnabled = false
+    else if (signal === "logs") logsEnabled = false
+    else TRACE_TYPES.forEach((t) => disabledTraces.add(t))
+  }
+  const signals = {} as Record<Signal, SignalTarget>
+  for (const signal of SIGNALS) {
+    const up = signal.toUpperCase() as Uppercase<Signal>
+    const endpointVar = `OTEL_EXPORTER_OTLP_${up}_ENDPOINT` as const
+    const protocolVar = `OTEL_EXPORTER_OTLP_${up}_PROTOCOL` as const
+    const headersVar = `OTEL_EXPORTER_OTLP_${up}_HEADERS` as const
+    const off = `${signal[0]!.toUpperCase()}${signal.slice(1)} export is disabled.`
+    let signalProtocol = protocol
+    const rawProtocol = raw[protocolVar]
+    if (!isEmpty(rawProtocol)) {
+      const value = rawProtocol.trim().toLowerCase()
+      if (isOneOf(PROTOCOLS, value)) signalProtocol = value
+      else {
+        signalOff(signal)
+        problem(protocolVar, rawProtocol, `one of ${PROTOCOLS.join(", ")}`, off)
+      }
+    }
+    let url = signalUrlOf(endpoint, signalProtocol, signal)
+    const rawEndpoint = raw[endpointVar]
+    if (!isEmpty(rawEndpoint)) {
+      const parsed = parseEndpoint(rawEndpoint.trim())
+      if (parsed === undefined) {
+        signalOff(signal)
+        problem(endpointVar, rawEndpoint, "a full URL with a scheme, used as it is (e.g. http://collector:4318/v1/" + signal + ")", off)
+      } else url = signalProtocol === "grpc" ? parsed.replace(/^grpc:\/\//i, "http://").replace(/^grpcs:\/\//i, "https://") : parsed
+    }
+    let signalHeaders: Record<string, Redacted.Redacted<string>> = {}
+    const rawHeaders = raw[headersVar]
+    if (!isEmpty(rawHeaders)) {
+      const parsed = parseKeyValueList(rawHeaders)
+      if (parsed._tag === "Left" || Object.keys(parsed.value).some((k) => !isHeaderName(k))) {
+        signalOff(signal)
+        problem(headersVar, undefined, "comma-separated name=value pairs with valid HTTP header names", off)
+      } else signalHeaders = Object.fromEntries(Object.entries(parsed.value).map(([k, v]) => [k.toLowerCase(), Redacted.make(v)]))
+    }
+    signals[signal] = { url, protocol: signalProtocol, headers: signalHeaders }
+  }
+
   const config: TelemetryConfig = {
     enabled: enabled && !fatal,
+    signals,
     profile,
     eventPrefix: profile === "claude-code" ? "claude_code." : "opencode.",
     serviceName: isEmpty(raw.OPENCODE_SERVICE_NAME) ? "opencode" : raw.OPENCODE_SERVICE_NAME.trim(),
@@ -580,6 +643,10 @@ export function readSettingsWithSources(): Effect.Effect<{ settings: RawSettings
         sources[variable] = fallback!
       }
     }
+    for (const variable of SIGNAL_VARIABLES) {
+      const value = yield* read(variable)
+      if (value !== undefined) settings[variable] = value
+    }
     return { settings, sources }
   })
 }
@@ -615,6 +682,13 @@ export const defaultLayer = layerFrom()
 
 // ---------------------------------------------------------------------------------------------------------------
 
+/** The URL a signal is sent to: the collector URL for gRPC, base URL + /v1/<signal> for HTTP. */
+export const signalUrlOf = (endpoint: string, protocol: Protocol, signal: Signal): string => {
+  const base = endpoint.replace(/\/+$/, "")
+  if (protocol === "grpc") return base.replace(/^grpc:\/\//i, "http://").replace(/^grpcs:\/\//i, "https://")
+  return `${base}/v1/${signal}`
+}
+
 const isOneOf = <const T extends ReadonlyArray<string>>(values: T, value: string): value is T[number] => values.includes(value)
 
 const truncate = (value: string, max: number) => (value.length > max ? `${value.slice(0, max)}…` : value)
@@ -646,7 +720,7 @@ const parseEndpoint = (value: string): string | undefined => {
 const decodeAttributes = (
   variable: "OPENCODE_RESOURCE_ATTRIBUTES" | "OPENCODE_SPAN_ATTRIBUTES" | "OPENCODE_METRIC_ATTRIBUTES",
   raw: RawSettings,
-  problem: (variable: Variable, value: string | undefined, expected: string, consequence: string) => void,
+  problem: (variable: Variable | SignalVariable, value: string | undefined, expected: string, consequence: string) => void,
 ): Record<string, string> => {
   const value = raw[variable]
   if (isEmpty(value)) return {}

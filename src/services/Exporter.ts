@@ -45,7 +45,7 @@ import {
   type OtlpTarget,
 } from "../exporters/otlp.ts"
 import { PACKAGE_NAME, PACKAGE_VERSION } from "../version.ts"
-import { Config, TRACE_TYPES, type Interface as ConfigInterface } from "./Config.ts"
+import { Config, TRACE_TYPES, type Interface as ConfigInterface, type Signal } from "./Config.ts"
 import { HeaderProvider } from "./HeaderProvider.ts"
 
 export interface Interface {
@@ -215,14 +215,20 @@ export const layer = Layer.effect(
     const config = yield* Config
     const headers = yield* HeaderProvider
     const context = yield* Effect.context<never>()
-    const target: OtlpTarget = {
-      endpoint: config.endpoint,
-      protocol: config.protocol,
-      // Pending requests past the budget would keep opencode's process alive after shutdown; shorter than the
-      // budget so a request cut short still leaves time to count and report what stays undelivered.
-      timeoutMs: Math.max(250, Math.floor(config.shutdownTimeoutMs * 0.6)),
+    // Pending requests past the budget would keep opencode's process alive after shutdown; shorter than the
+    // budget so a request cut short still leaves time to count and report what stays undelivered.
+    const timeoutMs = Math.max(250, Math.floor(config.shutdownTimeoutMs * 0.6))
+    const targetOf = (signal: Signal): OtlpTarget => ({
+      url: config.signals[signal].url,
+      protocol: config.signals[signal].protocol,
+      timeoutMs,
       temporality: config.metrics.temporality,
-    }
+    })
+    /** The provider's headers, then the signal's own (OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS) on top. */
+    const withSignalHeaders = (signal: Signal, headers: Readonly<Record<string, string>>) => ({
+      ...headers,
+      ...Object.fromEntries(Object.entries(config.signals[signal].headers).map(([k, v]) => [k, Redacted.value(v)])),
+    })
     // Version 0 is the static headers; the helper's prewarm bumps it and exporters rebuild on first use.
     const initial = { version: 0, headers: Object.fromEntries(Object.entries(config.headers.static).map(([k, v]) => [k, Redacted.value(v)])) }
     const tracesWanted = TRACE_TYPES.some((t) => !config.traces.disabled.has(t))
@@ -248,13 +254,13 @@ export const layer = Layer.effect(
     }
     const exporter = yield* makeProviders({
       spans: tracesWanted
-        ? new ResilientSpanExporter("traces", config.protocol, (h) => buildSpanExporter(target, h), headers, context, initial, report, (s) => s.length)
+        ? new ResilientSpanExporter("traces", config.signals.traces.protocol, (h) => buildSpanExporter(targetOf("traces"), withSignalHeaders("traces", h)), headers, context, initial, report, (s) => s.length)
         : undefined,
       logs: config.logs.enabled
-        ? new ResilientLogExporter("logs", config.protocol, (h) => buildLogExporter(target, h), headers, context, initial, report, (l) => l.length)
+        ? new ResilientLogExporter("logs", config.signals.logs.protocol, (h) => buildLogExporter(targetOf("logs"), withSignalHeaders("logs", h)), headers, context, initial, report, (l) => l.length)
         : undefined,
       metrics: config.metrics.enabled
-        ? new ResilientMetricExporter("metrics", config.protocol, (h) => buildMetricExporter(target, h), headers, context, initial, report, () => 1)
+        ? new ResilientMetricExporter("metrics", config.signals.metrics.protocol, (h) => buildMetricExporter(targetOf("metrics"), withSignalHeaders("metrics", h)), headers, context, initial, report, () => 1)
         : undefined,
     })
     const droppedOptions = {

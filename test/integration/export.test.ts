@@ -107,3 +107,41 @@ test("OPENCODE_TRACEPARENT parents the session span under the caller's trace", a
   expect(span.traceId).toBe("4bf92f3577b34da6a3ce929d0e0e4736")
   expect(span.parentSpanId).toBe("00f067aa0ba902b7")
 })
+
+test("per-signal endpoints, protocols and headers (OTEL_EXPORTER_OTLP_<SIGNAL>_*) send each signal its own way", async () => {
+  const shared = await startReceiver({ protocol: "http/protobuf" })
+  const traces = await startReceiver({ protocol: "grpc" })
+  const metrics = await startReceiver({ protocol: "http/json" })
+  try {
+    const { client, logs } = captureClient()
+    const layer = liveLayer(
+      {
+        OPENCODE_OTLP_ENDPOINT: shared.url,
+        OPENCODE_OTLP_PROTOCOL: "http/protobuf",
+        OPENCODE_OTLP_HEADERS: "x-shared=1",
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: traces.url,
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: "grpc",
+        OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${metrics.url}/v1/metrics`, // a full URL, used as it is
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: "http/json",
+        OTEL_EXPORTER_OTLP_METRICS_HEADERS: "x-metrics-only=yes",
+      },
+      client,
+    )
+    await runScoped(
+      layer,
+      Effect.gen(function* () {
+        for (const event of sessionEvents("ses_split")) yield* handleEvent(event)
+      }),
+    )
+    expect(new Set(shared.requests.map((r) => r.signal))).toEqual(new Set(["logs"]))
+    expect(new Set(traces.requests.map((r) => r.signal))).toEqual(new Set(["traces"]))
+    expect(new Set(metrics.requests.map((r) => r.signal))).toEqual(new Set(["metrics"]))
+    expect(metrics.requests.every((r) => r.headers["x-metrics-only"] === "yes" && r.headers["x-shared"] === "1")).toBe(true)
+    expect(shared.requests.every((r) => r.headers["x-metrics-only"] === undefined)).toBe(true)
+    expect(traces.spans().map((s) => s.name)).toContain("opencode.session")
+    expect(metrics.metrics().some((m) => m.name === "opencode.session.count")).toBe(true)
+    expect(logs.filter((l) => l.level === "warn")).toEqual([])
+  } finally {
+    await Promise.all([shared.stop(), traces.stop(), metrics.stop()])
+  }
+})

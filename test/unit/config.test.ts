@@ -333,3 +333,29 @@ test("content opt-ins take only clear values; anything else is reported and stay
   expect(config.content).toEqual({ userPrompts: false, toolDetails: false, toolContent: false })
   expect(problems.map((p) => p.variable)).toEqual(["OPENCODE_LOG_USER_PROMPTS", "OPENCODE_LOG_TOOL_DETAILS"])
 })
+
+describe("per-signal settings", () => {
+  test("default: the shared endpoint, /v1/<signal> appended for HTTP", () => {
+    const { config } = decode({ OPENCODE_OTLP_ENDPOINT: "http://c:4318/otlp", OPENCODE_OTLP_PROTOCOL: "http/json" })
+    expect(config.signals.traces.url).toBe("http://c:4318/otlp/v1/traces")
+    expect(config.signals.metrics.url).toBe("http://c:4318/otlp/v1/metrics")
+    expect(config.signals.logs.protocol).toBe("http/json")
+  })
+  test("a bad per-signal value switches off that signal only, naming its variable", () => {
+    const { config, problems } = decode({
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: "collector:4318",
+      OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: "smtp",
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: "novalue-secret",
+    })
+    expect(problems.map((p) => p.variable)).toEqual([
+      "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+      "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+      "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+    ])
+    expect(JSON.stringify(problems.map((p) => p.message))).not.toContain("novalue-secret")
+    expect(config.enabled).toBe(true)
+    expect(config.metrics.enabled).toBe(false)
+    expect(config.logs.enabled).toBe(false)
+    expect(config.traces.disabled.size).toBe(3)
+  })
+})
