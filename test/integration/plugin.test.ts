@@ -176,3 +176,18 @@ describe("credentials over plain http", () => {
     expect(JSON.stringify(logs)).not.toContain("not-to-be-logged")
   })
 })
+
+test("the end of a turn sends what it produced, before any dispose (a later SIGTERM loses at most the next turn)", async () => {
+  receiver = await startReceiver({ protocol: "http/protobuf" })
+  const { client } = captureClient()
+  const hooks = await OpenTelemetryPlugin(input(client), { enabled: true, endpoint: receiver.url, protocol: "http/protobuf" })
+  try {
+    await hooks.event!({ event: created("ses_turn") })
+    await hooks.event!({ event: { type: "session.idle", properties: { sessionID: "ses_turn" } } })
+    // Default intervals are 60 s (metrics) and 5 s (logs): only the turn-end flush can deliver this quickly.
+    await receiver.waitFor((r) => r.metrics().some((m) => m.name === "opencode.session.count") && r.logs().length >= 2, 3_000)
+    expect(receiver.logs().map((l) => l.attributes["event.name"])).toEqual(["session.created", "session.idle"])
+  } finally {
+    await hooks.dispose!()
+  }
+})

@@ -247,3 +247,29 @@ describe("scenario specifics", () => {
     expect(lines).toEqual({ added: 5, removed: 1 })
   })
 })
+
+describe("switches stop only what they name", () => {
+  test("OPENCODE_DISABLE_TRACES=tool: no tool spans; LLM and session spans intact, still parented", async () => {
+    const r = await receive(loadFixture("write-edit"), { settings: { OPENCODE_DISABLE_TRACES: "tool" } })
+    expect(r.spans.filter((s) => s.name.startsWith("execute_tool "))).toHaveLength(0)
+    expect(r.spans.filter((s) => s.name.startsWith("chat "))).toHaveLength(3)
+    expect(spanTreeProblems(r.spans)).toEqual([])
+    expect(eventsNamed(r.logs, "tool_result")).toHaveLength(2) // events unaffected
+  })
+
+  test("OPENCODE_DISABLE_TRACES=session,llm: tool spans become roots, nothing dangles", async () => {
+    const r = await receive(loadFixture("write-edit"), { settings: { OPENCODE_DISABLE_TRACES: "session,llm" } })
+    expect(r.spans.map((s) => s.name).sort()).toEqual(["execute_tool edit", "execute_tool write"])
+    expect(spanTreeProblems(r.spans)).toEqual([])
+  })
+
+  test("OPENCODE_DISABLE_METRICS stops only those metrics; OPENCODE_DISABLE_LOGS only the events", async () => {
+    const fixture = loadFixture("write-edit")
+    const r = await receive(fixture, { settings: { OPENCODE_DISABLE_METRICS: "token.usage,tool.duration", OPENCODE_DISABLE_LOGS: "1" } })
+    expect(total(r, prefix("token.usage"))).toBe(0)
+    expect(histogram(r, prefix("tool.duration")).count).toBe(0)
+    expect(total(r, prefix("message.count"))).toBe(truthCompleted(fixture).length)
+    expect(r.logs).toHaveLength(0)
+    expect(r.spans.length).toBeGreaterThan(0)
+  })
+})
