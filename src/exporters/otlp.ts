@@ -42,6 +42,8 @@ export interface OtlpTarget {
   readonly protocol: Protocol
   readonly timeoutMs: number
   readonly temporality: Temporality
+  /** PEM contents for https/TLS endpoints: a CA to trust, a client key and certificate (mTLS). */
+  readonly tls?: { readonly ca?: Buffer | undefined; readonly key?: Buffer | undefined; readonly cert?: Buffer | undefined } | undefined
 }
 
 /** After an auth failure: one more attempt, with refreshed headers. */
@@ -72,7 +74,9 @@ const grpcOptions = (target: OtlpTarget, headers: Readonly<Record<string, string
     metadata,
     timeoutMillis: target.timeoutMs,
     // Explicit credentials: the exporter would otherwise consult OTEL_EXPORTER_OTLP_INSECURE and friends.
-    credentials: url.startsWith("https://") ? grpcCredentials.createSsl() : grpcCredentials.createInsecure(),
+    credentials: url.startsWith("https://")
+      ? grpcCredentials.createSsl(target.tls?.ca ?? null, target.tls?.key ?? null, target.tls?.cert ?? null)
+      : grpcCredentials.createInsecure(),
   }
 }
 
@@ -80,6 +84,15 @@ const httpOptions = (target: OtlpTarget, _signal: Signal, headers: Readonly<Reco
   url: target.url,
   headers: { ...headers },
   timeoutMillis: target.timeoutMs,
+  ...(target.url.startsWith("https://") && target.tls !== undefined
+    ? {
+        httpAgentOptions: {
+          ...(target.tls.ca === undefined ? {} : { ca: target.tls.ca }),
+          ...(target.tls.key === undefined ? {} : { key: target.tls.key }),
+          ...(target.tls.cert === undefined ? {} : { cert: target.tls.cert }),
+        },
+      }
+    : {}),
 })
 
 export const buildSpanExporter = (target: OtlpTarget, headers: Readonly<Record<string, string>>): SpanExporter => {

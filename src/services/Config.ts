@@ -71,6 +71,9 @@ export const VARIABLES = {
   OPENCODE_LOG_USER_PROMPTS: "logUserPrompts",
   OPENCODE_LOG_TOOL_DETAILS: "logToolDetails",
   OPENCODE_LOG_TOOL_CONTENT: "logToolContent",
+  OPENCODE_OTLP_CERTIFICATE: "certificate",
+  OPENCODE_OTLP_CLIENT_KEY: "clientKey",
+  OPENCODE_OTLP_CLIENT_CERTIFICATE: "clientCertificate",
   OPENCODE_PROFILE: "profile",
   OPENCODE_METRICS_EXPORTER: "metricsExporter",
   OPENCODE_LOGS_EXPORTER: "logsExporter",
@@ -95,6 +98,9 @@ export const FALLBACKS: Partial<Record<Variable, string>> = {
   OPENCODE_LOG_USER_PROMPTS: "OTEL_LOG_USER_PROMPTS",
   OPENCODE_LOG_TOOL_DETAILS: "OTEL_LOG_TOOL_DETAILS",
   OPENCODE_LOG_TOOL_CONTENT: "OTEL_LOG_TOOL_CONTENT",
+  OPENCODE_OTLP_CERTIFICATE: "OTEL_EXPORTER_OTLP_CERTIFICATE",
+  OPENCODE_OTLP_CLIENT_KEY: "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+  OPENCODE_OTLP_CLIENT_CERTIFICATE: "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
   OPENCODE_METRICS_EXPORTER: "OTEL_METRICS_EXPORTER",
   OPENCODE_LOGS_EXPORTER: "OTEL_LOGS_EXPORTER",
   OPENCODE_TRACES_EXPORTER: "OTEL_TRACES_EXPORTER",
@@ -154,6 +160,8 @@ export interface SignalTarget {
 export interface TelemetryConfig {
   /** False when telemetry is not switched on, or when an invalid setting leaves nothing sensible to do. */
   readonly enabled: boolean
+  /** TLS files (PEM paths): a CA to trust, and a client key and certificate for mutual TLS. */
+  readonly tls: { readonly ca?: string | undefined; readonly clientKey?: string | undefined; readonly clientCertificate?: string | undefined }
   /** Per signal: the shared endpoint and protocol, or the OTEL_EXPORTER_OTLP_<SIGNAL>_* overrides. */
   readonly signals: Readonly<Record<Signal, SignalTarget>>
   /** Naming profile: `claude-code` uses Claude Code's metric prefix, units and event bodies. */
@@ -532,8 +540,25 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace): Decoded
     signals[signal] = { url, protocol: signalProtocol, headers: signalHeaders }
   }
 
+  // mTLS needs both halves; one without the other would fail every handshake.
+  const clientKey = isEmpty(raw.OPENCODE_OTLP_CLIENT_KEY) ? undefined : raw.OPENCODE_OTLP_CLIENT_KEY.trim()
+  const clientCertificate = isEmpty(raw.OPENCODE_OTLP_CLIENT_CERTIFICATE) ? undefined : raw.OPENCODE_OTLP_CLIENT_CERTIFICATE.trim()
+  const pairComplete = (clientKey === undefined) === (clientCertificate === undefined)
+  if (!pairComplete)
+    problem(
+      clientKey === undefined ? "OPENCODE_OTLP_CLIENT_CERTIFICATE" : "OPENCODE_OTLP_CLIENT_KEY",
+      clientKey ?? clientCertificate,
+      `to be set together with ${clientKey === undefined ? "OPENCODE_OTLP_CLIENT_KEY" : "OPENCODE_OTLP_CLIENT_CERTIFICATE"} (PEM files of the client's key and certificate)`,
+      "No client certificate is presented.",
+    )
+  const tls = {
+    ca: isEmpty(raw.OPENCODE_OTLP_CERTIFICATE) ? undefined : raw.OPENCODE_OTLP_CERTIFICATE.trim(),
+    ...(pairComplete ? { clientKey, clientCertificate } : {}),
+  }
+
   const config: TelemetryConfig = {
     enabled: enabled && !fatal,
+    tls,
     signals,
     profile,
     eventPrefix: profile === "claude-code" ? "claude_code." : "opencode.",

@@ -8,6 +8,7 @@
 import type { Counter, Meter, Tracer } from "@opentelemetry/api"
 import type { Logger } from "@opentelemetry/api-logs"
 import { resourceFromAttributes, type Resource } from "@opentelemetry/resources"
+import { readFileSync } from "node:fs"
 import {
   BatchLogRecordProcessor,
   InMemoryLogRecordExporter,
@@ -218,11 +219,28 @@ export const layer = Layer.effect(
     // Pending requests past the budget would keep opencode's process alive after shutdown; shorter than the
     // budget so a request cut short still leaves time to count and report what stays undelivered.
     const timeoutMs = Math.max(250, Math.floor(config.shutdownTimeoutMs * 0.6))
+    // TLS files are read once; one that cannot be read is named in the log (a path is no secret) and left out.
+    const readPem = (variable: string, path: string | undefined) =>
+      Effect.suspend(() => {
+        if (path === undefined) return Effect.succeed(undefined)
+        try {
+          return Effect.succeed(readFileSync(path))
+        } catch (error) {
+          const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "unreadable"
+          return Effect.as(Effect.logWarning(`${variable}=${JSON.stringify(path)} cannot be read (${code}); it is not used.`), undefined)
+        }
+      })
+    const tls = {
+      ca: yield* readPem("OPENCODE_OTLP_CERTIFICATE", config.tls.ca),
+      key: yield* readPem("OPENCODE_OTLP_CLIENT_KEY", config.tls.clientKey),
+      cert: yield* readPem("OPENCODE_OTLP_CLIENT_CERTIFICATE", config.tls.clientCertificate),
+    }
     const targetOf = (signal: Signal): OtlpTarget => ({
       url: config.signals[signal].url,
       protocol: config.signals[signal].protocol,
       timeoutMs,
       temporality: config.metrics.temporality,
+      tls,
     })
     /** The provider's headers, then the signal's own (OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS) on top. */
     const withSignalHeaders = (signal: Signal, headers: Readonly<Record<string, string>>) => ({

@@ -719,6 +719,9 @@ const MALFORMED: Record<Exclude<Variable, "OPENCODE_ENABLE_TELEMETRY">, { value:
   OPENCODE_TRACES_EXPORTER: { value: "jaeger" },
   OPENCODE_METRICS_INCLUDE_SESSION_ID: { value: "maybe?" },
   OPENCODE_OTLP_HEADERS_HELPER_REFRESH: { value: "5m" },
+  OPENCODE_OTLP_CERTIFICATE: { value: "/nonexistent/ca.pem" },
+  OPENCODE_OTLP_CLIENT_KEY: { value: "/nonexistent/client.key" },
+  OPENCODE_OTLP_CLIENT_CERTIFICATE: { value: "/nonexistent/client.crt" },
 }
 /** Variables for which every value is valid. */
 const ACCEPTS_ANY = new Set<Variable>(["OPENCODE_DISABLE_LOGS", "OPENCODE_EXCLUDE_METRICS_ATTRIBUTES", "OPENCODE_SERVICE_NAME"])

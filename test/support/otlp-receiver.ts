@@ -19,6 +19,7 @@
  * convert those into plain JS (hex ids, attribute maps, numbers).
  */
 import * as http from "node:http"
+import * as https from "node:https"
 import type { AddressInfo } from "node:net"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -198,6 +199,8 @@ export interface ReceiverOptions {
   readonly lifetimeMs?: number
   /** A fixed port (default: an ephemeral one); used to bring a "crashed" collector back on the same address. */
   readonly port?: number
+  /** Serve over TLS (the URL becomes https://); with `ca`, clients must present a certificate it signed (mTLS). */
+  readonly tls?: { readonly key: Buffer; readonly cert: Buffer; readonly ca?: Buffer }
 }
 
 // ---------------------------------------------------------------------------
@@ -744,8 +747,8 @@ export async function startReceiver(opts: ReceiverOptions): Promise<Receiver> {
   loadCodecs() // fail fast (missing schema) before binding anything
   const receiver = new ReceiverImpl(opts.protocol)
   const lifetimeMs = opts.lifetimeMs ?? 5 * 60_000
-  if (opts.protocol === "grpc") await startGrpc(receiver, lifetimeMs, opts.port ?? 0)
-  else await startHttp(receiver, opts.protocol, lifetimeMs, opts.port ?? 0)
+  if (opts.protocol === "grpc") await startGrpc(receiver, lifetimeMs, opts.port ?? 0, opts.tls)
+  else await startHttp(receiver, opts.protocol, lifetimeMs, opts.port ?? 0, opts.tls)
   return receiver
 }
 
@@ -754,7 +757,7 @@ export async function startReceiver(opts: ReceiverOptions): Promise<Receiver> {
 /** requestDeserialize never throws: a bad body becomes a recorded INVALID_ARGUMENT instead of grpc-js's INTERNAL. */
 type Decoded = { readonly ok: true; readonly body: unknown } | { readonly ok: false; readonly error: string }
 
-async function startGrpc(receiver: ReceiverImpl, lifetimeMs: number, port: number): Promise<void> {
+async function startGrpc(receiver: ReceiverImpl, lifetimeMs: number, port: number, tls: ReceiverOptions["tls"]): Promise<void> {
   const server = new grpc.Server()
   const all = loadCodecs()
   for (const signal of SIGNALS) {
@@ -796,7 +799,13 @@ async function startGrpc(receiver: ReceiverImpl, lifetimeMs: number, port: numbe
     server.addService(definition, { Export: exportCall as grpc.UntypedHandleCall })
   }
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(
+      `127.0.0.1:${port}`,
+      tls === undefined
+        ? grpc.ServerCredentials.createInsecure()
+        : grpc.ServerCredentials.createSsl(tls.ca ?? null, [{ private_key: tls.key, cert_chain: tls.cert }], tls.ca !== undefined),
+      (err, p) => (err ? reject(err) : resolve(p)),
+    ),
   )
   const close = () =>
     new Promise<void>((resolve) => {
@@ -810,7 +819,7 @@ async function startGrpc(receiver: ReceiverImpl, lifetimeMs: number, port: numbe
         resolve()
       })
     })
-  receiver.start(close, `http://127.0.0.1:${bound}`, lifetimeMs)
+  receiver.start(close, `${tls === undefined ? "http" : "https"}://127.0.0.1:${bound}`, lifetimeMs)
 }
 
 // --- HTTP (protobuf and JSON) ----------------------------------------------
@@ -835,7 +844,13 @@ function readBody(req: http.IncomingMessage): Promise<Buffer> {
   })
 }
 
-async function startHttp(receiver: ReceiverImpl, protocol: Exclude<Protocol, "grpc">, lifetimeMs: number, port: number): Promise<void> {
+async function startHttp(
+  receiver: ReceiverImpl,
+  protocol: Exclude<Protocol, "grpc">,
+  lifetimeMs: number,
+  port: number,
+  tls: ReceiverOptions["tls"],
+): Promise<void> {
   const expectedType = CONTENT_TYPES[protocol]
   const all = loadCodecs()
 
@@ -883,12 +898,19 @@ async function startHttp(receiver: ReceiverImpl, protocol: Exclude<Protocol, "gr
     else send(status, all[signal].emptyResponse, "application/x-protobuf")
   }
 
-  const server = http.createServer((req, res) => {
+  const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
     handle(req, res).catch((e: unknown) => {
       if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" })
       res.end(`receiver error: ${String(e)}`)
     })
-  })
+  }
+  const server =
+    tls === undefined
+      ? http.createServer(listener)
+      : https.createServer(
+          { key: tls.key, cert: tls.cert, ...(tls.ca === undefined ? {} : { ca: tls.ca, requestCert: true, rejectUnauthorized: true }) },
+          listener,
+        )
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject)
     server.listen(port, "127.0.0.1", () => resolve())
@@ -899,7 +921,7 @@ async function startHttp(receiver: ReceiverImpl, protocol: Exclude<Protocol, "gr
       server.close(() => resolve())
       server.closeAllConnections() // exporters use keep-alive; don't wait for them to go idle
     })
-  receiver.start(close, `http://127.0.0.1:${bound}`, lifetimeMs)
+  receiver.start(close, `${tls === undefined ? "http" : "https"}://127.0.0.1:${bound}`, lifetimeMs)
 }
 
 // ---------------------------------------------------------------------------
