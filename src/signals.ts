@@ -250,6 +250,18 @@ export const SPANS = {
     attributes: ["session.id", "session.parent_id", "session.kind", "gen_ai.operation.name", "gen_ai.conversation.id"],
     when: "from session.created to the session's end; a subagent's nests under the task tool call that spawned it",
   },
+  interaction: {
+    name: "interaction",
+    kind: "INTERNAL",
+    attributes: ["session.id", "prompt.id"],
+    when: "one per user prompt (trace type session), from the prompt to the end of its turn; holds its LLM calls and tools",
+  },
+  blocked: {
+    name: "tool.blocked_on_user",
+    kind: "INTERNAL",
+    attributes: ["gen_ai.tool.name", "gen_ai.tool.call.id", "decision", "source", "session.id"],
+    when: "a permission wait (trace type tool), from permission.asked to permission.replied, under the tool's span",
+  },
   llm: {
     name: "chat <model>",
     kind: "CLIENT",
@@ -271,7 +283,7 @@ export const SPANS = {
       "message.id",
       "prompt.id",
     ],
-    when: "one per assistant message, under the session span",
+    when: "one per assistant message, under its prompt's interaction span (the session span for subagents)",
   },
   tool: {
     name: "execute_tool <tool>",

@@ -21,7 +21,14 @@ export const onChatMessage = Effect.fn("handlers.onChatMessage")(function* (
   const state = yield* sessionState(sessionID)
   if (state.parentID !== undefined) return
   const config = yield* Config
+  const instruments = yield* Instruments
   state.promptId = crypto.randomUUID()
+  // Claude Code's trace shape: one `interaction` span per prompt, holding its LLM calls and tools.
+  state.interaction?.end()
+  state.interaction = yield* instruments.startSpan("session", "interaction", {
+    parent: state.span,
+    attributes: { ...sessionAttributes(state), "prompt.id": state.promptId },
+  })
   const text = parts.filter((p) => p.type === "text").map((p) => p.text ?? "")
   yield* emitEvent(state, "user_prompt", {
     prompt_length: text.reduce((n, t) => n + t.length, 0),
@@ -118,7 +125,7 @@ const startLlmSpan = Effect.fnUntraced(function* (state: SessionState, info: Ass
   const span = yield* instruments.startSpan("llm", `chat ${info.modelID}`, {
     kind: SpanKind.CLIENT,
     startTime: info.time.created,
-    parent: state.span,
+    parent: state.interaction ?? state.span,
     attributes: {
       ...sessionAttributes(state),
       "gen_ai.operation.name": "chat",

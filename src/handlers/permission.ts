@@ -18,6 +18,16 @@ export const onPermissionAsked = Effect.fn("handlers.onPermissionAsked")(functio
   const callID = asked.tool?.callID
   // The tool part (if already seen) names the tool exactly; `permission` names its class (edit covers write).
   const tool = (callID === undefined ? undefined : state.toolSpans.get(callID)?.tool) ?? asked.permission
+  // The wait for the user's answer, under the tool's span (Claude Code's `tool.blocked_on_user`).
+  const toolSpan = callID === undefined ? undefined : state.toolSpans.get(callID)?.span
+  if (toolSpan !== undefined) {
+    const instruments = yield* Instruments
+    const blocked = yield* instruments.startSpan("tool", "tool.blocked_on_user", {
+      parent: toolSpan,
+      attributes: { ...sessionAttributes(state), "gen_ai.tool.name": tool, "gen_ai.tool.call.id": callID! },
+    })
+    if (blocked !== undefined) state.blocked.set(asked.id, blocked)
+  }
   state.permissions.set(asked.id, {
     tool,
     callID,
@@ -39,6 +49,10 @@ export const onPermissionReplied = Effect.fn("handlers.onPermissionReplied")(fun
   state.permissions.delete(replied.requestID)
   const decision = replied.reply === "reject" ? "reject" : "accept"
   const source = SOURCES[replied.reply]
+  const blocked = state.blocked.get(replied.requestID)
+  state.blocked.delete(replied.requestID)
+  blocked?.setAttributes({ decision, source })
+  blocked?.end()
   if (request.callID !== undefined) state.decisions.set(request.callID, { decision, source })
   if (request.language !== undefined) {
     const instruments = yield* Instruments

@@ -95,6 +95,9 @@ export const onSessionIdle = Effect.fn("handlers.onSessionIdle")(function* (sess
   if (state.lastIdleAt !== undefined && state.idleSinceBusy) return
   state.lastIdleAt = now
   state.idleSinceBusy = true
+  // The prompt's work is done.
+  state.interaction?.end(now)
+  state.interaction = undefined
   if (state.busySince !== undefined) {
     const instruments = yield* Instruments
     yield* instruments.count("active_time.total", (now - state.busySince) / 1000, { ...sessionAttributes(state), type: "cli" })

@@ -101,8 +101,8 @@ export const startToolSpan = Effect.fnUntraced(function* (
   const name = `execute_tool ${part.tool}`
   const span = yield* instruments.startSpan("tool", name, {
     startTime: start,
-    // Under the LLM call that asked for it while that is open, else under the session.
-    parent: state.llmSpans.get(part.messageID)?.span ?? state.span,
+    // Under the LLM call that asked for it while that is open, else under the prompt, else the session.
+    parent: state.llmSpans.get(part.messageID)?.span ?? state.interaction ?? state.span,
     attributes: {
       ...sessionAttributes(state),
       "gen_ai.operation.name": "execute_tool",

@@ -29,6 +29,10 @@ export interface SessionState {
   seenCreated: boolean
   /** The session span, while open. */
   span: Span | undefined
+  /** The span of the prompt being processed (Claude Code's `interaction`), while open. */
+  interaction: Span | undefined
+  /** Spans of permission waits (`tool.blocked_on_user`) by permission request id. */
+  readonly blocked: Map<string, Span>
   /** Per-session counter for event.sequence on log events. */
   sequence: number
   /** prompt.id of the prompt being processed: links every event of one user prompt. */
@@ -81,6 +85,8 @@ export const newSessionState = (id: string, init: { parentID?: string | undefine
   createdAt: init.createdAt,
   seenCreated: init.seenCreated,
   span: undefined,
+  interaction: undefined,
+  blocked: new Map(),
   sequence: 0,
   promptId: undefined,
   model: undefined,
@@ -108,10 +114,14 @@ export const newSessionState = (id: string, init: { parentID?: string | undefine
 
 /** Ends every span still open in a session: tools, then LLM calls, then the session itself. */
 export const endOpenSpans = (state: SessionState, endTime?: number) => {
+  for (const span of state.blocked.values()) span.end(endTime)
+  state.blocked.clear()
   for (const open of state.toolSpans.values()) open.span.end(endTime)
   state.toolSpans.clear()
   for (const open of state.llmSpans.values()) open.span.end(endTime)
   state.llmSpans.clear()
+  state.interaction?.end(endTime)
+  state.interaction = undefined
   state.span?.end(endTime)
   state.span = undefined
 }

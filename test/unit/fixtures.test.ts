@@ -273,3 +273,24 @@ describe("switches stop only what they name", () => {
     expect(r.spans.length).toBeGreaterThan(0)
   })
 })
+
+describe("Claude Code's trace shape", () => {
+  test("one interaction per prompt, holding its LLM calls; a permission wait under the tool", async () => {
+    const r = await receive(loadFixture("permission-once"))
+    const byId = new Map(r.spans.map((s) => [s.spanContext().spanId, s]))
+    const interactions = r.spans.filter((s) => s.name === "interaction")
+    expect(interactions).toHaveLength(1)
+    for (const chat of r.spans.filter((s) => s.name.startsWith("chat ")))
+      expect(byId.get(chat.parentSpanContext!.spanId)!.name).toBe("interaction")
+    const blocked = r.spans.filter((s) => s.name === "tool.blocked_on_user")
+    expect(blocked).toHaveLength(1)
+    expect(byId.get(blocked[0]!.parentSpanContext!.spanId)!.name).toBe("execute_tool bash")
+    expect(blocked[0]!.attributes["decision"]).toBe("accept")
+    expect(spanTreeProblems(r.spans)).toEqual([])
+  })
+
+  test("continue: one interaction per prompt, in each process", async () => {
+    const r = await receive(loadFixture("continue"))
+    expect(r.spans.filter((s) => s.name === "interaction")).toHaveLength(2)
+  })
+})
