@@ -12,6 +12,7 @@ import * as OpencodeLog from "./layers/opencodeLog.ts"
 import * as Telemetry from "./layers/telemetry.ts"
 import * as Config from "./services/Config.ts"
 import { CREDENTIAL_VARIABLES } from "./services/HeaderProvider.ts"
+import { identity } from "./config/identity.ts"
 import { Exporter } from "./services/Exporter.ts"
 
 /** The parts of opencode's plugin input this plugin reads. */
@@ -52,8 +53,13 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
     directory,
   }
 
-  // Decode once, up front: a setting problem is reported before anything is built.
-  const config = await Effect.runPromise(Effect.provide(Effect.service(Config.Config), Config.layerFrom({ options, workspace })))
+  // Decode once, up front: a setting problem is reported before anything is built. The installation id is only
+  // read (or created) for the claude-code profile, which reports it as user.id.
+  const first = await Effect.runPromise(Effect.provide(Effect.service(Config.Config), Config.layerFrom({ options, workspace })))
+  const config =
+    first.profile === "claude-code" && first.enabled
+      ? await Effect.runPromise(Effect.provide(Effect.service(Config.Config), Config.layerFrom({ options, workspace, identity: identity(process.env) })))
+      : first
   for (const problem of config.problems) OpencodeLog.sendLog(client, "warn", problem.message)
   if (!config.enabled) {
     if (config.problems.length > 0) OpencodeLog.sendLog(client, "error", "Telemetry is disabled because of the settings above.")

@@ -160,6 +160,9 @@ export interface EventSpec {
   readonly when: string
 }
 
+/** On every metric point and event in the claude-code profile: Claude Code's standard attributes. */
+export const PROFILE_ATTRIBUTES = ["user.id (anonymous installation id)", "terminal.type"] as const
+
 /** Attributes on every log event, besides those listed per event. */
 export const COMMON_EVENT_ATTRIBUTES = ["event.name", "event.timestamp", "event.sequence", "session.id", "prompt.id"] as const
 
@@ -314,7 +317,8 @@ export const renderSignalReference = (): string => {
   for (const [name, spec] of Object.entries(SELF_METRICS))
     lines.push(`| \`${name}\` (self) | ${spec.kind} | \`${spec.unit}\` | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)
   lines.push("", "### Log events (body `opencode.<event>`)", "")
-  lines.push(`Every event carries ${COMMON_EVENT_ATTRIBUTES.map((a) => `\`${a}\``).join(", ")} (prompt.id once a prompt was seen).`, "")
+  lines.push(`Every event carries ${COMMON_EVENT_ATTRIBUTES.map((a) => `\`${a}\``).join(", ")} (prompt.id once a prompt was seen).`)
+  lines.push(`In the claude-code profile, metric points and events also carry ${PROFILE_ATTRIBUTES.map((a) => `\`${a}\``).join(", ")}.`, "")
   lines.push("| event | attributes | emitted |", "| --- | --- | --- |")
   for (const [name, spec] of Object.entries(EVENTS))
     lines.push(`| \`${name}\` | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)

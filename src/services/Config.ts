@@ -168,6 +168,11 @@ export interface TelemetryConfig {
   readonly profile: Profile
   /** Prefix of log event bodies: `opencode.` or `claude_code.`. */
   readonly eventPrefix: string
+  /**
+   * Claude Code's standard attributes on every metric point and event (claude-code profile): `user.id`, an
+   * anonymous id of this installation, and `terminal.type` when known.
+   */
+  readonly standardAttributes: Readonly<Record<string, string>>
   /** service.name on the resource. */
   readonly serviceName: string
   /** Content that leaves the machine only when opted in (all off by default). */
@@ -245,7 +250,13 @@ const isEmpty = (value: string | undefined): value is undefined => value === und
 /**
  * Decodes raw settings. Pure and total: every invalid value is reported, never thrown.
  */
-export const decodeSettings = (raw: RawSettings, workspace?: Workspace): Decoded => {
+/** Facts about this machine the plugin entry supplies (never read here: decoding stays pure). */
+export interface Identity {
+  readonly installationId?: string | undefined
+  readonly terminalType?: string | undefined
+}
+
+export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity: Identity = {}): Decoded => {
   const problems: Array<ConfigError> = []
   const problem = (variable: Variable | SignalVariable, value: string | undefined, expected: string, consequence: string) => {
     problems.push(new ConfigError({ variable, value, expected, consequence }))
@@ -556,8 +567,17 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace): Decoded
     ...(pairComplete ? { clientKey, clientCertificate } : {}),
   }
 
+  const standardAttributes: Record<string, string> =
+    profile === "claude-code"
+      ? {
+          ...(identity.installationId === undefined ? {} : { "user.id": identity.installationId }),
+          ...(identity.terminalType === undefined ? {} : { "terminal.type": identity.terminalType }),
+        }
+      : {}
+
   const config: TelemetryConfig = {
     enabled: enabled && !fatal,
+    standardAttributes,
     tls,
     signals,
     profile,
@@ -680,13 +700,13 @@ export function readSettingsWithSources(): Effect.Effect<{ settings: RawSettings
  * The Config layer: reads the settings from the current ConfigProvider, lets `options` override them,
  * and decodes once.
  */
-export const layerFrom = (input: { readonly options?: unknown; readonly workspace?: Workspace } = {}) =>
+export const layerFrom = (input: { readonly options?: unknown; readonly workspace?: Workspace; readonly identity?: Identity } = {}) =>
   Layer.effect(
     Config,
     Effect.gen(function* () {
       const fromEnv = yield* readSettingsWithSources()
       const fromOptions = settingsFromOptions(input.options)
-      const decoded = decodeSettings({ ...fromEnv.settings, ...fromOptions.settings }, input.workspace)
+      const decoded = decodeSettings({ ...fromEnv.settings, ...fromOptions.settings }, input.workspace, input.identity)
       // A problem names where the value came from: a plugin option, or a standard OTEL_* variable.
       const problems = decoded.problems.map((p) => {
         const variable = p.variable as Variable

@@ -145,7 +145,7 @@ export const layer = Layer.effect(
     /** Metric-only attributes are added, then exclusions applied last so they always win. */
     const metricAttributes = (attributes: Attributes | undefined) =>
       Effect.gen(function* () {
-        const merged: Attributes = { ...attributes, ...metrics.attributes }
+        const merged: Attributes = { ...config.standardAttributes, ...attributes, ...metrics.attributes }
         if (!metrics.includeSessionId) delete merged["session.id"]
         for (const key of metrics.excludeAttributes) delete merged[key]
         const session = merged["session.id"]
@@ -204,7 +204,7 @@ export const layer = Layer.effect(
           timestamp: time,
           // Logs carry no span context: events are linked by session.id and prompt.id, not by trace.
           context: ROOT_CONTEXT,
-          attributes: { "event.name": name, "event.timestamp": new Date(time).toISOString(), ...attributes },
+          attributes: { ...config.standardAttributes, "event.name": name, "event.timestamp": new Date(time).toISOString(), ...attributes },
         })
       })
 
