@@ -166,6 +166,17 @@ export const PROFILE_ATTRIBUTES = ["user.id (anonymous installation id)", "termi
 /** Attributes on every log event, besides those listed per event. */
 export const COMMON_EVENT_ATTRIBUTES = ["event.name", "event.timestamp", "event.sequence", "session.id", "prompt.id"] as const
 
+/** The per-call usage figures api_request and api_error share. */
+const USAGE_ATTRIBUTES = [
+  "input_tokens",
+  "output_tokens",
+  "reasoning_tokens",
+  "cache_read_tokens",
+  "cache_creation_tokens",
+  "cost_usd",
+  "duration_ms",
+] as const
+
 export const EVENTS = {
   "session.created": { attributes: ["session.parent_id"], when: "a session (or subagent session) starts" },
   "session.idle": {
@@ -188,37 +199,11 @@ export const EVENTS = {
     when: "a person (or opencode run) submits a prompt; not a subagent's task prompt. No prompt text",
   },
   api_request: {
-    attributes: [
-      "model",
-      "provider",
-      "message.id",
-      "input_tokens",
-      "output_tokens",
-      "reasoning_tokens",
-      "cache_read_tokens",
-      "cache_creation_tokens",
-      "cost_usd",
-      "duration_ms",
-      "finish_reason",
-    ],
+    attributes: ["model", "provider", "message.id", ...USAGE_ATTRIBUTES, "finish_reason"],
     when: "an assistant message (LLM call) completes successfully",
   },
   api_error: {
-    attributes: [
-      "model",
-      "provider",
-      "message.id",
-      "error.type",
-      "error",
-      "status_code",
-      "duration_ms",
-      "input_tokens",
-      "output_tokens",
-      "reasoning_tokens",
-      "cache_read_tokens",
-      "cache_creation_tokens",
-      "cost_usd",
-    ],
+    attributes: ["model", "provider", "message.id", "error.type", "error", "status_code", ...USAGE_ATTRIBUTES],
     when: "an assistant message ends in an error",
   },
   tool_result: {

@@ -461,31 +461,16 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity
   if (!exporterChoice("OPENCODE_LOGS_EXPORTER")) logsEnabled = false
   if (!exporterChoice("OPENCODE_TRACES_EXPORTER")) TRACE_TYPES.forEach((t) => disabledTraces.add(t))
 
-  const helperRefreshMs = decodePositiveInt(raw.OPENCODE_OTLP_HEADERS_HELPER_REFRESH, DEFAULTS.headersHelperRefreshMs)
-  if (helperRefreshMs === undefined)
-    problem(
-      "OPENCODE_OTLP_HEADERS_HELPER_REFRESH",
-      raw.OPENCODE_OTLP_HEADERS_HELPER_REFRESH,
-      "a positive whole number of milliseconds",
-      `The default of ${DEFAULTS.headersHelperRefreshMs} ms applies.`,
-    )
-
-  const shutdownTimeoutMs = decodePositiveInt(raw.OPENCODE_OTLP_SHUTDOWN_TIMEOUT, DEFAULTS.shutdownTimeoutMs)
-  if (shutdownTimeoutMs === undefined)
-    problem(
-      "OPENCODE_OTLP_SHUTDOWN_TIMEOUT",
-      raw.OPENCODE_OTLP_SHUTDOWN_TIMEOUT,
-      "a positive whole number of milliseconds",
-      `The default of ${DEFAULTS.shutdownTimeoutMs} ms applies.`,
-    )
-  const helperTimeoutMs = decodePositiveInt(raw.OPENCODE_OTLP_HEADERS_HELPER_TIMEOUT, DEFAULTS.headersHelperTimeoutMs)
-  if (helperTimeoutMs === undefined)
-    problem(
-      "OPENCODE_OTLP_HEADERS_HELPER_TIMEOUT",
-      raw.OPENCODE_OTLP_HEADERS_HELPER_TIMEOUT,
-      "a positive whole number of milliseconds",
-      `The default of ${DEFAULTS.headersHelperTimeoutMs} ms applies.`,
-    )
+  /** A duration in ms whose bad value falls back to its default, with a message. */
+  const durationOr = (variable: Variable, fallback: number) => {
+    const value = decodePositiveInt(raw[variable], fallback)
+    if (value !== undefined) return value
+    problem(variable, raw[variable], "a positive whole number of milliseconds", `The default of ${fallback} ms applies.`)
+    return fallback
+  }
+  const helperRefreshMs = durationOr("OPENCODE_OTLP_HEADERS_HELPER_REFRESH", DEFAULTS.headersHelperRefreshMs)
+  const shutdownTimeoutMs = durationOr("OPENCODE_OTLP_SHUTDOWN_TIMEOUT", DEFAULTS.shutdownTimeoutMs)
+  const helperTimeoutMs = durationOr("OPENCODE_OTLP_HEADERS_HELPER_TIMEOUT", DEFAULTS.headersHelperTimeoutMs)
 
   /**
    * A switch: 1/true/yes/on or 0/false/no/off. Anything else is reported and the default applies — for the
@@ -587,13 +572,13 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity
     endpoint,
     protocol,
     resourceAttributes,
-    shutdownTimeoutMs: shutdownTimeoutMs ?? DEFAULTS.shutdownTimeoutMs,
+    shutdownTimeoutMs,
     headers: {
       static: staticHeaders,
       helper,
-      helperTimeoutMs: helperTimeoutMs ?? DEFAULTS.headersHelperTimeoutMs,
+      helperTimeoutMs,
       helperCwd: workspace?.directory,
-      helperRefreshMs: helperRefreshMs ?? DEFAULTS.headersHelperRefreshMs,
+      helperRefreshMs,
     },
     metrics: {
       enabled: metricsEnabled,
