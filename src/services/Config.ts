@@ -76,6 +76,8 @@ export const VARIABLES = {
   OPENCODE_OTLP_CLIENT_CERTIFICATE: "clientCertificate",
   OPENCODE_PROFILE: "profile",
   OPENCODE_METRICS_EXPORTER: "metricsExporter",
+  OPENCODE_PROMETHEUS_HOST: "prometheusHost",
+  OPENCODE_PROMETHEUS_PORT: "prometheusPort",
   OPENCODE_LOGS_EXPORTER: "logsExporter",
   OPENCODE_TRACES_EXPORTER: "tracesExporter",
   OPENCODE_METRICS_INCLUDE_SESSION_ID: "metricsIncludeSessionId",
@@ -102,6 +104,8 @@ export const FALLBACKS: Partial<Record<Variable, string>> = {
   OPENCODE_OTLP_CLIENT_KEY: "OTEL_EXPORTER_OTLP_CLIENT_KEY",
   OPENCODE_OTLP_CLIENT_CERTIFICATE: "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
   OPENCODE_METRICS_EXPORTER: "OTEL_METRICS_EXPORTER",
+  OPENCODE_PROMETHEUS_HOST: "OTEL_EXPORTER_PROMETHEUS_HOST",
+  OPENCODE_PROMETHEUS_PORT: "OTEL_EXPORTER_PROMETHEUS_PORT",
   OPENCODE_LOGS_EXPORTER: "OTEL_LOGS_EXPORTER",
   OPENCODE_TRACES_EXPORTER: "OTEL_TRACES_EXPORTER",
   OPENCODE_METRICS_INCLUDE_SESSION_ID: "OTEL_METRICS_INCLUDE_SESSION_ID",
@@ -207,6 +211,9 @@ export interface TelemetryConfig {
     readonly excludeAttributes: ReadonlySet<string>
     readonly temporality: Temporality
     readonly costUsageScale: number
+    /** Push over OTLP (default), and/or serve a Prometheus pull endpoint. */
+    readonly otlp: boolean
+    readonly prometheus: { readonly host: string; readonly port: number } | undefined
     /** session.id on metric points (OTEL_METRICS_INCLUDE_SESSION_ID, default on). */
     readonly includeSessionId: boolean
   }
@@ -446,20 +453,32 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity
     }
   }
 
-  // Exporter selection per signal, like Claude Code's OTEL_*_EXPORTER: otlp (default) or none.
-  const exporterChoice = (variable: "OPENCODE_METRICS_EXPORTER" | "OPENCODE_LOGS_EXPORTER" | "OPENCODE_TRACES_EXPORTER") => {
+  // Exporter selection per signal, like Claude Code's OTEL_*_EXPORTER: otlp (default), none, and for metrics
+  // prometheus (a pull endpoint).
+  const exporterChoice = (
+    variable: "OPENCODE_METRICS_EXPORTER" | "OPENCODE_LOGS_EXPORTER" | "OPENCODE_TRACES_EXPORTER",
+    accepted: ReadonlyArray<string>,
+  ): ReadonlySet<string> => {
     const values = parseList(raw[variable]).map((v) => v.toLowerCase())
-    if (values.length === 0) return true
-    const unknown = values.filter((v) => v !== "otlp" && v !== "none")
-    if (unknown.length > 0) {
-      problem(variable, raw[variable], "otlp or none (comma-separated)", "This setting is ignored; otlp applies.")
-      return true
+    if (values.length === 0) return new Set(["otlp"])
+    if (values.some((v) => !accepted.includes(v))) {
+      problem(variable, raw[variable], `${accepted.join(", ")} (comma-separated)`, "This setting is ignored; otlp applies.")
+      return new Set(["otlp"])
     }
-    return values.includes("otlp")
+    return new Set(values)
   }
-  if (!exporterChoice("OPENCODE_METRICS_EXPORTER")) metricsEnabled = false
-  if (!exporterChoice("OPENCODE_LOGS_EXPORTER")) logsEnabled = false
-  if (!exporterChoice("OPENCODE_TRACES_EXPORTER")) TRACE_TYPES.forEach((t) => disabledTraces.add(t))
+  const metricExporters = exporterChoice("OPENCODE_METRICS_EXPORTER", ["otlp", "prometheus", "none"])
+  if (!exporterChoice("OPENCODE_LOGS_EXPORTER", ["otlp", "none"]).has("otlp")) logsEnabled = false
+  if (!exporterChoice("OPENCODE_TRACES_EXPORTER", ["otlp", "none"]).has("otlp")) TRACE_TYPES.forEach((t) => disabledTraces.add(t))
+  let prometheus: { host: string; port: number } | undefined
+  if (metricExporters.has("prometheus")) {
+    const port = isEmpty(raw.OPENCODE_PROMETHEUS_PORT) ? 9464 : Number(raw.OPENCODE_PROMETHEUS_PORT.trim())
+    if (Number.isInteger(port) && port >= 0 && port <= 65535)
+      prometheus = { host: isEmpty(raw.OPENCODE_PROMETHEUS_HOST) ? "127.0.0.1" : raw.OPENCODE_PROMETHEUS_HOST.trim(), port }
+    else problem("OPENCODE_PROMETHEUS_PORT", raw.OPENCODE_PROMETHEUS_PORT, "a TCP port, 0 to 65535", "The Prometheus endpoint is not served.")
+  }
+  const metricsOtlp = metricExporters.has("otlp")
+  if (!metricsOtlp && prometheus === undefined) metricsEnabled = false
 
   /** A duration in ms whose bad value falls back to its default, with a message. */
   const durationOr = (variable: Variable, fallback: number) => {
@@ -590,6 +609,8 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity
       temporality,
       costUsageScale,
       includeSessionId,
+      otlp: metricsOtlp,
+      prometheus,
     },
     logs: { enabled: logsEnabled, intervalMs: logsIntervalMs ?? DEFAULTS.logsIntervalMs },
     traces: { disabled: disabledTraces, attributes: spanAttributes, parent },

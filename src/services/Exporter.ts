@@ -34,6 +34,7 @@ import {
   type SpanExporter,
 } from "@opentelemetry/sdk-trace-base"
 import { Context, Effect, Layer, Redacted } from "effect"
+import { PullReader, servePrometheus } from "../exporters/prometheus.ts"
 import {
   buildLogExporter,
   buildMetricExporter,
@@ -105,11 +106,14 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
 
   // Readers come and go with rotation (below); the exporter behind them lives as long as the layer.
   const metricExporter = exporters.metrics === undefined ? undefined : new SharedMetricExporter(exporters.metrics)
-  const makeMeterProvider = () =>
-    new MeterProvider({
+  const prometheus = config.metrics.enabled ? config.metrics.prometheus : undefined
+  let pullReader: PullReader | undefined
+  const makeMeterProvider = () => {
+    pullReader = prometheus === undefined ? undefined : new PullReader()
+    return new MeterProvider({
       resource,
-      readers:
-        metricExporter === undefined
+      readers: [
+        ...(metricExporter === undefined
           ? []
           : [
               new PeriodicExportingMetricReader({
@@ -118,8 +122,11 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
                 // The reader requires timeout <= interval.
                 exportTimeoutMillis: Math.min(config.metrics.intervalMs, Math.max(budget, 1_000)),
               }),
-            ],
+            ]),
+        ...(pullReader === undefined ? [] : [pullReader]),
+      ],
     })
+  }
 
   const providers = yield* Effect.acquireRelease(
     Effect.sync(() => ({
@@ -165,6 +172,16 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
       ),
   )
   const { loggerProvider, tracerProvider } = providers
+
+  // The Prometheus endpoint outlives rotations: each scrape reads the current provider's reader.
+  if (prometheus !== undefined) {
+    const served = yield* Effect.promise(() => servePrometheus(prometheus.host, prometheus.port, () => pullReader))
+    if ("error" in served)
+      yield* Effect.logWarning(
+        `The Prometheus endpoint ${prometheus.host}:${prometheus.port} could not be served (${served.error}; another opencode may hold the port). Other exports continue.`,
+      )
+    else yield* Effect.addFinalizer(() => Effect.promise(served.stop))
+  }
   let meter = providers.meterProvider.getMeter(PACKAGE_NAME, PACKAGE_VERSION)
 
   return Exporter.of({
@@ -277,7 +294,7 @@ export const layer = Layer.effect(
       logs: config.logs.enabled
         ? new ResilientLogExporter("logs", config.signals.logs.protocol, (h) => buildLogExporter(targetOf("logs"), withSignalHeaders("logs", h)), headers, context, initial, report, (l) => l.length)
         : undefined,
-      metrics: config.metrics.enabled
+      metrics: config.metrics.enabled && config.metrics.otlp
         ? new ResilientMetricExporter("metrics", config.signals.metrics.protocol, (h) => buildMetricExporter(targetOf("metrics"), withSignalHeaders("metrics", h)), headers, context, initial, report, () => 1)
         : undefined,
     })

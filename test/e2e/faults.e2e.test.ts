@@ -714,7 +714,9 @@ const MALFORMED: Record<Exclude<Variable, "OPENCODE_ENABLE_TELEMETRY">, { value:
   OPENCODE_LOG_TOOL_DETAILS: { value: "maybe?" },
   OPENCODE_LOG_TOOL_CONTENT: { value: "[]" },
   OPENCODE_PROFILE: { value: "claude-kode" },
-  OPENCODE_METRICS_EXPORTER: { value: "prometheus" },
+  OPENCODE_METRICS_EXPORTER: { value: "statsd" },
+  OPENCODE_PROMETHEUS_HOST: { value: "odd host name" },
+  OPENCODE_PROMETHEUS_PORT: { value: "99999", extra: { OPENCODE_METRICS_EXPORTER: "otlp,prometheus" } },
   OPENCODE_LOGS_EXPORTER: { value: "console,otlp" },
   OPENCODE_TRACES_EXPORTER: { value: "jaeger" },
   OPENCODE_METRICS_INCLUDE_SESSION_ID: { value: "maybe?" },
@@ -724,7 +726,13 @@ const MALFORMED: Record<Exclude<Variable, "OPENCODE_ENABLE_TELEMETRY">, { value:
   OPENCODE_OTLP_CLIENT_CERTIFICATE: { value: "/nonexistent/client.crt" },
 }
 /** Variables for which every value is valid. */
-const ACCEPTS_ANY = new Set<Variable>(["OPENCODE_DISABLE_LOGS", "OPENCODE_EXCLUDE_METRICS_ATTRIBUTES", "OPENCODE_SERVICE_NAME"])
+const ACCEPTS_ANY = new Set<Variable>([
+  "OPENCODE_DISABLE_LOGS",
+  "OPENCODE_EXCLUDE_METRICS_ATTRIBUTES",
+  "OPENCODE_SERVICE_NAME",
+  // Only read when the Prometheus endpoint is on (it is not here).
+  "OPENCODE_PROMETHEUS_HOST",
+])
 
 describe("a malformed setting", () => {
   test("the list covers every variable the plugin reads", () => {

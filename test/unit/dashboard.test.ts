@@ -5,16 +5,27 @@
 import { expect, test } from "bun:test"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
+import { prometheusName } from "../../src/exporters/prometheus.ts"
 import { METRICS } from "../../src/signals.ts"
 
-const prometheusUnit: Record<string, string> = { ms: "milliseconds", s: "seconds", USD: "USD" }
+const promName = (name: string, unit: string, kind: string) => prometheusName(`opencode.${name}`, unit, kind === "counter")
 
-/** The OTLP -> Prometheus name of a metric: curly-brace units are dropped, known units spelled out. */
-const promName = (name: string, unit: string, kind: string) => {
-  const base = `opencode_${name.replaceAll(".", "_")}`
-  const suffix = unit.startsWith("{") ? "" : `_${prometheusUnit[unit] ?? unit}`
-  return `${base}${suffix}${kind === "counter" ? "_total" : ""}`
-}
+test("Prometheus names follow the Collector's translation", () => {
+  const claude: Array<[string, string, boolean, string]> = [
+    ["claude_code.token.usage", "tokens", true, "claude_code_token_usage_tokens_total"],
+    ["claude_code.cost.usage", "USD", true, "claude_code_cost_usage_USD_total"],
+    ["claude_code.lines_of_code.count", "count", true, "claude_code_lines_of_code_count_total"],
+    ["claude_code.session.count", "count", true, "claude_code_session_count_total"],
+    ["claude_code.commit.count", "count", true, "claude_code_commit_count_total"],
+    ["claude_code.pull_request.count", "count", true, "claude_code_pull_request_count_total"],
+    ["claude_code.code_edit_tool.decision", "count", true, "claude_code_code_edit_tool_decision_total"],
+    ["claude_code.active_time.total", "s", true, "claude_code_active_time_seconds_total"],
+    ["opencode.tool.duration", "ms", false, "opencode_tool_duration_milliseconds"],
+    ["opencode.token.usage", "{token}", true, "opencode_token_usage_total"],
+    ["opencode.lines_of_code.total", "{line}", false, "opencode_lines_of_code_total"],
+  ]
+  for (const [name, unit, counter, expected] of claude) expect(prometheusName(name, unit, counter)).toBe(expected)
+})
 
 test("every dashboard query names a metric the plugin emits", () => {
   const dashboard = JSON.parse(readFileSync(join(import.meta.dir, "..", "..", "dashboards", "grafana-opencode.json"), "utf8"))
