@@ -1,0 +1,122 @@
+/**
+ * A real Prometheus server (Debian's `prometheus`, installed by .ci/run) scrapes the plugin's pull endpoint inside
+ * a real `opencode run`, and the dashboard queries of Claude Code's monitoring return opencode's own numbers.
+ *
+ * The run keeps opencode alive for a few seconds after its first LLM call completed (a `sleep` through the bash
+ * tool), so Prometheus scrapes while the numbers are there; queries use max_over_time because the series go
+ * stale when opencode exits.
+ */
+import { afterAll, beforeAll, expect, test } from "bun:test"
+import { spawn, spawnSync, type ChildProcess } from "node:child_process"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { REPO_ROOT } from "../support/opencode.ts"
+import { runScenario, type Scenario } from "../support/scenarios.ts"
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer()
+    s.listen(0, "127.0.0.1", () => {
+      const port = (s.address() as import("node:net").AddressInfo).port
+      s.close(() => resolve(port))
+    })
+  })
+
+const prometheusBinary = spawnSync("sh", ["-c", "command -v prometheus"], { encoding: "utf8" }).stdout.trim()
+
+let prometheus: ChildProcess | undefined
+let dir: string
+let webPort: number
+let pluginPort: number
+
+beforeAll(async () => {
+  // Not silently skipped: CI installs Prometheus (.ci/run); a machine without it fails here, saying why.
+  expect(prometheusBinary, "the prometheus binary (apt-get install prometheus) is needed").not.toBe("")
+  dir = mkdtempSync(join(tmpdir(), "otel-prom-"))
+  webPort = await freePort()
+  pluginPort = await freePort()
+  writeFileSync(
+    join(dir, "prometheus.yml"),
+    `global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n  - job_name: opencode\n    static_configs:\n      - targets: ["127.0.0.1:${pluginPort}"]\n`,
+  )
+  prometheus = spawn(
+    prometheusBinary,
+    [
+      `--config.file=${join(dir, "prometheus.yml")}`,
+      `--storage.tsdb.path=${join(dir, "data")}`,
+      `--web.listen-address=127.0.0.1:${webPort}`,
+      "--storage.tsdb.retention.time=1h",
+    ],
+    { stdio: "ignore" },
+  )
+  // Ready when its API answers (bounded).
+  for (let i = 0; i < 60; i++) {
+    const ok = await fetch(`http://127.0.0.1:${webPort}/-/ready`).then((r) => r.ok).catch(() => false)
+    if (ok) return
+    await new Promise((r) => setTimeout(r, 250))
+  }
+  throw new Error("Prometheus did not become ready")
+}, 60_000)
+
+afterAll(() => {
+  prometheus?.kill("SIGKILL")
+  if (dir) rmSync(dir, { recursive: true, force: true })
+})
+
+const query = async (promql: string): Promise<Array<{ metric: Record<string, string>; value: number }>> => {
+  const url = `http://127.0.0.1:${webPort}/api/v1/query?query=${encodeURIComponent(promql)}`
+  const body = (await (await fetch(url)).json()) as { data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } }
+  return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }))
+}
+
+const scenario: Scenario = {
+  name: "prometheus",
+  description: "one completed LLM call, then a bash sleep that keeps opencode running while Prometheus scrapes",
+  runs: [{ prompt: "Write notes.txt, then wait a little." }],
+  script: [
+    { toolCall: { name: "write", arguments: { filePath: "notes.txt", content: "one\ntwo\nthree\n" } }, usage: { prompt: 1301, completion: 41, cached: 300, reasoning: 2 } },
+    { toolCall: { name: "bash", arguments: { command: "sleep 5", description: "Wait" } }, usage: { prompt: 2602, completion: 52, cached: 600, reasoning: 3 } },
+    { text: "Done.", usage: { prompt: 3903, completion: 63, cached: 900, reasoning: 4 } },
+  ],
+  expect: { exitCodes: [0], sessions: 1 },
+}
+
+test(
+  "Prometheus scrapes the plugin in a real opencode run; Claude Code dashboard queries return opencode's numbers",
+  async () => {
+    const result = await runScenario(scenario, {
+      plugins: [join(REPO_ROOT, "src", "plugin.ts")],
+      env: {
+        OPENCODE_ENABLE_TELEMETRY: "1",
+        OPENCODE_METRICS_EXPORTER: "prometheus",
+        OPENCODE_LOGS_EXPORTER: "none",
+        OPENCODE_TRACES_EXPORTER: "none",
+        OPENCODE_PROMETHEUS_PORT: String(pluginPort),
+        OPENCODE_PROFILE: "claude-code",
+      },
+    })
+    expect(result.exitCodes).toEqual([0])
+    // The first LLM call (the write) had completed during the sleep: its numbers are what Prometheus saw.
+    const session = result.exports[0] as { messages: Array<{ info: { role: string; cost?: number; tokens?: { input: number; output: number; cache: { read: number } } } }> }
+    const first = session.messages.find((m) => m.info.role === "assistant")!.info
+    const max = async (promql: string) => (await query(`max_over_time(${promql}[10m])`)).map((r) => r.value)
+
+    expect(await max('claude_code_token_usage_tokens_total{type="input"}')).toEqual([first.tokens!.input])
+    expect(await max('claude_code_token_usage_tokens_total{type="output"}')).toEqual([first.tokens!.output])
+    expect(await max('claude_code_token_usage_tokens_total{type="cacheRead"}')).toEqual([first.tokens!.cache.read])
+    const cost = await max("claude_code_cost_usage_USD_total")
+    expect(cost).toHaveLength(1)
+    expect(Math.abs(cost[0]! - first.cost!)).toBeLessThan(1e-9)
+    expect(await max("claude_code_session_count_total")).toEqual([1])
+    expect(await max('claude_code_lines_of_code_count_total{type="added"}')).toEqual([3])
+    // Labels Claude Code's dashboards group by.
+    const byModel = await query("max_over_time(claude_code_cost_usage_USD_total[10m])")
+    expect(byModel[0]!.metric["model"]).toBe("m")
+    expect(byModel[0]!.metric["session_id"]).toBe(String(result.sessionIDs[0]))
+    const up = await query('max_over_time(up{job="opencode"}[10m])')
+    expect(up.map((r) => r.value)).toEqual([1])
+  },
+  180_000,
+)
