@@ -8,7 +8,11 @@ import { Instruments, type EventName } from "../services/Instruments.ts"
 import { endOpenSpans, newSessionState, SessionStore, type SessionState } from "../services/SessionStore.ts"
 
 /** Attributes every signal of a session carries (metrics may strip them through the exclusion list). */
-export const sessionAttributes = (state: SessionState): Attributes => ({ "session.id": state.id })
+export const sessionAttributes = (state: SessionState): Attributes => ({
+  "session.id": state.id,
+  // Dropped by Instruments unless OTEL_METRICS_INCLUDE_VERSION opts in.
+  ...(state.version === undefined ? {} : { "app.version": state.version }),
+})
 
 /**
  * The state of a session, created on first sight when opencode did not announce it in this process

@@ -26,6 +26,7 @@ export const onSessionCreated = Effect.fn("handlers.onSessionCreated")(function*
     state.parentID = info.parentID
   }
 
+  state.version = info.version
   // A subagent's session nests under the parent's tool call that spawned it, and shares its prompt.
   const parent = info.parentID === undefined ? undefined : yield* existingSession(info.parentID)
   if (parent !== undefined) {
@@ -73,6 +74,7 @@ const spawningToolSpan = Effect.fnUntraced(function* (parent: SessionState, chil
 export const onSessionUpdated = Effect.fn("handlers.onSessionUpdated")(function* (info: SessionInfo) {
   const state = yield* existingSession(info.id)
   if (state === undefined) return
+  state.version ??= info.version
   if (info.cost !== undefined && info.tokens !== undefined)
     state.reported = {
       cost: info.cost,

@@ -81,6 +81,7 @@ export const VARIABLES = {
   OPENCODE_LOGS_EXPORTER: "logsExporter",
   OPENCODE_TRACES_EXPORTER: "tracesExporter",
   OPENCODE_METRICS_INCLUDE_SESSION_ID: "metricsIncludeSessionId",
+  OPENCODE_METRICS_INCLUDE_VERSION: "metricsIncludeVersion",
   OPENCODE_OTLP_HEADERS_HELPER_REFRESH: "headersHelperRefresh",
 } as const
 
@@ -109,6 +110,7 @@ export const FALLBACKS: Partial<Record<Variable, string>> = {
   OPENCODE_LOGS_EXPORTER: "OTEL_LOGS_EXPORTER",
   OPENCODE_TRACES_EXPORTER: "OTEL_TRACES_EXPORTER",
   OPENCODE_METRICS_INCLUDE_SESSION_ID: "OTEL_METRICS_INCLUDE_SESSION_ID",
+  OPENCODE_METRICS_INCLUDE_VERSION: "OTEL_METRICS_INCLUDE_VERSION",
   OPENCODE_OTLP_HEADERS_HELPER_REFRESH: "CLAUDE_CODE_OTEL_HEADERS_HELPER_DEBOUNCE_MS",
 }
 export type Variable = keyof typeof VARIABLES
@@ -216,6 +218,8 @@ export interface TelemetryConfig {
     readonly prometheus: { readonly host: string; readonly port: number } | undefined
     /** session.id on metric points (OTEL_METRICS_INCLUDE_SESSION_ID, default on). */
     readonly includeSessionId: boolean
+    /** app.version (opencode's version) on metric points and events (OTEL_METRICS_INCLUDE_VERSION, default off). */
+    readonly includeVersion: boolean
   }
   readonly logs: {
     readonly enabled: boolean
@@ -510,6 +514,7 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity
     toolContent: flag("OPENCODE_LOG_TOOL_CONTENT", false),
   }
   const includeSessionId = flag("OPENCODE_METRICS_INCLUDE_SESSION_ID", true)
+  const includeVersion = flag("OPENCODE_METRICS_INCLUDE_VERSION", false)
   // Per signal: the shared endpoint/protocol/headers, overridden by OTEL_EXPORTER_OTLP_<SIGNAL>_* where set.
   // A bad per-signal value switches off that signal only.
   const signalOff = (signal: Signal) => {
@@ -609,6 +614,7 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity
       temporality,
       costUsageScale,
       includeSessionId,
+      includeVersion,
       otlp: metricsOtlp,
       prometheus,
     },

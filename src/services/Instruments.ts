@@ -56,6 +56,12 @@ export const CLAUDE_CODE_UNITS: Partial<Record<MetricName, string>> = {
   "active_time.total": "s",
 }
 
+/** Spans carry no app.version: it is a metric/event dimension, opted in with OTEL_METRICS_INCLUDE_VERSION. */
+const withoutVersion = (attributes: Attributes): Attributes => {
+  const { ["app.version"]: _version, ...rest } = attributes
+  return rest
+}
+
 /** Distinct sessions with metric series on one meter provider before it is rotated (cumulative only). */
 export const ROTATE_AFTER_SESSIONS = 500
 
@@ -147,6 +153,7 @@ export const layer = Layer.effect(
       Effect.gen(function* () {
         const merged: Attributes = { ...config.standardAttributes, ...attributes, ...metrics.attributes }
         if (!metrics.includeSessionId) delete merged["session.id"]
+        if (!metrics.includeVersion) delete merged["app.version"]
         for (const key of metrics.excludeAttributes) delete merged[key]
         const session = merged["session.id"]
         if (rotates && session !== undefined && !sessionsOnMeter.has(session)) {
@@ -196,6 +203,8 @@ export const layer = Layer.effect(
       Effect.sync(() => {
         if (!config.logs.enabled) return
         const time = timestamp ?? Date.now()
+        const { ["app.version"]: version, ...rest } = attributes
+        const eventAttributes = metrics.includeVersion && version !== undefined ? attributes : rest
         logger.emit({
           eventName: name,
           body: `${config.eventPrefix}${name}`,
@@ -204,7 +213,7 @@ export const layer = Layer.effect(
           timestamp: time,
           // Logs carry no span context: events are linked by session.id and prompt.id, not by trace.
           context: ROOT_CONTEXT,
-          attributes: { ...config.standardAttributes, "event.name": name, "event.timestamp": new Date(time).toISOString(), ...attributes },
+          attributes: { ...config.standardAttributes, "event.name": name, "event.timestamp": new Date(time).toISOString(), ...eventAttributes },
         })
       })
 
@@ -216,7 +225,7 @@ export const layer = Layer.effect(
           name,
           {
             kind: spanOptions.kind ?? SpanKind.INTERNAL,
-            attributes: { ...spanOptions.attributes, ...config.traces.attributes },
+            attributes: withoutVersion({ ...spanOptions.attributes, ...config.traces.attributes }),
             ...(spanOptions.startTime === undefined ? {} : { startTime: spanOptions.startTime }),
           },
           parent,

@@ -27,6 +27,8 @@ export interface SessionState {
   createdAt: number
   /** True when this process saw session.created (so session.count and the session span belong here). */
   seenCreated: boolean
+  /** opencode's version, as the session reports it. */
+  version: string | undefined
   /** The session span, while open. */
   span: Span | undefined
   /** The span of the prompt being processed (Claude Code's `interaction`), while open. */
@@ -84,6 +86,7 @@ export const newSessionState = (id: string, init: { parentID?: string | undefine
   parentID: init.parentID,
   createdAt: init.createdAt,
   seenCreated: init.seenCreated,
+  version: undefined,
   span: undefined,
   interaction: undefined,
   blocked: new Map(),

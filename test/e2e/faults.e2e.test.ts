@@ -720,6 +720,7 @@ const MALFORMED: Record<Exclude<Variable, "OPENCODE_ENABLE_TELEMETRY">, { value:
   OPENCODE_LOGS_EXPORTER: { value: "console,otlp" },
   OPENCODE_TRACES_EXPORTER: { value: "jaeger" },
   OPENCODE_METRICS_INCLUDE_SESSION_ID: { value: "maybe?" },
+  OPENCODE_METRICS_INCLUDE_VERSION: { value: "sometimes" },
   OPENCODE_OTLP_HEADERS_HELPER_REFRESH: { value: "5m" },
   OPENCODE_OTLP_CERTIFICATE: { value: "/nonexistent/ca.pem" },
   OPENCODE_OTLP_CLIENT_KEY: { value: "/nonexistent/client.key" },

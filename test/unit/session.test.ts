@@ -242,3 +242,30 @@ describe("the claude-code profile", () => {
     }),
   )
 })
+
+describe("app.version (OTEL_METRICS_INCLUDE_VERSION)", () => {
+  const withVersion = (id: string) => ({
+    type: "session.created",
+    properties: { info: { id, version: "1.18.33", time: { created: Date.now() } } },
+  })
+  const attributesSeen = Effect.gen(function* () {
+    yield* handleEvent(withVersion("ses_v"))
+    yield* endAllSessions()
+    const memory = yield* MemoryExporter
+    const metrics = (yield* memory.metrics).at(-1)!.scopeMetrics.flatMap((s) => s.metrics)
+    const point = metrics.find((m) => m.descriptor.name === "opencode.session.count")!.dataPoints[0]!
+    const log = (yield* memory.logs)[0]!
+    const span = (yield* memory.spans)[0]!
+    return { metric: point.attributes["app.version"], event: log.attributes["app.version"], span: span.attributes["app.version"] }
+  })
+  effectTest(Telemetry.layerTest())("off by default", () =>
+    Effect.gen(function* () {
+      expect(yield* attributesSeen).toEqual({ metric: undefined, event: undefined, span: undefined })
+    }),
+  )
+  effectTest(Telemetry.layerTest({ OPENCODE_METRICS_INCLUDE_VERSION: "true" }))("on: opencode's version on metrics and events", () =>
+    Effect.gen(function* () {
+      expect(yield* attributesSeen).toEqual({ metric: "1.18.33", event: "1.18.33", span: undefined })
+    }),
+  )
+})
