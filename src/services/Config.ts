@@ -166,6 +166,8 @@ export interface SignalTarget {
 export interface TelemetryConfig {
   /** False when telemetry is not switched on, or when an invalid setting leaves nothing sensible to do. */
   readonly enabled: boolean
+  /** Per signal: sent over OTLP, and/or written to opencode's log (the `console` exporter). */
+  readonly exportTo: { readonly otlp: Readonly<Record<Signal, boolean>>; readonly console: Readonly<Record<Signal, boolean>> }
   /** TLS files (PEM paths): a CA to trust, and a client key and certificate for mutual TLS. */
   readonly tls: { readonly ca?: string | undefined; readonly clientKey?: string | undefined; readonly clientCertificate?: string | undefined }
   /** Per signal: the shared endpoint and protocol, or the OTEL_EXPORTER_OTLP_<SIGNAL>_* overrides. */
@@ -471,9 +473,13 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity
     }
     return new Set(values)
   }
-  const metricExporters = exporterChoice("OPENCODE_METRICS_EXPORTER", ["otlp", "prometheus", "none"])
-  if (!exporterChoice("OPENCODE_LOGS_EXPORTER", ["otlp", "none"]).has("otlp")) logsEnabled = false
-  if (!exporterChoice("OPENCODE_TRACES_EXPORTER", ["otlp", "none"]).has("otlp")) TRACE_TYPES.forEach((t) => disabledTraces.add(t))
+  const metricExporters = exporterChoice("OPENCODE_METRICS_EXPORTER", ["otlp", "prometheus", "console", "none"])
+  const logExporters = exporterChoice("OPENCODE_LOGS_EXPORTER", ["otlp", "console", "none"])
+  const traceExporters = exporterChoice("OPENCODE_TRACES_EXPORTER", ["otlp", "console", "none"])
+  if (!logExporters.has("otlp") && !logExporters.has("console")) logsEnabled = false
+  if (!traceExporters.has("otlp") && !traceExporters.has("console")) TRACE_TYPES.forEach((t) => disabledTraces.add(t))
+  const consoleExport = { metrics: metricExporters.has("console"), logs: logExporters.has("console"), traces: traceExporters.has("console") }
+  const otlpExport = { metrics: metricExporters.has("otlp"), logs: logExporters.has("otlp"), traces: traceExporters.has("otlp") }
   let prometheus: { host: string; port: number } | undefined
   if (metricExporters.has("prometheus")) {
     const port = isEmpty(raw.OPENCODE_PROMETHEUS_PORT) ? 9464 : Number(raw.OPENCODE_PROMETHEUS_PORT.trim())
@@ -481,8 +487,8 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity
       prometheus = { host: isEmpty(raw.OPENCODE_PROMETHEUS_HOST) ? "127.0.0.1" : raw.OPENCODE_PROMETHEUS_HOST.trim(), port }
     else problem("OPENCODE_PROMETHEUS_PORT", raw.OPENCODE_PROMETHEUS_PORT, "a TCP port, 0 to 65535", "The Prometheus endpoint is not served.")
   }
-  const metricsOtlp = metricExporters.has("otlp")
-  if (!metricsOtlp && prometheus === undefined) metricsEnabled = false
+  const metricsOtlp = otlpExport.metrics
+  if (!metricsOtlp && prometheus === undefined && !consoleExport.metrics) metricsEnabled = false
 
   /** A duration in ms whose bad value falls back to its default, with a message. */
   const durationOr = (variable: Variable, fallback: number) => {
@@ -586,6 +592,7 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity
 
   const config: TelemetryConfig = {
     enabled: enabled && !fatal,
+    exportTo: { otlp: otlpExport, console: consoleExport },
     standardAttributes,
     tls,
     signals,

@@ -34,6 +34,7 @@ import {
   type SpanExporter,
 } from "@opentelemetry/sdk-trace-base"
 import { Context, Effect, Layer, Redacted } from "effect"
+import { ConsoleLogExporter, ConsoleMetricExporter, ConsoleSpanExporter } from "../exporters/console.ts"
 import { PullReader, servePrometheus } from "../exporters/prometheus.ts"
 import {
   buildLogExporter,
@@ -73,6 +74,12 @@ export interface SignalExporters {
   readonly spans?: SpanExporter | undefined
   readonly logs?: LogRecordExporter | undefined
   readonly metrics?: PushMetricExporter | undefined
+  /** Extra exporters beside the main ones (the `console` exporter). */
+  readonly extra?: {
+    readonly spans?: SpanExporter | undefined
+    readonly logs?: LogRecordExporter | undefined
+    readonly metrics?: PushMetricExporter | undefined
+  }
 }
 
 /** service.name (opencode unless OTEL_SERVICE_NAME says otherwise), the plugin's version, os.type, host.arch, then OPENCODE_RESOURCE_ATTRIBUTES. */
@@ -124,6 +131,15 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
               }),
             ]),
         ...(pullReader === undefined ? [] : [pullReader]),
+        ...(exporters.extra?.metrics === undefined
+          ? []
+          : [
+              new PeriodicExportingMetricReader({
+                exporter: exporters.extra.metrics,
+                exportIntervalMillis: config.metrics.intervalMs,
+                exportTimeoutMillis: Math.min(config.metrics.intervalMs, Math.max(budget, 1_000)),
+              }),
+            ]),
       ],
     })
   }
@@ -133,31 +149,27 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
       meterProvider: makeMeterProvider(),
       loggerProvider: new LoggerProvider({
         resource,
-        processors:
-          exporters.logs === undefined
+        processors: [exporters.logs, exporters.extra?.logs].flatMap((exporter) =>
+          exporter === undefined
             ? []
             : [
                 new BatchLogRecordProcessor({
-                  exporter: exporters.logs,
+                  exporter,
                   scheduledDelayMillis: config.logs.intervalMs,
                   exportTimeoutMillis: budget,
                   // The SDK drops silently past its queue; keep it as large as the retry buffer behind it.
                   maxQueueSize: PROCESSOR_QUEUE,
                 }),
               ],
+        ),
       }),
       tracerProvider: new BasicTracerProvider({
         resource,
-        spanProcessors:
-          exporters.spans === undefined
+        spanProcessors: [exporters.spans, exporters.extra?.spans].flatMap((exporter) =>
+          exporter === undefined
             ? []
-            : [
-                new BatchSpanProcessor(exporters.spans, {
-                  scheduledDelayMillis: 1_000,
-                  exportTimeoutMillis: budget,
-                  maxQueueSize: PROCESSOR_QUEUE,
-                }),
-              ],
+            : [new BatchSpanProcessor(exporter, { scheduledDelayMillis: 1_000, exportTimeoutMillis: budget, maxQueueSize: PROCESSOR_QUEUE })],
+        ),
       }),
     })),
     // Shutdown flushes every signal; bounded so a dead collector cannot hold opencode's exit.
@@ -287,11 +299,18 @@ export const layer = Layer.effect(
         )
       },
     }
+    // The console exporter writes to opencode's log, never to the terminal.
+    const writeLine = (line: string) => Effect.runForkWith(context)(Effect.logInfo(`telemetry: ${line}`))
     const exporter = yield* makeProviders({
-      spans: tracesWanted
+      extra: {
+        spans: tracesWanted && config.exportTo.console.traces ? new ConsoleSpanExporter(writeLine) : undefined,
+        logs: config.logs.enabled && config.exportTo.console.logs ? new ConsoleLogExporter(writeLine) : undefined,
+        metrics: config.metrics.enabled && config.exportTo.console.metrics ? new ConsoleMetricExporter(writeLine) : undefined,
+      },
+      spans: tracesWanted && config.exportTo.otlp.traces
         ? new ResilientSpanExporter("traces", config.signals.traces.protocol, (h) => buildSpanExporter(targetOf("traces"), withSignalHeaders("traces", h)), headers, context, initial, report, (s) => s.length)
         : undefined,
-      logs: config.logs.enabled
+      logs: config.logs.enabled && config.exportTo.otlp.logs
         ? new ResilientLogExporter("logs", config.signals.logs.protocol, (h) => buildLogExporter(targetOf("logs"), withSignalHeaders("logs", h)), headers, context, initial, report, (l) => l.length)
         : undefined,
       metrics: config.metrics.enabled && config.metrics.otlp

@@ -191,3 +191,20 @@ test("the end of a turn sends what it produced, before any dispose (a later SIGT
     await hooks.dispose!()
   }
 })
+
+test("the console exporter writes to opencode's log, never to the terminal", async () => {
+  const { client, logs } = captureClient()
+  const hooks = await OpenTelemetryPlugin(input(client), {
+    enabled: true,
+    metricsExporter: "console",
+    logsExporter: "console",
+    tracesExporter: "console",
+  })
+  await hooks.event!({ event: created("ses_console") })
+  await hooks.event!({ event: { type: "session.idle", properties: { sessionID: "ses_console" } } })
+  await hooks.dispose!()
+  const lines = logs.map((l) => l.message)
+  expect(lines.some((l) => l.includes("telemetry: event opencode.session.created") && l.includes("session.id=ses_console"))).toBe(true)
+  expect(lines.some((l) => l.includes("telemetry: metric opencode.session.count") && l.includes("= 1"))).toBe(true)
+  expect(lines.some((l) => l.includes("telemetry: span opencode.session"))).toBe(true)
+})
