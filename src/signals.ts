@@ -140,7 +140,7 @@ export const METRICS: Record<MetricName, MetricSpec> = {
     description: "Time opencode spent working on prompts (type=cli: from busy to idle)",
     unit: "s",
     attributes: ["session.id", "type"],
-    when: "at the end of each turn; type=user is not derivable from opencode's events and is not emitted",
+    when: "as busy time accrues (at each completed LLM call and at the end of each turn); type=user is not derivable from opencode's events and is not emitted",
   },
 }
 
@@ -161,7 +161,11 @@ export interface EventSpec {
 }
 
 /** On every metric point and event in the claude-code profile: Claude Code's standard attributes. */
-export const PROFILE_ATTRIBUTES = ["user.id (anonymous installation id)", "terminal.type"] as const
+export const PROFILE_ATTRIBUTES = [
+  "user.id (anonymous installation id)",
+  "terminal.type",
+  "organization.id, user.account_uuid, user.account_id, user.email (when set in OPENCODE_RESOURCE_ATTRIBUTES)",
+] as const
 
 /** Attributes on every log event, besides those listed per event. */
 export const COMMON_EVENT_ATTRIBUTES = ["event.name", "event.timestamp", "event.sequence", "session.id", "prompt.id"] as const

@@ -10,7 +10,7 @@ import { Instruments } from "../services/Instruments.ts"
 import { CONTENT_LIMIT, truncateText } from "./content.ts"
 import type { SessionState } from "../services/SessionStore.ts"
 import { emitEvent, sessionAttributes, sessionState } from "./common.ts"
-import { errorAttributes } from "./session.ts"
+import { countActiveTime, errorAttributes } from "./session.ts"
 
 /** The `chat.message` hook: a prompt submitted by a person (or `opencode run`). A subagent's task prompt is not one. */
 export const onChatMessage = Effect.fn("handlers.onChatMessage")(function* (
@@ -53,6 +53,7 @@ export const onAssistantMessage = Effect.fn("handlers.onAssistantMessage")(funct
   if (!finished) return
   state.countedMessages.add(info.id)
   state.llmSpans.delete(info.id)
+  yield* countActiveTime(state, Date.now())
 
   const instruments = yield* Instruments
   const base = sessionAttributes(state)

@@ -17,7 +17,7 @@ export const onPermissionAsked = Effect.fn("handlers.onPermissionAsked")(functio
   const state = yield* sessionState(asked.sessionID)
   const callID = asked.tool?.callID
   // The tool part (if already seen) names the tool exactly; `permission` names its class (edit covers write).
-  const tool = (callID === undefined ? undefined : state.toolSpans.get(callID)?.tool) ?? asked.permission
+  const tool = (callID === undefined ? undefined : state.callTools.get(callID)) ?? asked.permission
   // The wait for the user's answer, under the tool's span (Claude Code's `tool.blocked_on_user`).
   const toolSpan = callID === undefined ? undefined : state.toolSpans.get(callID)?.span
   if (toolSpan !== undefined) {

@@ -100,11 +100,8 @@ export const onSessionIdle = Effect.fn("handlers.onSessionIdle")(function* (sess
   // The prompt's work is done.
   state.interaction?.end(now)
   state.interaction = undefined
-  if (state.busySince !== undefined) {
-    const instruments = yield* Instruments
-    yield* instruments.count("active_time.total", (now - state.busySince) / 1000, { ...sessionAttributes(state), type: "cli" })
-    state.busySince = undefined
-  }
+  yield* countActiveTime(state, now)
+  state.busySince = undefined
   const totals = sessionTotals(state)
   yield* emitEvent(
     state,
@@ -191,6 +188,14 @@ export const endAllSessions = Effect.fn("handlers.endAllSessions")(function* () 
   const store = yield* SessionStore
   const now = Date.now()
   for (const state of yield* store.takeAll) yield* endSession(state, now)
+})
+
+/** Busy time since the last checkpoint, as active_time (type=cli); counted as it accrues, not only at idle. */
+export const countActiveTime = Effect.fnUntraced(function* (state: SessionState, now: number) {
+  if (state.busySince === undefined || now <= state.busySince) return
+  const instruments = yield* Instruments
+  yield* instruments.count("active_time.total", (now - state.busySince) / 1000, { ...sessionAttributes(state), type: "cli" })
+  state.busySince = now
 })
 
 export const errorAttributes = (error: ErrorInfo | undefined) => ({

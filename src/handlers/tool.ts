@@ -29,6 +29,8 @@ export const onToolPart = Effect.fn("handlers.onToolPart")(function* (part: Tool
   const state = yield* sessionState(part.sessionID)
   if (state.finishedCalls.has(part.callID)) return
   const s = part.state
+  if (s.status === "pending" || s.status === "running") state.callTools.set(part.callID, part.tool)
+  else state.callTools.delete(part.callID)
   if (s.status === "pending") {
     state.pendingCalls.set(part.callID, { tool: part.tool, messageID: part.messageID })
     return

@@ -582,11 +582,18 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity
     ...(pairComplete ? { clientKey, clientCertificate } : {}),
   }
 
+  // Claude Code puts organization and account attributes on every point; here they come from the resource settings.
+  const accountAttributes = Object.fromEntries(
+    ["organization.id", "user.account_uuid", "user.account_id", "user.email"].flatMap((key) =>
+      resourceAttributes[key] === undefined ? [] : [[key, resourceAttributes[key]!]],
+    ),
+  )
   const standardAttributes: Record<string, string> =
     profile === "claude-code"
       ? {
           ...(identity.installationId === undefined ? {} : { "user.id": identity.installationId }),
           ...(identity.terminalType === undefined ? {} : { "terminal.type": identity.terminalType }),
+          ...accountAttributes,
         }
       : {}
 

@@ -65,6 +65,8 @@ export interface SessionState {
   busySince: number | undefined
   /** Decisions by callID, to annotate the tool's result. */
   readonly decisions: Map<string, { readonly decision: "accept" | "reject"; readonly source: string }>
+  /** The tool of each call not finished yet (callID -> tool), whether or not its span is recorded. */
+  readonly callTools: Map<string, string>
   /** A file's content before a `write` call overwrote it (callID -> text), to count the lines it changed. */
   readonly writesBefore: Map<string, string>
   /** Tool calls announced (pending) but not started yet: callID -> tool and message. */
@@ -106,6 +108,7 @@ export const newSessionState = (id: string, init: { parentID?: string | undefine
   permissions: new Map(),
   busySince: undefined,
   decisions: new Map(),
+  callTools: new Map(),
   writesBefore: new Map(),
   pendingCalls: new Map(),
   childSessions: new Map(),

@@ -63,6 +63,7 @@ beforeAll(async () => {
 afterAll(() => {
   prometheus?.kill("SIGKILL")
   if (dir) rmSync(dir, { recursive: true, force: true })
+  rmSync(fakeBin, { recursive: true, force: true })
 })
 
 const query = async (promql: string): Promise<Array<{ metric: Record<string, string>; value: number }>> => {
@@ -71,14 +72,24 @@ const query = async (promql: string): Promise<Array<{ metric: Record<string, str
   return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }))
 }
 
+/** A stand-in `gh` on PATH: `gh pr create` succeeds without any network. */
+const fakeBin = mkdtempSync(join(tmpdir(), "otel-fake-gh-"))
+writeFileSync(join(fakeBin, "gh"), "#!/bin/sh\necho https://example.invalid/pull/1\n", { mode: 0o755 })
+
 const scenario: Scenario = {
   name: "prometheus",
-  description: "one completed LLM call, then a bash sleep that keeps opencode running while Prometheus scrapes",
-  runs: [{ prompt: "Write notes.txt, then wait a little." }],
+  description:
+    "an edit asked and accepted (--auto), a commit and a pull request through bash, then a bash sleep that keeps opencode running while Prometheus scrapes",
+  runs: [{ prompt: "Write notes.txt, commit it, open a pull request, then wait a little.", args: ["--auto"] }],
+  config: { permission: { edit: "ask", bash: "allow" } },
   script: [
     { toolCall: { name: "write", arguments: { filePath: "notes.txt", content: "one\ntwo\nthree\n" } }, usage: { prompt: 1301, completion: 41, cached: 300, reasoning: 2 } },
-    { toolCall: { name: "bash", arguments: { command: "sleep 5", description: "Wait" } }, usage: { prompt: 2602, completion: 52, cached: 600, reasoning: 3 } },
-    { text: "Done.", usage: { prompt: 3903, completion: 63, cached: 900, reasoning: 4 } },
+    {
+      toolCall: { name: "bash", arguments: { command: "git add -A && git commit -q -m notes && gh pr create --fill", description: "Commit and open a PR" } },
+      usage: { prompt: 2602, completion: 52, cached: 600, reasoning: 3 },
+    },
+    { toolCall: { name: "bash", arguments: { command: "sleep 5", description: "Wait" } }, usage: { prompt: 3903, completion: 63, cached: 900, reasoning: 4 } },
+    { text: "Done.", usage: { prompt: 5204, completion: 74, cached: 1200, reasoning: 5 } },
   ],
   expect: { exitCodes: [0], sessions: 1 },
 }
@@ -95,28 +106,44 @@ test(
         OPENCODE_TRACES_EXPORTER: "none",
         OPENCODE_PROMETHEUS_PORT: String(pluginPort),
         OPENCODE_PROFILE: "claude-code",
+        PATH: `${fakeBin}:${process.env["PATH"] ?? "/usr/bin:/bin"}`,
       },
     })
     expect(result.exitCodes).toEqual([0])
-    // The first LLM call (the write) had completed during the sleep: its numbers are what Prometheus saw.
-    const session = result.exports[0] as { messages: Array<{ info: { role: string; cost?: number; tokens?: { input: number; output: number; cache: { read: number } } } }> }
-    const first = session.messages.find((m) => m.info.role === "assistant")!.info
+    // The first two LLM calls (the write, the commit) had completed during the sleep: theirs are the numbers
+    // Prometheus saw.
+    const session = result.exports[0] as {
+      messages: Array<{ info: { role: string; cost?: number; tokens?: { input: number; output: number; cache: { read: number } } } }>
+    }
+    const seen = session.messages.filter((m) => m.info.role === "assistant").slice(0, 2).map((m) => m.info)
+    const total = (f: (i: (typeof seen)[number]) => number) => seen.reduce((n, i) => n + f(i), 0)
     const max = async (promql: string) => (await query(`max_over_time(${promql}[10m])`)).map((r) => r.value)
 
-    expect(await max('claude_code_token_usage_tokens_total{type="input"}')).toEqual([first.tokens!.input])
-    expect(await max('claude_code_token_usage_tokens_total{type="output"}')).toEqual([first.tokens!.output])
-    expect(await max('claude_code_token_usage_tokens_total{type="cacheRead"}')).toEqual([first.tokens!.cache.read])
-    const cost = await max("claude_code_cost_usage_USD_total")
+    const checked: Array<[string, unknown]> = []
+    const check = async (promql: string, expected: Array<number>) => {
+      const got = await max(promql)
+      checked.push([promql, got])
+      expect([promql, got]).toEqual([promql, expected])
+    }
+    await check('claude_code_token_usage_tokens_total{type="input"}', [total((i) => i.tokens!.input)])
+    await check('claude_code_token_usage_tokens_total{type="output"}', [total((i) => i.tokens!.output)])
+    await check('claude_code_token_usage_tokens_total{type="cacheRead"}', [total((i) => i.tokens!.cache.read)])
+    await check("claude_code_session_count_total", [1])
+    await check('claude_code_lines_of_code_count_total{type="added"}', [3])
+    await check("claude_code_commit_count_total", [1])
+    await check("claude_code_pull_request_count_total", [1])
+    await check('claude_code_code_edit_tool_decision_total{decision="accept",language="Text",tool_name="write"}', [1])
+    const cost = await query("max_over_time(claude_code_cost_usage_USD_total[10m])")
     expect(cost).toHaveLength(1)
-    expect(Math.abs(cost[0]! - first.cost!)).toBeLessThan(1e-9)
-    expect(await max("claude_code_session_count_total")).toEqual([1])
-    expect(await max('claude_code_lines_of_code_count_total{type="added"}')).toEqual([3])
-    // Labels Claude Code's dashboards group by.
-    const byModel = await query("max_over_time(claude_code_cost_usage_USD_total[10m])")
-    expect(byModel[0]!.metric["model"]).toBe("m")
-    expect(byModel[0]!.metric["session_id"]).toBe(String(result.sessionIDs[0]))
+    expect(Math.abs(cost[0]!.value - total((i) => i.cost!))).toBeLessThan(1e-9)
+    expect(cost[0]!.metric["model"]).toBe("m")
+    expect(cost[0]!.metric["session_id"]).toBe(String(result.sessionIDs[0]))
+    const active = await max('claude_code_active_time_seconds_total{type="cli"}')
+    expect(active).toHaveLength(1)
+    expect(active[0]!).toBeGreaterThan(0)
     const up = await query('max_over_time(up{job="opencode"}[10m])')
     expect(up.map((r) => r.value)).toEqual([1])
+    console.log(JSON.stringify(checked))
   },
   180_000,
 )
