@@ -254,6 +254,12 @@ export const SPANS = {
     attributes: ["gen_ai.tool.name", "gen_ai.tool.call.id", "decision", "source", "session.id"],
     when: "a permission wait (trace type tool), from permission.asked to permission.replied, under the tool's span",
   },
+  execution: {
+    name: "tool.execution",
+    kind: "INTERNAL",
+    attributes: ["gen_ai.tool.name", "gen_ai.tool.call.id", "session.id"],
+    when: "a tool's own work (trace type tool), after any permission wait, under the tool's span; none for a rejected call",
+  },
   llm: {
     name: "chat <model>",
     kind: "CLIENT",

@@ -21,6 +21,7 @@ export const SessionInfo = Schema.Struct({
   parentID: Schema.optional(Schema.String),
   title: Schema.optional(Schema.String),
   version: Schema.optional(Schema.String),
+  agent: Schema.optional(Schema.String),
   /** Session totals (opencode's own accounting), when present. */
   cost: Schema.optional(Schema.Number),
   tokens: Schema.optional(Tokens),

@@ -53,7 +53,7 @@ export const onPermissionReplied = Effect.fn("handlers.onPermissionReplied")(fun
   state.blocked.delete(replied.requestID)
   blocked?.setAttributes({ decision, source })
   blocked?.end()
-  if (request.callID !== undefined) state.decisions.set(request.callID, { decision, source })
+  if (request.callID !== undefined) state.decisions.set(request.callID, { decision, source, at: Date.now() })
   if (request.language !== undefined) {
     const instruments = yield* Instruments
     yield* instruments.count("code_edit_tool.decision", 1, {

@@ -46,6 +46,7 @@ export const onSessionCreated = Effect.fn("handlers.onSessionCreated")(function*
       "session.kind": info.parentID === undefined ? "main" : "subagent",
       "gen_ai.operation.name": "invoke_agent",
       "gen_ai.conversation.id": info.id,
+      ...(info.agent === undefined ? {} : { "gen_ai.agent.name": info.agent }),
     },
   })
 })

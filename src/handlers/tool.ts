@@ -80,6 +80,18 @@ export const onToolPart = Effect.fn("handlers.onToolPart")(function* (part: Tool
     s.time.end,
   )
   if (open !== undefined) {
+    // Claude Code's trace shape: the tool's own work, after any wait for the user's permission.
+    if (decision?.decision !== "reject") {
+      const instruments = yield* Instruments
+      const start = Math.min(Math.max(s.time.start, decision?.at ?? s.time.start), s.time.end)
+      const execution = yield* instruments.startSpan("tool", "tool.execution", {
+        parent: open.span,
+        startTime: start,
+        attributes: { ...sessionAttributes(state), "gen_ai.tool.name": part.tool, "gen_ai.tool.call.id": part.callID },
+      })
+      if (!success) execution?.setStatus({ code: SpanStatusCode.ERROR, message: "tool failed" })
+      execution?.end(Math.max(s.time.end, start))
+    }
     if (!success) open.span.setStatus({ code: SpanStatusCode.ERROR, message: "tool failed" })
     open.span.end(Math.max(s.time.end, s.time.start))
   }

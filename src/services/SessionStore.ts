@@ -64,7 +64,7 @@ export interface SessionState {
   /** Epoch ms of the busy status that started the current turn (for active_time). */
   busySince: number | undefined
   /** Decisions by callID, to annotate the tool's result. */
-  readonly decisions: Map<string, { readonly decision: "accept" | "reject"; readonly source: string }>
+  readonly decisions: Map<string, { readonly decision: "accept" | "reject"; readonly source: string; readonly at: number }>
   /** The tool of each call not finished yet (callID -> tool), whether or not its span is recorded. */
   readonly callTools: Map<string, string>
   /** A file's content before a `write` call overwrote it (callID -> text), to count the lines it changed. */

@@ -75,6 +75,7 @@ const histogram = (r: Received, name: string) =>
 const SCENARIOS = ["text", "write-edit", "commits", "retry", "error", "permission-once", "permission-reject", "subagent", "continue"] as const
 
 const prefix = (name: string) => `opencode.${name}`
+const hrMs = (t: readonly [number, number]) => t[0] * 1e3 + t[1] / 1e6
 
 describe.each(SCENARIOS)("recorded scenario %s", (name) => {
   const fixture = loadFixture(name)
@@ -259,7 +260,7 @@ describe("switches stop only what they name", () => {
 
   test("OPENCODE_DISABLE_TRACES=session,llm: tool spans become roots, nothing dangles", async () => {
     const r = await receive(loadFixture("write-edit"), { settings: { OPENCODE_DISABLE_TRACES: "session,llm" } })
-    expect(r.spans.map((s) => s.name).sort()).toEqual(["execute_tool edit", "execute_tool write"])
+    expect(r.spans.map((s) => s.name).sort()).toEqual(["execute_tool edit", "execute_tool write", "tool.execution", "tool.execution"])
     expect(spanTreeProblems(r.spans)).toEqual([])
   })
 
@@ -286,7 +287,36 @@ describe("Claude Code's trace shape", () => {
     expect(blocked).toHaveLength(1)
     expect(byId.get(blocked[0]!.parentSpanContext!.spanId)!.name).toBe("execute_tool bash")
     expect(blocked[0]!.attributes["decision"]).toBe("accept")
+    const execution = r.spans.filter((s) => s.name === "tool.execution")
+    expect(execution).toHaveLength(1)
+    expect(byId.get(execution[0]!.parentSpanContext!.spanId)!.name).toBe("execute_tool bash")
+    // Within the tool's span (a replay mixes recorded and current clocks, so only the containment is checked).
+    const tool = byId.get(execution[0]!.parentSpanContext!.spanId)!
+    expect(hrMs(execution[0]!.startTime)).toBeGreaterThanOrEqual(hrMs(tool.startTime))
+    expect(hrMs(execution[0]!.endTime)).toBeLessThanOrEqual(hrMs(tool.endTime))
     expect(spanTreeProblems(r.spans)).toEqual([])
+  })
+
+  test("a rejected call has no tool.execution", async () => {
+    const r = await receive(loadFixture("permission-reject"))
+    expect(r.spans.filter((s) => s.name === "tool.execution")).toHaveLength(0)
+    expect(r.spans.filter((s) => s.name === "tool.blocked_on_user")).toHaveLength(1)
+  })
+
+  test("claude-code profile: SigNoz-style log queries match (body claude_code.api_request with model and cost_usd)", async () => {
+    const r = await receive(loadFixture("write-edit"), { settings: { OPENCODE_PROFILE: "claude-code" } })
+    const requests = r.logs.filter((l) => l.body === "claude_code.api_request")
+    expect(requests).toHaveLength(3)
+    for (const l of requests) {
+      expect(l.attributes["model"]).toBe("m")
+      expect(typeof l.attributes["cost_usd"]).toBe("number")
+    }
+    const results = r.logs.filter((l) => l.body === "claude_code.tool_result")
+    expect(results.map((l) => [l.attributes["tool_name"], l.attributes["success"]])).toEqual([
+      ["write", "true"],
+      ["edit", "true"],
+    ])
+    expect(total(r, "claude_code.token.usage")).toBeGreaterThan(0)
   })
 
   test("continue: one interaction per prompt, in each process", async () => {
