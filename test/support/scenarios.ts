@@ -297,7 +297,13 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
     }
     const sessionIDs = await listSessions(dirs, { cwd: project, env: commandEnv })
     const exportOne = async (id: string): Promise<unknown> => {
-      const res = await opencodeCommand(["export", id], { cwd: project, env: commandEnv })
+      // opencode's database allows one writer: a concurrent or just-exited process can leave it locked for a
+      // moment, so a "database is locked" export is tried again (bounded).
+      let res = await opencodeCommand(["export", id], { cwd: project, env: commandEnv })
+      for (let attempt = 1; attempt < 5 && res.exitCode !== 0 && res.stderr.includes("database is locked"); attempt++) {
+        await new Promise((r) => setTimeout(r, 300 * attempt))
+        res = await opencodeCommand(["export", id], { cwd: project, env: commandEnv })
+      }
       const start = res.stdout.indexOf("{")
       if (res.exitCode !== 0 || start < 0) {
         const failed: FailedExport = { sessionID: id, exportFailed: true, exitCode: res.exitCode, stderr: res.stderr.slice(-2000) }
@@ -307,8 +313,14 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
     }
     const git = (args: string[]) =>
       exec("git", args, { cwd: project, env: baseEnv }).then((r) => r.stdout.trim().split("\n").filter(Boolean))
+    // Exports one at a time: each opens opencode's database.
+    const exportAll = async () => {
+      const all: Array<unknown> = []
+      for (const id of sessionIDs) all.push(await exportOne(id))
+      return all
+    }
     const [exports, log, shas, status] = await Promise.all([
-      Promise.all(sessionIDs.map(exportOne)),
+      exportAll(),
       git(["log", "--oneline", "--no-decorate"]),
       git(["log", "--format=%H"]),
       git(["status", "--porcelain"]),
