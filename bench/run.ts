@@ -174,7 +174,7 @@ class CountingSpanExporter implements SpanExporter {
     this.c.spansExported += spans.length
     for (const s of spans) {
       if (s.endTime[0] * 1e9 + s.endTime[1] < s.startTime[0] * 1e9 + s.startTime[1]) this.c.spansBackwards++
-      if (s.name === "opencode.session") this.c.sessionSpansExported++
+      if (s.name.startsWith("invoke_agent")) this.c.sessionSpansExported++
     }
     done(OK)
   }

@@ -237,7 +237,7 @@ export const EVENT_NAMES = Object.keys(EVENTS) as ReadonlyArray<EventName>
 
 export const SPANS = {
   session: {
-    name: "opencode.session",
+    name: "invoke_agent <agent>",
     kind: "INTERNAL",
     attributes: ["session.id", "session.parent_id", "session.kind", "gen_ai.operation.name", "gen_ai.conversation.id"],
     when: "from session.created to the session's end; a subagent's nests under the task tool call that spawned it",

@@ -42,7 +42,10 @@ export const onChatMessage = Effect.fn("handlers.onChatMessage")(function* (
 export const onUserMessage = Effect.fn("handlers.onUserMessage")(function* (info: UserMessage) {
   const state = yield* sessionState(info.sessionID)
   if (info.model !== undefined) state.model = { modelID: info.model.modelID, providerID: info.model.providerID }
-  if (info.agent !== undefined) state.agent = info.agent
+  if (info.agent !== undefined) {
+    if (state.agent === undefined) state.span?.updateName(`invoke_agent ${info.agent}`)
+    state.agent = info.agent
+  }
 })
 
 export const onAssistantMessage = Effect.fn("handlers.onAssistantMessage")(function* (info: AssistantMessage) {

@@ -38,7 +38,8 @@ export const onSessionCreated = Effect.fn("handlers.onSessionCreated")(function*
   const attributes = { ...sessionAttributes(state), ...(info.parentID === undefined ? {} : { "session.parent_id": info.parentID }) }
   yield* instruments.count("session.count", 1, sessionAttributes(state))
   yield* emitEvent(state, "session.created", info.parentID === undefined ? {} : { "session.parent_id": info.parentID }, info.time.created)
-  state.span = yield* instruments.startSpan("session", "opencode.session", {
+  // GenAI conventions: `invoke_agent {agent}`; a main session learns its agent from its first prompt.
+  state.span = yield* instruments.startSpan("session", info.agent === undefined ? "invoke_agent" : `invoke_agent ${info.agent}`, {
     startTime: info.time.created,
     parent: parentSpan,
     attributes: {

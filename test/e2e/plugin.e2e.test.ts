@@ -99,7 +99,7 @@ describe.each(["grpc", "http/protobuf", "http/json"] as Array<Protocol>)("local 
         expect(events).toHaveLength(1)
         expect(events[0]!.attributes["session.id"]).toBe(sessionID!)
 
-        const spans = receiver.spans().filter((s) => s.name === "opencode.session")
+        const spans = receiver.spans().filter((s) => s.name.startsWith("invoke_agent"))
         expect(spans).toHaveLength(1)
         expect(spans[0]!.attributes["session.id"]).toBe(sessionID!)
         expect(spans[0]!.endTimeUnixNano).toBeGreaterThanOrEqual(spans[0]!.startTimeUnixNano)
@@ -135,7 +135,7 @@ test(
       expect(counts[0]!.value).toBe(1)
       expect(counts[0]!.scope.name).toBe("opencode-plugin-opentelemetry")
       expect(receiver.logs().filter((l) => l.attributes["event.name"] === "session.created")).toHaveLength(1)
-      expect(receiver.spans().filter((s) => s.name === "opencode.session")).toHaveLength(1)
+      expect(receiver.spans().filter((s) => s.name.startsWith("invoke_agent"))).toHaveLength(1)
     } finally {
       await receiver.stop()
       await removeOpencodeHome(packedHome)

@@ -232,7 +232,7 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
         const o = await get()
         const spans = allSpans(o.segments)
         expect(spanTreeProblems(spans)).toEqual([])
-        const sessionSpans = spans.filter((s) => s.name === "opencode.session")
+        const sessionSpans = spans.filter((s) => s.name.startsWith("invoke_agent"))
         expect(sessionSpans.map((s) => String(s.attributes["session.id"])).sort()).toEqual([...o.result.sessionIDs].sort())
 
         const calls = truthToolCalls(o.truth)

@@ -206,5 +206,5 @@ test("the console exporter writes to opencode's log, never to the terminal", asy
   const lines = logs.map((l) => l.message)
   expect(lines.some((l) => l.includes("telemetry: event opencode.session.created") && l.includes("session.id=ses_console"))).toBe(true)
   expect(lines.some((l) => l.includes("telemetry: metric opencode.session.count") && l.includes("= 1"))).toBe(true)
-  expect(lines.some((l) => l.includes("telemetry: span opencode.session"))).toBe(true)
+  expect(lines.some((l) => l.includes("telemetry: span invoke_agent"))).toBe(true)
 })

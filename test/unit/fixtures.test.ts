@@ -117,7 +117,7 @@ describe.each(SCENARIOS)("recorded scenario %s", (name) => {
   test("every span has its parent and an end; one session span per session this process saw created", async () => {
     const r = await received
     expect(spanTreeProblems(r.spans)).toEqual([])
-    expect(r.spans.filter((s) => s.name === "opencode.session")).toHaveLength(total(r, prefix("session.count")))
+    expect(r.spans.filter((s) => s.name.startsWith("invoke_agent"))).toHaveLength(total(r, prefix("session.count")))
     const toolSpans = r.spans.filter((s) => s.name.startsWith("execute_tool "))
     expect(new Set(toolSpans.map((s) => s.attributes["gen_ai.tool.call.id"])).size).toBe(toolSpans.length)
     expect(toolSpans).toHaveLength(truthToolCalls(fixture).length)
@@ -218,10 +218,12 @@ describe("scenario specifics", () => {
     const fixture = loadFixture("subagent")
     const r = await receive(fixture)
     const child = fixture.sessions.find((s) => s.info.parentID !== undefined)!
-    const sessionSpans = r.spans.filter((s) => s.name === "opencode.session")
+    const sessionSpans = r.spans.filter((s) => s.name.startsWith("invoke_agent"))
     const childSpan = sessionSpans.find((s) => s.attributes["session.id"] === child.info.id)!
     const taskSpan = r.spans.find((s) => s.name === "execute_tool task")!
     expect(childSpan.parentSpanContext?.spanId).toBe(taskSpan.spanContext().spanId)
+    // GenAI names: invoke_agent {agent}, the main session's agent learnt from its prompt.
+    expect(sessionSpans.map((s) => s.name).sort()).toEqual(["invoke_agent build", "invoke_agent general"])
     expect(childSpan.spanContext().traceId).toBe(taskSpan.spanContext().traceId)
     expect(eventsNamed(r.logs, "user_prompt")).toHaveLength(1)
     const promptIds = new Set(r.logs.map((l) => l.attributes["prompt.id"]).filter((p) => p !== undefined))

@@ -41,7 +41,7 @@ describe("session lifecycle", () => {
       expect(logs[0]!.attributes["session.id"]).toBe("ses_1")
       expect(logs[0]!.attributes["event.sequence"]).toBe(1)
       const spans = yield* memory.spans
-      expect(spans.map((s) => s.name)).toEqual(["opencode.session"])
+      expect(spans.map((s) => s.name)).toEqual(["invoke_agent"])
       expect(spans[0]!.attributes["session.id"]).toBe("ses_1")
     }),
   )
