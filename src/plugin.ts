@@ -7,7 +7,7 @@
  * shutdown budget. No signal handlers, no globals, no writes to the terminal, no changes to process.env.
  */
 import { Cause, Effect, Layer, ManagedRuntime } from "effect"
-import { endAllSessions, eventType, handleChatMessage, handleEvent, handleShellEnv, handleToolBefore, sweepSessions } from "./handlers/index.ts"
+import { endAllSessions, handleChatMessage, handleEvent, handleShellEnv, handleToolBefore, readType, sweepSessions } from "./handlers/index.ts"
 import * as OpencodeLog from "./layers/opencodeLog.ts"
 import * as Telemetry from "./layers/telemetry.ts"
 import * as Config from "./services/Config.ts"
@@ -53,13 +53,11 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
     directory,
   }
 
-  // Decode once, up front: a setting problem is reported before anything is built. The installation id is only
-  // read (or created) for the claude-code profile, which reports it as user.id.
-  const first = await Effect.runPromise(Effect.provide(Effect.service(Config.Config), Config.layerFrom({ options, workspace })))
-  const config =
-    first.profile === "claude-code" && first.enabled
-      ? await Effect.runPromise(Effect.provide(Effect.service(Config.Config), Config.layerFrom({ options, workspace, identity: identity(process.env) })))
-      : first
+  // Decode once, up front: a setting problem is reported before anything is built. The installation id is read
+  // (or created) only for the claude-code profile, which reports it as user.id.
+  const config = await Effect.runPromise(
+    Effect.provide(Effect.service(Config.Config), Config.layerFrom({ options, workspace, identity: () => identity(process.env) })),
+  )
   for (const problem of config.problems) OpencodeLog.sendLog(client, "warn", problem.message)
   if (!config.enabled) {
     if (config.problems.length > 0) OpencodeLog.sendLog(client, "error", "Telemetry is disabled because of the settings above.")
@@ -104,11 +102,14 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
       try {
         if (disposed) return
         const event = input?.event
+        // Most events (streamed deltas, plugin and catalog notices) are not read: they never reach the runtime.
+        const type = readType(event)
+        if (type === undefined) return
         await enqueue(handleEvent(event), "event handling")
         // End of a turn: send what it produced now, not at the next interval. A SIGTERM (which ends opencode
         // without dispose) then loses at most the turn in progress. Not queued: a slow collector must not delay
         // the next hook.
-        if (eventType(event) === "session.idle") void run(Effect.flatMap(Effect.service(Exporter), (e) => e.flush), "turn flush")
+        if (type === "session.idle") void run(Effect.flatMap(Effect.service(Exporter), (e) => e.flush), "turn flush")
         if (Date.now() - lastSweep > SWEEP_EVERY_MS) {
           lastSweep = Date.now()
           await enqueue(sweepSessions(SESSION_IDLE_RELEASE_MS), "session sweep")

@@ -1,11 +1,10 @@
 /**
- * OTLP exporters for the three protocols, wrapped so that an auth failure refreshes the headers, rebuilds the
- * exporter and retries the failed export once.
+ * OTLP exporters for the three protocols, wrapped so that no data is lost to an expired token or a passing outage.
  *
- * The OpenTelemetry SDK calls `export(items, callback)`; the wrapper turns one call into an Effect that:
- * reads the current headers (waiting for the helper's prewarm), rebuilds the inner exporter when the headers
- * changed, exports, and on HTTP 401/403 or gRPC UNAUTHENTICATED/PERMISSION_DENIED refreshes the headers and
- * tries again, as the `authRetry` Schedule allows.
+ * The OpenTelemetry SDK calls `export(items, callback)`; the wrapper takes the data into a bounded buffer and
+ * answers at once, then delivers in order in the background: with the current headers (rebuilding the inner
+ * exporter when they change), refreshing them and retrying once on HTTP 401/403 or gRPC UNAUTHENTICATED /
+ * PERMISSION_DENIED (`authRetry`), and redelivering on `redeliverySchedule` while the collector is unreachable.
  */
 import { Metadata, credentials as grpcCredentials } from "@grpc/grpc-js"
 import { ExportResultCode, type ExportResult } from "@opentelemetry/core"
@@ -31,10 +30,8 @@ import type {
 } from "@opentelemetry/sdk-metrics"
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base"
 import { Context, Data, Duration, Effect, Fiber, Schedule, Semaphore } from "effect"
-import { signalUrlOf, type Protocol, type Temporality } from "../services/Config.ts"
+import type { Protocol, Signal, Temporality } from "../services/Config.ts"
 import type { Interface as HeaderProviderInterface } from "../services/HeaderProvider.ts"
-
-export type Signal = "traces" | "metrics" | "logs"
 
 /** Where one signal's exporter sends: its full URL (the collector URL for gRPC) and protocol. */
 export interface OtlpTarget {
@@ -48,9 +45,6 @@ export interface OtlpTarget {
 
 /** After an auth failure: one more attempt, with refreshed headers. */
 export const authRetry = Schedule.recurs(1)
-
-/** The URL an exporter posts to: the collector URL for gRPC, base URL + /v1/<signal> for HTTP. */
-export const signalUrl = signalUrlOf
 
 /** HTTP 401/403, gRPC UNAUTHENTICATED (16) / PERMISSION_DENIED (7). */
 export const isAuthFailure = (protocol: Protocol, error: unknown): boolean => {
@@ -80,7 +74,7 @@ const grpcOptions = (target: OtlpTarget, headers: Readonly<Record<string, string
   }
 }
 
-const httpOptions = (target: OtlpTarget, _signal: Signal, headers: Readonly<Record<string, string>>) => ({
+const httpOptions = (target: OtlpTarget, headers: Readonly<Record<string, string>>) => ({
   url: target.url,
   headers: { ...headers },
   timeoutMillis: target.timeoutMs,
@@ -100,9 +94,9 @@ export const buildSpanExporter = (target: OtlpTarget, headers: Readonly<Record<s
     case "grpc":
       return new GrpcTraceExporter(grpcOptions(target, headers))
     case "http/protobuf":
-      return new HttpProtoTraceExporter(httpOptions(target, "traces", headers))
+      return new HttpProtoTraceExporter(httpOptions(target, headers))
     case "http/json":
-      return new HttpJsonTraceExporter(httpOptions(target, "traces", headers))
+      return new HttpJsonTraceExporter(httpOptions(target, headers))
   }
 }
 
@@ -111,9 +105,9 @@ export const buildLogExporter = (target: OtlpTarget, headers: Readonly<Record<st
     case "grpc":
       return new GrpcLogExporter(grpcOptions(target, headers))
     case "http/protobuf":
-      return new HttpProtoLogExporter(httpOptions(target, "logs", headers))
+      return new HttpProtoLogExporter(httpOptions(target, headers))
     case "http/json":
-      return new HttpJsonLogExporter(httpOptions(target, "logs", headers))
+      return new HttpJsonLogExporter(httpOptions(target, headers))
   }
 }
 
@@ -123,14 +117,14 @@ export const buildMetricExporter = (target: OtlpTarget, headers: Readonly<Record
     case "grpc":
       return new GrpcMetricExporter({ ...grpcOptions(target, headers), ...temporality })
     case "http/protobuf":
-      return new HttpProtoMetricExporter({ ...httpOptions(target, "metrics", headers), ...temporality })
+      return new HttpProtoMetricExporter({ ...httpOptions(target, headers), ...temporality })
     case "http/json":
-      return new HttpJsonMetricExporter({ ...httpOptions(target, "metrics", headers), ...temporality })
+      return new HttpJsonMetricExporter({ ...httpOptions(target, headers), ...temporality })
   }
 }
 
 class AuthRejected extends Data.TaggedError("AuthRejected")<{ readonly result: ExportResult }> {}
-class StillFailing extends Data.TaggedError("StillFailing")<{ readonly result: ExportResult }> {}
+class StillFailing extends Data.TaggedError("StillFailing") {}
 
 /** OTLP's retryable outcomes: gRPC UNAVAILABLE and friends, HTTP 429/502/503/504, and no answer at all. */
 export const isRetryable = (protocol: Protocol, error: unknown): boolean => {
@@ -150,9 +144,19 @@ export const redeliverySchedule = Schedule.exponential("1 second", 2).pipe(
 /** How much a signal keeps while the collector is unreachable; past it, the oldest data is dropped and counted. */
 export const BUFFER_LIMITS: Record<Signal, number> = { traces: 8_192, logs: 8_192, metrics: 120 }
 
+/** Why data was dropped: the retry buffer was full, the item alone exceeds it, the collector refused it for good, or exit. */
+export type DropReason = "buffer_full" | "too_large" | "rejected" | "shutdown"
+
+export const DROP_REASONS: Record<DropReason, string> = {
+  buffer_full: "retry buffer full",
+  too_large: "larger than the retry buffer",
+  rejected: "rejected by the collector",
+  shutdown: "not delivered before shutdown",
+}
+
 export interface DeliveryReport {
-  /** Called with the number of items dropped (spans, log records or metric batches). */
-  readonly onDrop: (signal: Signal, count: number, reason: string) => void
+  /** Called with the number of items dropped (spans, log records or metric batches), why, and any detail. */
+  readonly onDrop: (signal: Signal, count: number, reason: DropReason, detail?: string) => void
 }
 
 interface InnerExporter<T> {
@@ -256,18 +260,21 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
 
   private retryable = (result: ExportResult) => result.code === ExportResultCode.FAILED && isRetryable(this.protocol, result.error)
 
-  private drop(count: number, reason: string) {
-    if (count > 0) this.report.onDrop(this.signal, count, reason)
+  private drop(count: number, reason: DropReason, detail?: string) {
+    if (count > 0) this.report.onDrop(this.signal, count, reason, detail)
   }
+
+  /** After a failure, gRPC channels back off reconnecting for up to minutes: a fresh exporter connects at once. */
+  private freshChannel = () => this.protocol === "grpc" && !this.healthy
 
   /** Keeps data for redelivery; the oldest goes first when the buffer is full. */
   private keep(items: T) {
     const size = Math.max(1, this.sizeOf(items))
-    if (size > this.limit) return this.drop(size, "larger than the retry buffer")
+    if (size > this.limit) return this.drop(size, "too_large")
     while (this.buffered + size > this.limit && this.buffer.length > 0) {
       const oldest = this.buffer.shift()!
       this.buffered -= oldest.size
-      this.drop(oldest.size, "retry buffer full")
+      this.drop(oldest.size, "buffer_full")
     }
     this.buffer.push({ items, size })
     this.buffered += size
@@ -285,7 +292,7 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
           if (result.code === ExportResultCode.SUCCESS || !this.retryable(result)) {
             this.buffer.shift()
             this.buffered -= head.size
-            if (result.code !== ExportResultCode.SUCCESS) this.drop(head.size, `rejected by the collector (${describeError(result.error)})`)
+            if (result.code !== ExportResultCode.SUCCESS) this.drop(head.size, "rejected", describeError(result.error))
             return true
           }
           return false
@@ -297,14 +304,12 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
   private drainLoop(): Effect.Effect<void> {
     const self = this
     return Effect.gen(function* () {
-    while (self.buffer.length > 0 && !self.closed) {
-      // After a failure, gRPC channels back off reconnecting for up to minutes: a fresh exporter connects at once.
-      yield* Effect.suspend(() => self.deliverHead(self.protocol === "grpc" && !self.healthy)).pipe(
-        Effect.flatMap((ok) => (ok ? Effect.void : Effect.fail(new StillFailing({ result: { code: ExportResultCode.FAILED } })))),
-        Effect.retry({ schedule: redeliverySchedule, while: () => !self.closed }),
-        Effect.ignore,
-      )
-    }
+      while (self.buffer.length > 0 && !self.closed)
+        yield* Effect.suspend(() => self.deliverHead(self.freshChannel())).pipe(
+          Effect.flatMap((ok) => (ok ? Effect.void : Effect.fail(new StillFailing()))),
+          Effect.retry({ schedule: redeliverySchedule, while: () => !self.closed }),
+          Effect.ignore,
+        )
     })
   }
 
@@ -322,7 +327,7 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
    */
   export(items: T, resultCallback: (result: ExportResult) => void): void {
     if (this.closed) {
-      this.drop(this.sizeOf(items), "not delivered before shutdown")
+      this.drop(this.sizeOf(items), "shutdown")
       return resultCallback({ code: ExportResultCode.FAILED, error: new Error("exporter is shut down") })
     }
     this.keep(items)
@@ -333,7 +338,7 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
   forceFlush(): Promise<void> {
     const self = this
     const pass = Effect.gen(function* () {
-      while (self.buffer.length > 0) if (!(yield* self.deliverHead(self.protocol === "grpc" && !self.healthy))) return
+      while (self.buffer.length > 0) if (!(yield* self.deliverHead(self.freshChannel()))) return
     })
     return Effect.runPromiseWith(this.context)(pass).then(() => this.inner.forceFlush?.() ?? undefined)
   }
@@ -344,7 +349,7 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
     const left = this.buffered
     this.buffer.length = 0
     this.buffered = 0
-    this.drop(left, "not delivered before shutdown")
+    this.drop(left, "shutdown")
   }
 
   /** A last delivery pass; whatever is still undelivered is counted as dropped. Bounded by the caller. */

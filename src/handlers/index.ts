@@ -31,7 +31,7 @@ const skip = Effect.fnUntraced(function* (type: string) {
   if (count === 1) yield* Effect.logWarning(`Skipped a ${type} event with an unexpected shape; further ones are counted silently`)
 })
 
-export const eventType = (event: unknown): string | undefined => {
+const eventType = (event: unknown): string | undefined => {
   try {
     return typeof event === "object" && event !== null && "type" in event && typeof event.type === "string" ? event.type : undefined
   } catch {
@@ -39,10 +39,16 @@ export const eventType = (event: unknown): string | undefined => {
   }
 }
 
-export const handleEvent = Effect.fn("handlers.handleEvent")(function* (event: unknown) {
+/** The type of an event the plugin reads, or undefined for every other event (checked without decoding). */
+export const readType = (event: unknown): string | undefined => {
   const type = eventType(event)
-  if (type === undefined || !HANDLED_TYPES.has(type)) return
-  if (type === "message.part.updated" && isIgnoredPart(event)) return
+  if (type === undefined || !HANDLED_TYPES.has(type)) return undefined
+  return type === "message.part.updated" && isIgnoredPart(event) ? undefined : type
+}
+
+export const handleEvent = Effect.fn("handlers.handleEvent")(function* (event: unknown) {
+  const type = readType(event)
+  if (type === undefined) return
   const decoded = yield* decodeEvent(event).pipe(Effect.option)
   if (decoded._tag === "None") return yield* skip(type)
   const e = decoded.value

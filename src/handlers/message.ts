@@ -35,7 +35,7 @@ export const onChatMessage = Effect.fn("handlers.onChatMessage")(function* (
     // The prompt itself only when the user opted in (OTEL_LOG_USER_PROMPTS).
     ...(config.content.userPrompts ? { prompt: truncateText(text.join("\n"), CONTENT_LIMIT) } : {}),
     ...(state.model === undefined ? {} : { model: state.model.modelID, provider: state.model.providerID }),
-    ...(message.agent ?? state.agent ? { agent: (message.agent ?? state.agent)! } : {}),
+    ...optional("agent", message.agent ?? state.agent),
   })
 })
 
@@ -123,7 +123,9 @@ export const onAssistantMessage = Effect.fn("handlers.onAssistantMessage")(funct
   }
 })
 
-/** One CLIENT span per assistant message, under the session span. */
+const optional = (key: string, value: string | undefined) => (value === undefined ? {} : { [key]: value })
+
+/** One CLIENT span per assistant message, under its prompt's interaction span. */
 const startLlmSpan = Effect.fnUntraced(function* (state: SessionState, info: AssistantMessage) {
   const instruments = yield* Instruments
   const span = yield* instruments.startSpan("llm", `chat ${info.modelID}`, {

@@ -12,7 +12,7 @@ import { Config } from "../services/Config.ts"
 import { Instruments } from "../services/Instruments.ts"
 import { boundedJson, CONTENT_LIMIT, toolParameters, truncateText } from "./content.ts"
 import type { SessionState } from "../services/SessionStore.ts"
-import { emitEvent, existingSession as existingSessionState, sessionAttributes, sessionState } from "./common.ts"
+import { emitEvent, existingSession, sessionAttributes, sessionState } from "./common.ts"
 
 const decodeOption = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
   const decode = Schema.decodeUnknownOption(schema)
@@ -259,7 +259,7 @@ const truncate = (s: string, max: number) => (s.length > max ? `${s.slice(0, max
  * own spans under the tool's span.
  */
 export const toolTraceContext = Effect.fn("handlers.toolTraceContext")(function* (sessionID: string, callID: string) {
-  const state = yield* existingSessionState(sessionID)
+  const state = yield* existingSession(sessionID)
   const span = state?.toolSpans.get(callID)?.span
   if (span === undefined) return undefined
   const context = span.spanContext()

@@ -215,8 +215,7 @@ export interface TelemetryConfig {
     readonly excludeAttributes: ReadonlySet<string>
     readonly temporality: Temporality
     readonly costUsageScale: number
-    /** Push over OTLP (default), and/or serve a Prometheus pull endpoint. */
-    readonly otlp: boolean
+    /** A Prometheus pull endpoint, when OTEL_METRICS_EXPORTER names `prometheus`. */
     readonly prometheus: { readonly host: string; readonly port: number } | undefined
     /** session.id on metric points (OTEL_METRICS_INCLUDE_SESSION_ID, default on). */
     readonly includeSessionId: boolean
@@ -269,7 +268,8 @@ export interface Identity {
   readonly terminalType?: string | undefined
 }
 
-export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity: Identity = {}): Decoded => {
+/** `identity` may be a function: it is then called only for the claude-code profile, the one that reports it. */
+export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity: Identity | (() => Identity) = {}): Decoded => {
   const problems: Array<ConfigError> = []
   const problem = (variable: Variable | SignalVariable, value: string | undefined, expected: string, consequence: string) => {
     problems.push(new ConfigError({ variable, value, expected, consequence }))
@@ -487,8 +487,7 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity
       prometheus = { host: isEmpty(raw.OPENCODE_PROMETHEUS_HOST) ? "127.0.0.1" : raw.OPENCODE_PROMETHEUS_HOST.trim(), port }
     else problem("OPENCODE_PROMETHEUS_PORT", raw.OPENCODE_PROMETHEUS_PORT, "a TCP port, 0 to 65535", "The Prometheus endpoint is not served.")
   }
-  const metricsOtlp = otlpExport.metrics
-  if (!metricsOtlp && prometheus === undefined && !consoleExport.metrics) metricsEnabled = false
+  if (!otlpExport.metrics && prometheus === undefined && !consoleExport.metrics) metricsEnabled = false
 
   /** A duration in ms whose bad value falls back to its default, with a message. */
   const durationOr = (variable: Variable, fallback: number) => {
@@ -588,11 +587,12 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity
       resourceAttributes[key] === undefined ? [] : [[key, resourceAttributes[key]!]],
     ),
   )
+  const who = profile === "claude-code" && enabled && !fatal ? (typeof identity === "function" ? identity() : identity) : {}
   const standardAttributes: Record<string, string> =
     profile === "claude-code"
       ? {
-          ...(identity.installationId === undefined ? {} : { "user.id": identity.installationId }),
-          ...(identity.terminalType === undefined ? {} : { "terminal.type": identity.terminalType }),
+          ...(who.installationId === undefined ? {} : { "user.id": who.installationId }),
+          ...(who.terminalType === undefined ? {} : { "terminal.type": who.terminalType }),
           ...accountAttributes,
         }
       : {}
@@ -629,7 +629,6 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity
       costUsageScale,
       includeSessionId,
       includeVersion,
-      otlp: metricsOtlp,
       prometheus,
     },
     logs: { enabled: logsEnabled, intervalMs: logsIntervalMs ?? DEFAULTS.logsIntervalMs },
@@ -726,7 +725,9 @@ export function readSettingsWithSources(): Effect.Effect<{ settings: RawSettings
  * The Config layer: reads the settings from the current ConfigProvider, lets `options` override them,
  * and decodes once.
  */
-export const layerFrom = (input: { readonly options?: unknown; readonly workspace?: Workspace; readonly identity?: Identity } = {}) =>
+export const layerFrom = (
+  input: { readonly options?: unknown; readonly workspace?: Workspace; readonly identity?: Identity | (() => Identity) } = {},
+) =>
   Layer.effect(
     Config,
     Effect.gen(function* () {
@@ -759,6 +760,10 @@ export const signalUrlOf = (endpoint: string, protocol: Protocol, signal: Signal
   if (protocol === "grpc") return base.replace(/^grpc:\/\//i, "http://").replace(/^grpcs:\/\//i, "https://")
   return `${base}/v1/${signal}`
 }
+
+/** Header values for an exporter; the only place secrets leave their Redacted wrapper. */
+export const revealHeaders = (headers: Readonly<Record<string, Redacted.Redacted<string>>>): Record<string, string> =>
+  Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Redacted.value(v)]))
 
 const isOneOf = <const T extends ReadonlyArray<string>>(values: T, value: string): value is T[number] => values.includes(value)
 

@@ -33,7 +33,7 @@ import {
   type ReadableSpan,
   type SpanExporter,
 } from "@opentelemetry/sdk-trace-base"
-import { Context, Effect, Layer, Redacted } from "effect"
+import { Context, Effect, Layer } from "effect"
 import { ConsoleLogExporter, ConsoleMetricExporter, ConsoleSpanExporter } from "../exporters/console.ts"
 import { PullReader, servePrometheus } from "../exporters/prometheus.ts"
 import {
@@ -44,11 +44,12 @@ import {
   ResilientMetricExporter,
   ResilientSpanExporter,
   canAbandon,
+  DROP_REASONS,
   type DeliveryReport,
   type OtlpTarget,
 } from "../exporters/otlp.ts"
 import { PACKAGE_NAME, PACKAGE_VERSION } from "../version.ts"
-import { Config, TRACE_TYPES, type Interface as ConfigInterface, type Signal } from "./Config.ts"
+import { Config, revealHeaders, TRACE_TYPES, type Interface as ConfigInterface, type Signal } from "./Config.ts"
 import { HeaderProvider } from "./HeaderProvider.ts"
 
 export interface Interface {
@@ -274,10 +275,10 @@ export const layer = Layer.effect(
     /** The provider's headers, then the signal's own (OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS) on top. */
     const withSignalHeaders = (signal: Signal, headers: Readonly<Record<string, string>>) => ({
       ...headers,
-      ...Object.fromEntries(Object.entries(config.signals[signal].headers).map(([k, v]) => [k, Redacted.value(v)])),
+      ...revealHeaders(config.signals[signal].headers),
     })
     // Version 0 is the static headers; the helper's prewarm bumps it and exporters rebuild on first use.
-    const initial = { version: 0, headers: Object.fromEntries(Object.entries(config.headers.static).map(([k, v]) => [k, Redacted.value(v)])) }
+    const initial = { version: 0, headers: revealHeaders(config.headers.static) }
     const tracesWanted = TRACE_TYPES.some((t) => !config.traces.disabled.has(t))
     if (sendsCredentialsInClear(config))
       yield* Effect.logWarning(
@@ -289,13 +290,14 @@ export const layer = Layer.effect(
     let dropped: Pick<Counter, "add"> | undefined
     const logged = new Set<string>()
     const report: DeliveryReport = {
-      onDrop: (signal, count, reason) => {
-        dropped?.add(count, { signal, reason: reasonClass(reason) })
-        const key = `${signal}:${reasonClass(reason)}`
+      onDrop: (signal, count, reason, detail) => {
+        dropped?.add(count, { signal, reason })
+        const key = `${signal}:${reason}`
         if (logged.has(key)) return
         logged.add(key)
+        const why = detail === undefined ? DROP_REASONS[reason] : `${DROP_REASONS[reason]} (${detail})`
         Effect.runForkWith(context)(
-          Effect.logWarning(`Dropped ${count} ${UNITS[signal]}: ${reason}. Further drops for this reason are counted in ${droppedName(config)}.`),
+          Effect.logWarning(`Dropped ${count} ${UNITS[signal]}: ${why}. Further drops for this reason are counted in ${droppedName(config)}.`),
         )
       },
     }
@@ -313,7 +315,7 @@ export const layer = Layer.effect(
       logs: config.logs.enabled && config.exportTo.otlp.logs
         ? new ResilientLogExporter("logs", config.signals.logs.protocol, (h) => buildLogExporter(targetOf("logs"), withSignalHeaders("logs", h)), headers, context, initial, report, (l) => l.length)
         : undefined,
-      metrics: config.metrics.enabled && config.metrics.otlp
+      metrics: config.metrics.enabled && config.exportTo.otlp.metrics
         ? new ResilientMetricExporter("metrics", config.signals.metrics.protocol, (h) => buildMetricExporter(targetOf("metrics"), withSignalHeaders("metrics", h)), headers, context, initial, report, () => 1)
         : undefined,
     })
@@ -347,8 +349,6 @@ const UNITS = { traces: "spans", logs: "log records", metrics: "metric batches" 
 /** The plugin's self-telemetry: data it had to drop. */
 export const droppedName = (config: Pick<ConfigInterface, "metrics">) => `${config.metrics.prefix}telemetry.dropped`
 
-const reasonClass = (reason: string) =>
-  reason.startsWith("retry buffer full") ? "buffer_full" : reason.startsWith("not delivered") ? "shutdown" : reason.startsWith("larger") ? "too_large" : "rejected"
 
 /** What the in-memory exporters hold; reading flushes first. */
 export interface MemoryInterface {

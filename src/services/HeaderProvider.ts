@@ -8,8 +8,8 @@
  * one run. Header values never appear in a log or an error.
  */
 import { spawn } from "node:child_process"
-import { Context, Effect, Fiber, Layer, Option, Redacted, Schema, Scope } from "effect"
-import { Config } from "./Config.ts"
+import { Context, Effect, Fiber, Layer, Option, Schema, Scope } from "effect"
+import { Config, revealHeaders } from "./Config.ts"
 
 /** Why a helper run produced no headers. Carries no output of the helper: it may hold secrets. */
 export class HeaderHelperError extends Schema.TaggedError<HeaderHelperError>()("HeaderHelperError", {
@@ -134,7 +134,7 @@ export const layer = Layer.effect(
   Effect.gen(function* () {
     const config = yield* Config
     const scope = yield* Scope.Scope
-    const staticHeaders = Object.fromEntries(Object.entries(config.headers.static).map(([k, v]) => [k, Redacted.value(v)]))
+    const staticHeaders = revealHeaders(config.headers.static)
     let snapshot: Snapshot = { version: 0, headers: staticHeaders }
     let inflight: Fiber.Fiber<Snapshot> | undefined
     let lastError: string | undefined
