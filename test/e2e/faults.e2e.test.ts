@@ -38,7 +38,8 @@ import {
   type OpencodeHome,
   type PluginSpec,
 } from "../support/opencode.ts"
-import { startReceiver, type FlatMetric, type Protocol, type Receiver } from "../support/otlp-receiver.ts"
+import { latestPoints } from "../lib/received.ts"
+import { startReceiver, type Protocol, type Receiver } from "../support/otlp-receiver.ts"
 import { captureClient } from "../lib/telemetry.ts"
 
 const PLUGIN = join(REPO_ROOT, "src", "plugin.ts")
@@ -308,19 +309,8 @@ const telemetryEnv = (endpoint: string, protocol: Protocol, extra: Record<string
   ...extra,
 })
 
-/** The latest point of each series of a cumulative metric. */
-const latestPoints = (metrics: ReadonlyArray<FlatMetric>, name: string) => {
-  const series = new Map<string, FlatMetric>()
-  for (const m of metrics.filter((x) => x.name === name)) {
-    const key = JSON.stringify(Object.entries(m.attributes).sort())
-    const seen = series.get(key)
-    if (seen === undefined || m.timeUnixNano >= seen.timeUnixNano) series.set(key, m)
-  }
-  return [...series.values()]
-}
-
 const sessionCount = (receiver: Receiver) =>
-  latestPoints(receiver.metrics(), "opencode.session.count").reduce((sum, m) => sum + Number(m.value), 0)
+  latestPoints({ metrics: receiver.metrics() }, "opencode.session.count").reduce((sum, m) => sum + Number(m.value), 0)
 
 /** A short account of what a receiver got. */
 const arrived = (receiver: Receiver): string => {
@@ -331,7 +321,7 @@ const arrived = (receiver: Receiver): string => {
   const rejected = [...new Set(requests.filter((r) => !r.accepted).map(answer))]
   const parts = [`${requests.length} requests, ${accepted} accepted${rejected.length > 0 ? ` (the others answered ${rejected.join(", ")})` : ""}`]
   if (accepted > 0) {
-    const count = latestPoints(receiver.metrics(), "opencode.session.count").length > 0 ? `session.count=${sessionCount(receiver)}` : "no session.count"
+    const count = latestPoints({ metrics: receiver.metrics() }, "opencode.session.count").length > 0 ? `session.count=${sessionCount(receiver)}` : "no session.count"
     parts.push(`${count}, ${receiver.logs().length} log events, ${receiver.spans().length} spans`)
   }
   return parts.join("; ")
@@ -832,7 +822,7 @@ describe("hostile input to the hooks", () => {
       // Later events still count.
       await hooks.event!({ event: created("ses_after_hostile") })
       await hooks.dispose!()
-      const counts = latestPoints(receiver.metrics(), "opencode.session.count")
+      const counts = latestPoints({ metrics: receiver.metrics() }, "opencode.session.count")
       expect(counts.map((m) => [m.attributes["session.id"], m.value])).toEqual([["ses_after_hostile", 1]])
       const text = logs.map((l) => l.message)
       hookRows.push({

@@ -19,7 +19,8 @@ import {
   type OpencodeHome,
   type OpencodeRunResult,
 } from "../support/opencode.ts"
-import { startReceiver, type FlatMetric, type Protocol } from "../support/otlp-receiver.ts"
+import { bigintReplacer, latestPoints } from "../lib/received.ts"
+import { startReceiver, type Protocol } from "../support/otlp-receiver.ts"
 
 const PLUGIN_SOURCE = join(REPO_ROOT, "src", "plugin.ts")
 const PROMPT = "Say hello to the telemetry test."
@@ -60,17 +61,6 @@ const expectSameAsWithout = (result: OpencodeRunResult) => {
   expect(result.stdout).toBe(baseline.stdout)
 }
 
-/** The latest point of each series (name + attributes) of a cumulative metric. */
-const latestPoints = (metrics: Array<FlatMetric>, name: string) => {
-  const series = new Map<string, FlatMetric>()
-  for (const m of metrics.filter((x) => x.name === name)) {
-    const key = JSON.stringify(Object.entries(m.attributes).sort())
-    const seen = series.get(key)
-    if (seen === undefined || m.timeUnixNano >= seen.timeUnixNano) series.set(key, m)
-  }
-  return [...series.values()]
-}
-
 const pluginMessages = (result: OpencodeRunResult) =>
   result.logs.split("\n").filter((line) => line.includes("opencode-plugin-opentelemetry"))
 
@@ -88,7 +78,7 @@ describe.each(["grpc", "http/protobuf", "http/json"] as Array<Protocol>)("local 
         expectSameAsWithout(result)
         // dispose flushed before exit: everything is there without waiting for an export interval.
         // Cumulative points are re-sent on every export (the final flush, then shutdown): read the latest.
-        const counts = latestPoints(receiver.metrics(), "opencode.session.count")
+        const counts = latestPoints({ metrics: receiver.metrics() }, "opencode.session.count")
         expect(counts).toHaveLength(1)
         expect(counts[0]!.value).toBe(1)
         const sessionID = counts[0]!.attributes["session.id"]
@@ -130,7 +120,7 @@ test(
         env: telemetryEnv("http://127.0.0.1:9", "grpc"),
       })
       expectSameAsWithout(result)
-      const counts = latestPoints(receiver.metrics(), "opencode.session.count")
+      const counts = latestPoints({ metrics: receiver.metrics() }, "opencode.session.count")
       expect(counts).toHaveLength(1)
       expect(counts[0]!.value).toBe(1)
       expect(counts[0]!.scope.name).toBe("opencode-plugin-opentelemetry")
@@ -199,12 +189,12 @@ test(
       // The exports themselves are authenticated, and the secret is not in what they carry.
       expect(receiver.requests.length).toBeGreaterThan(0)
       for (const request of receiver.requests) expect(request.headers["authorization"]).toBe(`Bearer ${secret}`)
-      expect(JSON.stringify(receiver.requests.map((r) => r.body), (_k, v) => (typeof v === "bigint" ? String(v) : v))).not.toContain(secret)
+      expect(JSON.stringify(receiver.requests.map((r) => r.body), bigintReplacer)).not.toContain(secret)
       expect(result.stderr).not.toContain(secret)
       // The provider API key opencode holds (visible to plugins in chat.params) is never exported either.
       const apiKey = String((fakeProviderConfig(llm.url).provider as { fake: { options: { apiKey: string } } }).fake.options.apiKey)
       expect(apiKey.length).toBeGreaterThan(3)
-      expect(JSON.stringify(receiver.requests.map((r) => r.body), (_k, v) => (typeof v === "bigint" ? String(v) : v))).not.toContain(apiKey)
+      expect(JSON.stringify(receiver.requests.map((r) => r.body), bigintReplacer)).not.toContain(apiKey)
     } finally {
       await llm.stop()
       await receiver.stop()

@@ -9,20 +9,12 @@
 import { afterAll, beforeAll, expect, test } from "bun:test"
 import { spawn, spawnSync, type ChildProcess } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { freePort } from "../lib/net.ts"
 import { REPO_ROOT } from "../support/opencode.ts"
 import { runScenario, type Scenario } from "../support/scenarios.ts"
 
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer()
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as import("node:net").AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
 
 const prometheusBinary = spawnSync("sh", ["-c", "command -v prometheus"], { encoding: "utf8" }).stdout.trim()
 

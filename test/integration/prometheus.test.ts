@@ -6,18 +6,10 @@ import { expect, test } from "bun:test"
 import { createServer } from "node:net"
 import { Effect } from "effect"
 import { replay, loadFixture, truthTokens, truthCost } from "../lib/fixtures.ts"
+import { freePort } from "../lib/net.ts"
 import { captureClient, liveLayer, runScoped } from "../lib/telemetry.ts"
 import { startReceiver } from "../support/otlp-receiver.ts"
 
-/** A port nothing listens on right now. */
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const s = createServer()
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as import("node:net").AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
 
 /** `name{labels} value` lines of the text format, as samples. */
 const parse = (text: string) =>

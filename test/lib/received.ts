@@ -32,7 +32,7 @@ const seriesKey = (m: FlatMetric) =>
  * The latest point (by timeUnixNano) of each series of `name` in one process's segment. A cumulative stream is a
  * series and its start time: a stream that restarted (see {@link restartedSeries}) counts with both accumulations.
  */
-export const latestPoints = (segment: Segment, name: string): Array<FlatMetric> => {
+export const latestPoints = (segment: Pick<Segment, "metrics">, name: string): Array<FlatMetric> => {
   const series = new Map<string, FlatMetric>()
   for (const m of segment.metrics) {
     if (m.name !== name) continue
