@@ -34,6 +34,11 @@ export interface OpencodeHooks {
 /** A session untouched this long is ended and its state released (a TUI can stay open for days). */
 const SESSION_IDLE_RELEASE_MS = 30 * 60_000
 const SWEEP_EVERY_MS = 60_000
+/**
+ * A turn's telemetry is sent this long after the turn ends. Turns that end close together (concurrent sessions)
+ * share one flush, and `opencode run`, which disposes within ~100 ms of its last turn, sends everything once.
+ */
+const TURN_FLUSH_DELAY_MS = 1_000
 
 export const OpenTelemetryPlugin = async (input: OpencodePluginInput, options?: unknown): Promise<OpencodeHooks> => {
   try {
@@ -97,6 +102,18 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
   const budget = config.shutdownTimeoutMs
   let disposed = false
   let lastSweep = Date.now()
+  // End of a turn: send what it produced soon, not at the next interval, so a SIGTERM (which ends opencode
+  // without dispose) loses little. Not queued: a slow collector must not delay the next hook.
+  let turnFlush: ReturnType<typeof setTimeout> | undefined
+  const scheduleTurnFlush = () => {
+    if (turnFlush !== undefined) return
+    turnFlush = setTimeout(() => {
+      turnFlush = undefined
+      void run(Effect.flatMap(Effect.service(Exporter), (e) => e.flush), "turn flush")
+    }, TURN_FLUSH_DELAY_MS)
+    // Never keep opencode's process alive for our sake.
+    turnFlush.unref?.()
+  }
   return {
     event: async (input) => {
       try {
@@ -106,10 +123,7 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
         const type = readType(event)
         if (type === undefined) return
         await enqueue(handleEvent(event), "event handling")
-        // End of a turn: send what it produced now, not at the next interval. A SIGTERM (which ends opencode
-        // without dispose) then loses at most the turn in progress. Not queued: a slow collector must not delay
-        // the next hook.
-        if (type === "session.idle") void run(Effect.flatMap(Effect.service(Exporter), (e) => e.flush), "turn flush")
+        if (type === "session.idle") scheduleTurnFlush()
         if (Date.now() - lastSweep > SWEEP_EVERY_MS) {
           lastSweep = Date.now()
           await enqueue(sweepSessions(SESSION_IDLE_RELEASE_MS), "session sweep")
@@ -146,6 +160,7 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
     dispose: async () => {
       if (disposed) return
       disposed = true
+      clearTimeout(turnFlush)
       // One deadline for everything: record every session's end (ending open spans), then release the layers,
       // which flushes all three signals and shuts the providers down. opencode's exit waits at most `budget`.
       await withTimeout(

@@ -4,10 +4,12 @@
  * (ms -> milliseconds, s -> seconds; annotations like {token} and the word "count" are not units), counters end
  * in _total. So one dashboard serves both paths.
  *
- * The HTTP server lives as long as the plugin; each scrape collects from the current meter provider's reader
- * (providers are replaced by metric rotation). A port already in use (another opencode) is one logged message.
+ * The HTTP server lives as long as the plugin. The SDK collects in delta at each scrape; the reader keeps the
+ * running totals ({@link CumulativeState}, bounded) and serves all of them. A port already in use (another
+ * opencode) is one logged message.
  */
 import { createServer, type Server } from "node:http"
+import { CumulativeState } from "./cumulative.ts"
 import type { Attributes } from "@opentelemetry/api"
 import {
   AggregationTemporality,
@@ -18,10 +20,17 @@ import {
   type ResourceMetrics,
 } from "@opentelemetry/sdk-metrics"
 
-/** A reader that only collects when scraped. Prometheus needs cumulative data. */
+/** A reader that only collects when scraped. Prometheus needs cumulative data: the totals are kept here. */
 export class PullReader extends MetricReader {
+  private readonly totals = new CumulativeState()
   constructor() {
-    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE })
+    super({ aggregationTemporalitySelector: () => AggregationTemporality.DELTA })
+  }
+  /** Every series' cumulative value, including what was recorded since the last scrape. */
+  async scrape(): Promise<ResourceMetrics> {
+    const { resourceMetrics } = await this.collect()
+    this.totals.add(resourceMetrics)
+    return this.totals.snapshot(resourceMetrics.resource)
   }
   protected override onShutdown(): Promise<void> {
     return Promise.resolve()
@@ -108,13 +117,13 @@ const serializeMetric = (metric: MetricData): Array<string> => {
 }
 
 /**
- * Serves `GET /metrics` on host:port from whatever reader `current()` returns. Resolves with a stop function,
+ * Serves `GET /metrics` on host:port from the reader. Resolves with a stop function,
  * or with the listen error (port in use, ...), never throwing.
  */
 export const servePrometheus = (
   host: string,
   port: number,
-  current: () => PullReader | undefined,
+  reader: PullReader,
 ): Promise<{ readonly stop: () => Promise<void>; readonly port: number } | { readonly error: string }> =>
   new Promise((resolve) => {
     const server: Server = createServer((req, res) => {
@@ -122,14 +131,9 @@ export const servePrometheus = (
         res.writeHead(404).end()
         return
       }
-      const reader = current()
-      if (reader === undefined) {
-        res.writeHead(503).end()
-        return
-      }
       reader
-        .collect()
-        .then(({ resourceMetrics }) => {
+        .scrape()
+        .then((resourceMetrics) => {
           res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" })
           res.end(serialize(resourceMetrics))
         })

@@ -34,6 +34,8 @@ import {
   type SpanExporter,
 } from "@opentelemetry/sdk-trace-base"
 import { Context, Effect, Layer } from "effect"
+import { ExportResultCode } from "@opentelemetry/core"
+import { CumulativeState } from "../exporters/cumulative.ts"
 import { ConsoleLogExporter, ConsoleMetricExporter, ConsoleSpanExporter } from "../exporters/console.ts"
 import { PullReader, servePrometheus } from "../exporters/prometheus.ts"
 import {
@@ -49,19 +51,12 @@ import {
   type OtlpTarget,
 } from "../exporters/otlp.ts"
 import { PACKAGE_NAME, PACKAGE_VERSION } from "../version.ts"
-import { Config, revealHeaders, TRACE_TYPES, type Interface as ConfigInterface, type Signal } from "./Config.ts"
+import { Config, revealHeaders, TRACE_TYPES, type Interface as ConfigInterface, type Signal, type Temporality } from "./Config.ts"
 import { HeaderProvider } from "./HeaderProvider.ts"
 
 export interface Interface {
   readonly resource: Resource
-  /** The current meter; it changes when metrics are rotated. */
-  readonly meter: () => Meter
-  /**
-   * Starts a fresh meter provider and retires the old one after its final export. With cumulative
-   * temporality the SDK keeps every series it ever saw; rotating bounds that memory (backends see the
-   * series restart, as after a process restart).
-   */
-  readonly rotateMetrics: Effect.Effect<void>
+  readonly meter: Meter
   readonly logger: Logger
   readonly tracer: Tracer
   /** Exports everything recorded so far, bounded by the shutdown budget. Never fails. */
@@ -112,42 +107,27 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
       Effect.catchCause(() => Effect.logWarning(`${label} did not complete within ${budget} ms or failed`)),
     )
 
-  // Readers come and go with rotation (below); the exporter behind them lives as long as the layer.
-  const metricExporter = exporters.metrics === undefined ? undefined : new SharedMetricExporter(exporters.metrics)
+  const temporality = config.metrics.temporality
+  const metricExporter = exporters.metrics === undefined ? undefined : new MetricDelivery(exporters.metrics, temporality)
+  const extraMetricExporter = exporters.extra?.metrics === undefined ? undefined : new MetricDelivery(exporters.extra.metrics, temporality)
   const prometheus = config.metrics.enabled ? config.metrics.prometheus : undefined
-  let pullReader: PullReader | undefined
-  const makeMeterProvider = () => {
-    pullReader = prometheus === undefined ? undefined : new PullReader()
-    return new MeterProvider({
-      resource,
-      readers: [
-        ...(metricExporter === undefined
-          ? []
-          : [
-              new PeriodicExportingMetricReader({
-                exporter: metricExporter,
-                exportIntervalMillis: config.metrics.intervalMs,
-                // The reader requires timeout <= interval.
-                exportTimeoutMillis: Math.min(config.metrics.intervalMs, Math.max(budget, 1_000)),
-              }),
-            ]),
-        ...(pullReader === undefined ? [] : [pullReader]),
-        ...(exporters.extra?.metrics === undefined
-          ? []
-          : [
-              new PeriodicExportingMetricReader({
-                exporter: exporters.extra.metrics,
-                exportIntervalMillis: config.metrics.intervalMs,
-                exportTimeoutMillis: Math.min(config.metrics.intervalMs, Math.max(budget, 1_000)),
-              }),
-            ]),
-      ],
+  const pullReader = prometheus === undefined ? undefined : new PullReader()
+  const periodic = (exporter: PushMetricExporter) =>
+    new PeriodicExportingMetricReader({
+      exporter,
+      exportIntervalMillis: config.metrics.intervalMs,
+      // The reader requires timeout <= interval.
+      exportTimeoutMillis: Math.min(config.metrics.intervalMs, Math.max(budget, 1_000)),
     })
-  }
+  const readers = [
+    ...(metricExporter === undefined ? [] : [periodic(metricExporter)]),
+    ...(pullReader === undefined ? [] : [pullReader]),
+    ...(extraMetricExporter === undefined ? [] : [periodic(extraMetricExporter)]),
+  ]
 
   const providers = yield* Effect.acquireRelease(
     Effect.sync(() => ({
-      meterProvider: makeMeterProvider(),
+      meterProvider: new MeterProvider({ resource, readers }),
       loggerProvider: new LoggerProvider({
         resource,
         processors: [exporters.logs, exporters.extra?.logs].flatMap((exporter) =>
@@ -177,67 +157,67 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
     (p) =>
       bounded("Telemetry shutdown", async () => {
         await Promise.allSettled([p.meterProvider.shutdown(), p.loggerProvider.shutdown(), p.tracerProvider.shutdown()])
-        await metricExporter?.close()
       }).pipe(
         // Out of time or not, what is still undelivered is counted and reported, never silently lost.
         Effect.andThen(Effect.sync(() => [exporters.spans, exporters.logs, exporters.metrics].forEach((e) => canAbandon(e) && e.abandon()))),
         Effect.withSpan("Exporter.shutdown"),
       ),
   )
-  const { loggerProvider, tracerProvider } = providers
+  const { meterProvider, loggerProvider, tracerProvider } = providers
 
-  // The Prometheus endpoint outlives rotations: each scrape reads the current provider's reader.
-  if (prometheus !== undefined) {
-    const served = yield* Effect.promise(() => servePrometheus(prometheus.host, prometheus.port, () => pullReader))
+  if (prometheus !== undefined && pullReader !== undefined) {
+    const served = yield* Effect.promise(() => servePrometheus(prometheus.host, prometheus.port, pullReader))
     if ("error" in served)
       yield* Effect.logWarning(
         `The Prometheus endpoint ${prometheus.host}:${prometheus.port} could not be served (${served.error}; another opencode may hold the port). Other exports continue.`,
       )
     else yield* Effect.addFinalizer(() => Effect.promise(served.stop))
   }
-  let meter = providers.meterProvider.getMeter(PACKAGE_NAME, PACKAGE_VERSION)
-
   return Exporter.of({
     resource,
-    meter: () => meter,
-    rotateMetrics: Effect.suspend(() => {
-      // The swap is immediate; only the old provider's last export runs in the background.
-      const old = providers.meterProvider
-      providers.meterProvider = makeMeterProvider()
-      meter = providers.meterProvider.getMeter(PACKAGE_NAME, PACKAGE_VERSION)
-      // Its final collection carries every series' last value; then its memory is released.
-      return bounded("Metric rotation", () => old.shutdown()).pipe(Effect.forkDetach, Effect.asVoid)
-    }).pipe(Effect.withSpan("Exporter.rotateMetrics")),
+    meter: meterProvider.getMeter(PACKAGE_NAME, PACKAGE_VERSION),
     logger: loggerProvider.getLogger(PACKAGE_NAME, PACKAGE_VERSION),
     tracer: tracerProvider.getTracer(PACKAGE_NAME, PACKAGE_VERSION),
     flush: bounded("Telemetry flush", () =>
-      Promise.allSettled([providers.meterProvider.forceFlush(), loggerProvider.forceFlush(), tracerProvider.forceFlush()]),
+      Promise.allSettled([meterProvider.forceFlush(), loggerProvider.forceFlush(), tracerProvider.forceFlush()]),
     ).pipe(Effect.withSpan("Exporter.flush")),
   })
 })
 
 /**
- * Lets several readers, one after another, use one exporter: a reader's shutdown (at rotation) only flushes;
- * the exporter itself closes with the layer.
+ * Between the SDK and an exporter: the SDK collects in delta, so it forgets each series once collected; with
+ * cumulative temporality configured, {@link CumulativeState} turns that into cumulative points for the series
+ * that changed. Either way an export with no data is not sent.
  */
-class SharedMetricExporter implements PushMetricExporter {
-  constructor(private readonly inner: PushMetricExporter) {}
+class MetricDelivery implements PushMetricExporter {
+  private readonly cumulative: CumulativeState | undefined
+  constructor(
+    private readonly inner: PushMetricExporter,
+    temporality: Temporality,
+  ) {
+    this.cumulative = temporality === "cumulative" ? new CumulativeState() : undefined
+  }
   export(metrics: ResourceMetrics, resultCallback: Parameters<PushMetricExporter["export"]>[1]) {
-    this.inner.export(metrics, resultCallback)
+    const out = this.cumulative === undefined ? withoutEmpty(metrics) : this.cumulative.add(metrics)
+    if (out.scopeMetrics.length === 0) return resultCallback({ code: ExportResultCode.SUCCESS })
+    this.inner.export(out, resultCallback)
   }
   forceFlush() {
     return this.inner.forceFlush()
   }
   shutdown() {
-    return this.inner.forceFlush()
-  }
-  close() {
     return this.inner.shutdown()
   }
-  selectAggregationTemporality = (type: InstrumentType) =>
-    this.inner.selectAggregationTemporality?.(type) ?? AggregationTemporality.CUMULATIVE
+  selectAggregationTemporality = (_type: InstrumentType) => AggregationTemporality.DELTA
   selectAggregation = (type: InstrumentType) => this.inner.selectAggregation?.(type) ?? { type: AggregationType.DEFAULT }
 }
+
+const withoutEmpty = (metrics: ResourceMetrics): ResourceMetrics => ({
+  resource: metrics.resource,
+  scopeMetrics: metrics.scopeMetrics
+    .map((scope) => ({ scope: scope.scope, metrics: scope.metrics.filter((m) => m.dataPoints.length > 0) }))
+    .filter((scope) => scope.metrics.length > 0),
+})
 
 /** OTLP export on the configured protocol, with headers from the HeaderProvider. */
 export const layer = Layer.effect(
@@ -323,8 +303,7 @@ export const layer = Layer.effect(
       description: "Telemetry this plugin could not deliver (buffer full, rejected, or undelivered at shutdown), by signal",
       unit: "{item}",
     }
-    // Created on the current meter each time, so it survives metric rotation.
-    dropped = { add: (n, attributes) => exporter.meter().createCounter(droppedName(config), droppedOptions).add(n, attributes) }
+    dropped = exporter.meter.createCounter(droppedName(config), droppedOptions)
     return exporter
   }),
 )

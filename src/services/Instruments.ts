@@ -62,9 +62,6 @@ const withoutVersion = (attributes: Attributes): Attributes => {
   return rest
 }
 
-/** Distinct sessions with metric series on one meter provider before it is rotated (cumulative only). */
-export const ROTATE_AFTER_SESSIONS = 500
-
 export interface SpanOptions {
   readonly attributes?: Attributes
   /** A parent span; without one, the remote parent from OPENCODE_TRACEPARENT (if any), else a root. */
@@ -107,64 +104,35 @@ export const layer = Layer.effect(
       }
     }
 
+    // Instruments are created once, on first use; the meter provider lives as long as the layer.
+    const meter = exporter.meter
     const counters = new Map<CounterName, Counter>()
     const histograms = new Map<HistogramName, Histogram>()
     const gauges = new Map<GaugeName, Gauge>()
-    // Instruments belong to a meter: after a rotation they are created anew on the current one.
-    let meterInUse = exporter.meter()
-    const currentMeter = () => {
-      const meter = exporter.meter()
-      if (meter !== meterInUse) {
-        meterInUse = meter
-        counters.clear()
-        histograms.clear()
-        gauges.clear()
-      }
-      return meter
-    }
     const counter = (name: CounterName) => {
-      const meter = currentMeter()
       let c = counters.get(name)
       if (c === undefined) counters.set(name, (c = meter.createCounter(fullName(name), options(name))))
       return c
     }
     const histogram = (name: HistogramName) => {
-      const meter = currentMeter()
       let h = histograms.get(name)
       if (h === undefined) histograms.set(name, (h = meter.createHistogram(fullName(name), options(name))))
       return h
     }
     const gaugeOf = (name: GaugeName) => {
-      const meter = currentMeter()
       let g = gauges.get(name)
       if (g === undefined) gauges.set(name, (g = meter.createGauge(fullName(name), options(name))))
       return g
     }
 
-    /**
-     * Cumulative series live as long as their meter provider. With session.id on metrics that is one set of
-     * series per session, forever; after `ROTATE_AFTER_SESSIONS` distinct sessions the provider is replaced.
-     */
-    const sessionsOnMeter = new Set<unknown>()
-    const rotates = metrics.temporality === "cumulative"
-
     /** Metric-only attributes are added, then exclusions applied last so they always win. */
-    const metricAttributes = (attributes: Attributes | undefined) =>
-      Effect.gen(function* () {
-        const merged: Attributes = { ...config.standardAttributes, ...attributes, ...metrics.attributes }
-        if (!metrics.includeSessionId) delete merged["session.id"]
-        if (!metrics.includeVersion) delete merged["app.version"]
-        for (const key of metrics.excludeAttributes) delete merged[key]
-        const session = merged["session.id"]
-        if (rotates && session !== undefined && !sessionsOnMeter.has(session)) {
-          if (sessionsOnMeter.size >= ROTATE_AFTER_SESSIONS) {
-            sessionsOnMeter.clear()
-            yield* exporter.rotateMetrics
-          }
-          sessionsOnMeter.add(session)
-        }
-        return merged
-      })
+    const metricAttributes = (attributes: Attributes | undefined): Attributes => {
+      const merged: Attributes = { ...config.standardAttributes, ...attributes, ...metrics.attributes }
+      if (!metrics.includeSessionId) delete merged["session.id"]
+      if (!metrics.includeVersion) delete merged["app.version"]
+      for (const key of metrics.excludeAttributes) delete merged[key]
+      return merged
+    }
 
     const remoteParent: OtelContext = Option.match(config.traces.parent, {
       onNone: () => ROOT_CONTEXT,
@@ -179,24 +147,21 @@ export const layer = Layer.effect(
     })
 
     const count = (name: CounterName, value: number, attributes?: Attributes) =>
-      Effect.gen(function* () {
+      Effect.sync(() => {
         if (!enabled(name) || !Number.isFinite(value) || value <= 0) return
-        const attrs = yield* metricAttributes(attributes)
-        counter(name).add(name === "cost.usage" ? value * metrics.costUsageScale : value, attrs)
+        counter(name).add(name === "cost.usage" ? value * metrics.costUsageScale : value, metricAttributes(attributes))
       })
 
     const record = (name: HistogramName, value: number, attributes?: Attributes) =>
-      Effect.gen(function* () {
+      Effect.sync(() => {
         if (!enabled(name) || !Number.isFinite(value) || value < 0) return
-        const attrs = yield* metricAttributes(attributes)
-        histogram(name).record(value, attrs)
+        histogram(name).record(value, metricAttributes(attributes))
       })
 
     const gauge = (name: GaugeName, value: number, attributes?: Attributes) =>
-      Effect.gen(function* () {
+      Effect.sync(() => {
         if (!enabled(name) || !Number.isFinite(value)) return
-        const attrs = yield* metricAttributes(attributes)
-        gaugeOf(name).record(value, attrs)
+        gaugeOf(name).record(value, metricAttributes(attributes))
       })
 
     const event = (name: EventName, attributes: Attributes, timestamp?: number) =>

@@ -5,7 +5,7 @@
  */
 import type { Attributes } from "@opentelemetry/api"
 import type { ReadableLogRecord } from "@opentelemetry/sdk-logs"
-import type { ResourceMetrics } from "@opentelemetry/sdk-metrics"
+import { AggregationTemporality, DataPointType, type ResourceMetrics } from "@opentelemetry/sdk-metrics"
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
@@ -138,40 +138,53 @@ export const truthLines = (f: Exported) => {
 
 const matches = (attributes: Attributes, filter: Attributes) => Object.entries(filter).every(([k, v]) => attributes[k] === v)
 
-/** Sum of a counter's points (cumulative: the last collection holds the totals). */
-export const counterTotal = (metrics: ReadonlyArray<ResourceMetrics>, name: string, filter: Attributes = {}) => {
-  let total = 0
-  for (const scope of metrics.at(-1)?.scopeMetrics ?? [])
-    for (const metric of scope.metrics)
-      if (metric.descriptor.name === name)
-        for (const point of metric.dataPoints) if (matches(point.attributes, filter) && typeof point.value === "number") total += point.value
-  return total
+/**
+ * The current point of every series of `name` over all collections. An export carries only the series that
+ * changed since the previous one: a cumulative point replaces the series' earlier one, delta points add up.
+ */
+const currentPoints = (metrics: ReadonlyArray<ResourceMetrics>, name: string, filter: Attributes) => {
+  const series = new Map<string, { attributes: Attributes; value: number | { count: number; sum: number } }>()
+  for (const collection of metrics)
+    for (const scope of collection.scopeMetrics)
+      for (const metric of scope.metrics) {
+        if (metric.descriptor.name !== name) continue
+        const delta = metric.aggregationTemporality === AggregationTemporality.DELTA && metric.dataPointType !== DataPointType.GAUGE
+        for (const point of metric.dataPoints) {
+          if (!matches(point.attributes, filter)) continue
+          const key = JSON.stringify(Object.entries(point.attributes).sort(([a], [b]) => a.localeCompare(b)))
+          const value = typeof point.value === "number" ? point.value : typeof point.value === "object" && "buckets" in point.value && !("scale" in point.value) ? { count: point.value.count, sum: point.value.sum ?? 0 } : undefined
+          if (value === undefined) continue
+          const seen = series.get(key)?.value
+          series.set(key, {
+            attributes: point.attributes,
+            value:
+              !delta || seen === undefined
+                ? value
+                : typeof seen === "number" && typeof value === "number"
+                  ? seen + value
+                  : typeof seen === "object" && typeof value === "object"
+                    ? { count: seen.count + value.count, sum: seen.sum + value.sum }
+                    : value,
+          })
+        }
+      }
+  return [...series.values()]
 }
+
+/** Sum of a counter over its series. */
+export const counterTotal = (metrics: ReadonlyArray<ResourceMetrics>, name: string, filter: Attributes = {}) =>
+  currentPoints(metrics, name, filter).reduce((n, p) => n + (typeof p.value === "number" ? p.value : 0), 0)
 
 /** Histogram points: count and sum over matching series. */
-export const histogramTotals = (metrics: ReadonlyArray<ResourceMetrics>, name: string, filter: Attributes = {}) => {
-  let count = 0
-  let sum = 0
-  for (const scope of metrics.at(-1)?.scopeMetrics ?? [])
-    for (const metric of scope.metrics)
-      if (metric.descriptor.name === name)
-        for (const point of metric.dataPoints)
-          if (matches(point.attributes, filter) && typeof point.value === "object") {
-            count += point.value.count
-            sum += point.value.sum ?? 0
-          }
-  return { count, sum }
-}
+export const histogramTotals = (metrics: ReadonlyArray<ResourceMetrics>, name: string, filter: Attributes = {}) =>
+  currentPoints(metrics, name, filter).reduce(
+    (t, p) => (typeof p.value === "object" ? { count: t.count + p.value.count, sum: t.sum + p.value.sum } : t),
+    { count: 0, sum: 0 },
+  )
 
 /** The latest value of each gauge series. */
-export const gaugeValues = (metrics: ReadonlyArray<ResourceMetrics>, name: string, filter: Attributes = {}) => {
-  const values: Array<number> = []
-  for (const scope of metrics.at(-1)?.scopeMetrics ?? [])
-    for (const metric of scope.metrics)
-      if (metric.descriptor.name === name)
-        for (const point of metric.dataPoints) if (matches(point.attributes, filter) && typeof point.value === "number") values.push(point.value)
-  return values
-}
+export const gaugeValues = (metrics: ReadonlyArray<ResourceMetrics>, name: string, filter: Attributes = {}) =>
+  currentPoints(metrics, name, filter).flatMap((p) => (typeof p.value === "number" ? [p.value] : []))
 
 export const eventsNamed = (logs: ReadonlyArray<ReadableLogRecord>, name: string) => logs.filter((l) => l.attributes["event.name"] === name)
 

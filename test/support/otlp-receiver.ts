@@ -452,7 +452,7 @@ function attributes(kvs: PbKeyValue[] | null | undefined): Attributes {
 const hex = (b: Uint8Array | null | undefined): string => (b ? Buffer.from(b).toString("hex") : "")
 const scopeOf = (s: PbScope | null): FlatScope => ({ name: s?.name ?? "", version: s?.version ?? "" })
 
-function flattenSpans(body: PbTraces): FlatSpan[] {
+export function flattenSpans(body: PbTraces): FlatSpan[] {
   const out: FlatSpan[] = []
   for (const rs of body.resourceSpans) {
     const resource = attributes(rs.resource?.attributes)
@@ -480,7 +480,7 @@ function flattenSpans(body: PbTraces): FlatSpan[] {
   return out
 }
 
-function flattenLogs(body: PbLogs): FlatLog[] {
+export function flattenLogs(body: PbLogs): FlatLog[] {
   const out: FlatLog[] = []
   for (const rl of body.resourceLogs) {
     const resource = attributes(rl.resource?.attributes)
@@ -508,7 +508,7 @@ function flattenLogs(body: PbLogs): FlatLog[] {
 
 const numbers = (xs: bigint[]): number[] => xs.map(Number)
 
-function flattenMetrics(body: PbMetrics): FlatMetric[] {
+export function flattenMetrics(body: PbMetrics): FlatMetric[] {
   const out: FlatMetric[] = []
   for (const rm of body.resourceMetrics) {
     const resource = attributes(rm.resource?.attributes)

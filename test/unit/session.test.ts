@@ -6,22 +6,17 @@ import { join } from "node:path"
 import { endAllSessions, handleChatMessage, handleEvent, handleToolBefore } from "../../src/handlers/index.ts"
 import * as Telemetry from "../../src/layers/telemetry.ts"
 import { MemoryExporter } from "../../src/services/Exporter.ts"
+import type { ResourceMetrics } from "@opentelemetry/sdk-metrics"
 import { effectTest } from "../lib/effect.ts"
+import { counterTotal } from "../lib/fixtures.ts"
 
 const created = (id: string, extra: Record<string, unknown> = {}) => ({
   type: "session.created",
   properties: { sessionID: id, info: { id, projectID: "p", directory: "/tmp/x", title: "New session", time: { created: 1_700_000_000_000, updated: 1_700_000_000_000 }, ...extra } },
 })
 
-const sumOf = (metrics: ReadonlyArray<import("@opentelemetry/sdk-metrics").ResourceMetrics>, name: string, type?: string) => {
-  let total = 0
-  const last = metrics.at(-1)
-  for (const scope of last?.scopeMetrics ?? [])
-    for (const metric of scope.metrics)
-      if (metric.descriptor.name === name)
-        for (const point of metric.dataPoints) if (type === undefined || point.attributes["type"] === type) total += Number(point.value)
-  return total
-}
+const sumOf = (metrics: ReadonlyArray<ResourceMetrics>, name: string, type?: string) =>
+  counterTotal(metrics, name, type === undefined ? {} : { type })
 
 describe("session lifecycle", () => {
   const it = effectTest(Telemetry.layerTest())

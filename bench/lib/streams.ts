@@ -1,0 +1,78 @@
+/**
+ * Recorded opencode sessions (test/fixtures, from the real CLI via `npm run record`) as hook calls, made
+ * distinct per replay: every opencode id (ses_, msg_, prt_, per_) and provider call id gets a suffix no other
+ * replay uses, so N replays are N new sessions to the plugin.
+ */
+import { readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+
+// Read directly, not through test/lib/fixtures.ts: that module loads the plugin's handlers, and the bench must
+// not load any of the plugin before it measures the plugin's import.
+const FIXTURES_DIR = join(import.meta.dir, "..", "..", "test", "fixtures")
+
+interface RecordedLine {
+  readonly hook: string
+  readonly type?: string
+  readonly properties?: unknown
+  readonly input?: unknown
+  readonly output?: unknown
+}
+
+/** The hooks this plugin registers, which opencode would call on it (it calls only hooks a plugin defines). */
+export type HookName = "event" | "chat.message" | "tool.execute.before" | "shell.env"
+
+export interface HookCall {
+  readonly hook: HookName
+  /** `event`: the bus event `{type, properties}`; other hooks: their input. */
+  readonly input: unknown
+  readonly output?: unknown
+}
+
+export interface Recording {
+  readonly name: string
+  /** opencode sessions in one replay (a subagent recording has two). */
+  readonly sessions: number
+  readonly calls: number
+  /** The calls as JSON with every id followed by MARK. */
+  readonly template: string
+}
+
+const MARK = "\u0001"
+const ID = /\b((?:ses|msg|prt|per)_[A-Za-z0-9]+|call_[A-Za-z0-9_]+)/g
+const HOOKS: ReadonlySet<string> = new Set<HookName>(["event", "chat.message", "tool.execute.before", "shell.env"])
+
+export const loadRecordings = (): ReadonlyArray<Recording> =>
+  readdirSync(FIXTURES_DIR)
+    .filter((f) => f.endsWith(".jsonl"))
+    .map((f) => f.slice(0, -".jsonl".length))
+    .sort()
+    .map((name) => {
+      const lines = readFileSync(join(FIXTURES_DIR, `${name}.jsonl`), "utf8")
+        .split("\n")
+        .filter((l) => l.trim() !== "")
+        .map((l) => JSON.parse(l) as RecordedLine)
+      const sessions = (JSON.parse(readFileSync(join(FIXTURES_DIR, `${name}.export.json`), "utf8")) as Array<unknown>).length
+      const calls: Array<HookCall> = lines
+        .filter((l) => HOOKS.has(l.hook))
+        .map((l) =>
+          l.hook === "event"
+            ? { hook: "event", input: { type: l.type, properties: l.properties } }
+            : { hook: l.hook as HookName, input: l.input, output: l.output },
+        )
+      const template = JSON.stringify(calls).replace(ID, `$1${MARK}`)
+      if (template.includes(`${MARK}${MARK}`)) throw new Error(`${name}: an id was marked twice`)
+      return { name, sessions, calls: calls.length, template }
+    })
+
+/** The i-th replay of a recording: fresh objects whose ids no other replay uses. */
+export const instantiate = (recording: Recording, i: number): ReadonlyArray<HookCall> =>
+  JSON.parse(recording.template.replaceAll(MARK, `r${i.toString(36)}`)) as ReadonlyArray<HookCall>
+
+/**
+ * A session that never goes idle: the replay stops before its first `session.idle` (a TUI left mid-turn, a
+ * crashed provider). Nothing ends it but the plugin's own bounds.
+ */
+export const neverIdle = (calls: ReadonlyArray<HookCall>): ReadonlyArray<HookCall> => {
+  const idle = calls.findIndex((c) => c.hook === "event" && (c.input as { type?: string }).type === "session.idle")
+  return idle === -1 ? calls : calls.slice(0, idle)
+}

@@ -1,0 +1,286 @@
+/**
+ * One replay, in a process of its own: loads a plugin as opencode does (the module's exported function, called
+ * with opencode's plugin input and the plugin's options), feeds it recorded opencode sessions through its hooks,
+ * and measures what the plugin costs the process it lives in. `bench/run.ts` starts these, alternating the real
+ * plugin with a no-op one, and reads the collector's counts.
+ *
+ * Sessions are interleaved: `concurrency` of them are open at once and get one hook call each in turn, as the
+ * sessions of one opencode server (or a TUI with subagents) would. `event` is called without being awaited, as
+ * opencode does; `chat.message`, `tool.execute.before` and `shell.env` are awaited, as opencode does. The event
+ * loop turns every few calls, so timers, I/O and the plugin's background work run during the replay, as they
+ * would between a real session's events.
+ *
+ *   bun run bench/replay.ts --child '{"plugin":"plugin","sessions":100,...}'   (see ReplayOptions)
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { instantiate, loadRecordings, neverIdle, type HookCall } from "./lib/streams.ts"
+
+export interface ReplayOptions {
+  readonly plugin: "plugin" | "noop"
+  /** Recorded sessions to replay (each recording's replay counts as one; a subagent replay opens two opencode sessions). */
+  readonly sessions: number
+  /** Sessions open at once. */
+  readonly concurrency: number
+  /** The collector's base URL (http/protobuf or http/json). */
+  readonly endpoint: string
+  readonly protocol: "http/protobuf" | "http/json"
+  /** Extra plugin options (OPENCODE_* option names). */
+  readonly settings?: Readonly<Record<string, string>>
+  /** Only these recordings (default: all, round-robin). */
+  readonly recordings?: ReadonlyArray<string>
+  /** Stop every session before its first session.idle. */
+  readonly neverIdle?: boolean
+  /** Result file. */
+  readonly out: string
+}
+
+export interface ReplayResult {
+  readonly plugin: "plugin" | "noop"
+  readonly sessions: number
+  readonly opencodeSessions: number
+  readonly calls: number
+  readonly events: number
+  readonly init: {
+    /** `import()` of the plugin module. */
+    readonly importMs: number
+    /** The plugin function, until its hooks are returned. */
+    readonly factoryMs: number
+    /** RSS and heap after a full GC, minus before the import. */
+    readonly rssMb: number
+    readonly heapMb: number
+  }
+  readonly cpu: {
+    /** Process CPU (user + system) of the whole replay, background work included, per hook call. */
+    readonly perCallUs: number
+    /** Per hook call within each slice of sessions: the median and 99th percentile over slices. */
+    readonly sliceMedianUs: number
+    readonly sliceP99Us: number
+    readonly slices: number
+  }
+  /** Wall time of the synchronous part of `event()` (until it returns its promise): what opencode's bus waits for. */
+  readonly eventSync: { readonly medianUs: number; readonly p99Us: number }
+  readonly memory: {
+    /** After a full GC, once `warmSessions` sessions were done, and at the end. */
+    readonly warmSessions: number
+    readonly warm: { readonly heapMb: number; readonly rssMb: number }
+    readonly end: { readonly heapMb: number; readonly rssMb: number }
+    /** (end - warm) per 1,000 sessions finished in between. */
+    readonly heapPer1000Mb: number
+    readonly rssPer1000Mb: number
+  }
+  readonly replayMs: number
+  readonly disposeMs: number
+}
+
+const MB = 1024 * 1024
+const now = () => performance.now()
+const cpuMicros = () => {
+  const u = process.cpuUsage()
+  return u.user + u.system
+}
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+/** Lets pending background work finish, then collects all garbage. */
+const settle = async () => {
+  for (let i = 0; i < 3; i++) await turn()
+  await sleep(50)
+  Bun.gc(true)
+  Bun.gc(true)
+}
+const memory = () => {
+  const m = process.memoryUsage()
+  return { heapMb: m.heapUsed / MB, rssMb: m.rss / MB }
+}
+
+export const quantile = (values: ArrayLike<number>, q: number): number => {
+  const sorted = Float64Array.from(values).sort()
+  if (sorted.length === 0) return 0
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+}
+
+/** opencode's plugin input, as far as a plugin can tell: an SDK client whose log goes nowhere, the project. */
+const pluginInput = (directory: string) => ({
+  client: { app: { log: async () => true } },
+  project: { id: "bench", worktree: directory, vcs: "git" },
+  directory,
+  worktree: directory,
+  serverUrl: new URL("http://localhost:4096/"),
+})
+
+type Hooks = {
+  event?: (input: { event: unknown }) => Promise<void>
+  "chat.message"?: (input: unknown, output: unknown) => Promise<void>
+  "tool.execute.before"?: (input: unknown, output: unknown) => Promise<void>
+  "shell.env"?: (input: unknown, output: { env: Record<string, string | undefined> }) => Promise<void>
+  dispose?: () => Promise<void>
+}
+
+export const replay = async (options: ReplayOptions): Promise<ReplayResult> => {
+  // Everything the replay itself needs is loaded and built before the plugin, so init measures only the plugin.
+  const all = loadRecordings()
+  const recordings = options.recordings === undefined ? all : all.filter((r) => options.recordings!.includes(r.name))
+  if (recordings.length === 0) throw new Error(`no recording named ${options.recordings?.join(", ")}`)
+  const directory = mkdtempSync(join(tmpdir(), "otel-bench-"))
+  const input = pluginInput(directory)
+  const pluginOptions = { enabled: "1", endpoint: options.endpoint, protocol: options.protocol, ...options.settings }
+  const maxCalls = Math.max(...recordings.map((r) => r.calls))
+  const syncSamples = new Float64Array(options.sessions * maxCalls)
+  await settle()
+
+  // ---- init: import + factory ----
+  const before = memory()
+  const t0 = now()
+  const module =
+    options.plugin === "plugin" ? (await import("../src/plugin.ts")).OpenTelemetryPlugin : (await import("./lib/noop-plugin.ts")).NoopPlugin
+  const t1 = now()
+  const hooks: Hooks = await module(input, pluginOptions)
+  const t2 = now()
+  await settle()
+  const afterInit = memory()
+
+  // ---- replay ----
+  const sliceSize = Math.max(1, Math.floor(options.sessions / 20))
+  const warmSessions = Math.max(1, Math.floor(options.sessions / 10))
+  const slices: Array<number> = []
+  let started = 0
+  let finished = 0
+  let opencodeSessions = 0
+  let calls = 0
+  let events = 0
+  let warm = afterInit
+  let warmAt = 0
+  let warmCpu = 0
+  let warmMs = 0
+  let sliceCalls = 0
+  let replayCpu = 0
+  let replayMs = 0
+
+  type Open = { readonly calls: ReadonlyArray<HookCall>; next: number }
+  const open: Array<Open> = []
+  const openNext = () => {
+    if (started >= options.sessions) return
+    const recording = recordings[started % recordings.length]!
+    const sessionCalls = instantiate(recording, started)
+    open.push({ calls: options.neverIdle ? neverIdle(sessionCalls) : sessionCalls, next: 0 })
+    opencodeSessions += recording.sessions
+    started++
+  }
+  while (open.length < options.concurrency && started < options.sessions) openNext()
+
+  const deliver = async (call: HookCall) => {
+    calls++
+    switch (call.hook) {
+      case "event": {
+        const t = now()
+        void hooks.event?.({ event: call.input })
+        syncSamples[events++] = now() - t
+        return
+      }
+      case "chat.message":
+        return hooks["chat.message"]?.(call.input, call.output)
+      case "tool.execute.before":
+        return hooks["tool.execute.before"]?.(call.input, call.output)
+      case "shell.env":
+        return hooks["shell.env"]?.(call.input, { env: {} })
+    }
+  }
+
+  let cpuAt = cpuMicros()
+  let sliceStart = cpuAt
+  let wallStart = now()
+  let index = 0
+  while (open.length > 0) {
+    index = index % open.length
+    const session = open[index]!
+    await deliver(session.calls[session.next++]!)
+    sliceCalls++
+    if (calls % 16 === 0) await turn()
+    if (session.next < session.calls.length) {
+      index++
+      continue
+    }
+    open.splice(index, 1)
+    finished++
+    openNext()
+    if (finished % sliceSize === 0) {
+      const cpu = cpuMicros()
+      slices.push((cpu - sliceStart) / sliceCalls)
+      sliceStart = cpu
+      sliceCalls = 0
+    }
+    if (finished === warmSessions && finished < options.sessions) {
+      // The warm-up ends here; this measurement is kept out of the CPU and wall time.
+      replayCpu += cpuMicros() - cpuAt
+      replayMs += now() - wallStart
+      await settle()
+      warm = memory()
+      warmAt = finished
+      warmCpu = replayCpu
+      warmMs = replayMs
+      cpuAt = cpuMicros()
+      sliceStart = cpuAt
+      wallStart = now()
+    }
+  }
+  // The plugin's work on the last events (and what it sends in the background) belongs to the replay.
+  for (let i = 0; i < 3; i++) await turn()
+  replayCpu += cpuMicros() - cpuAt
+  replayMs += now() - wallStart
+  void warmCpu
+  void warmMs
+  await settle()
+  const end = memory()
+
+  // ---- dispose ----
+  const t3 = now()
+  await hooks.dispose?.()
+  const disposeMs = now() - t3
+  rmSync(directory, { recursive: true, force: true })
+
+  const sync = syncSamples.subarray(0, events)
+  const perThousand = Math.max(1, finished - warmAt) / 1000
+  return {
+    plugin: options.plugin,
+    sessions: finished,
+    opencodeSessions,
+    calls,
+    events,
+    init: {
+      importMs: t1 - t0,
+      factoryMs: t2 - t1,
+      rssMb: afterInit.rssMb - before.rssMb,
+      heapMb: afterInit.heapMb - before.heapMb,
+    },
+    cpu: {
+      perCallUs: replayCpu / calls,
+      sliceMedianUs: quantile(slices, 0.5),
+      sliceP99Us: quantile(slices, 0.99),
+      slices: slices.length,
+    },
+    eventSync: { medianUs: quantile(sync, 0.5) * 1000, p99Us: quantile(sync, 0.99) * 1000 },
+    memory: {
+      warmSessions: warmAt,
+      warm,
+      end,
+      heapPer1000Mb: warmAt === 0 ? 0 : (end.heapMb - warm.heapMb) / perThousand,
+      rssPer1000Mb: warmAt === 0 ? 0 : (end.rssMb - warm.rssMb) / perThousand,
+    },
+    replayMs,
+    disposeMs,
+  }
+}
+
+if (import.meta.main) {
+  const i = process.argv.indexOf("--child")
+  if (i === -1) {
+    console.error("bench/replay.ts is started by bench/run.ts (npm run bench)")
+    process.exit(2)
+  }
+  const options = JSON.parse(process.argv[i + 1]!) as ReplayOptions
+  const result = await replay(options)
+  writeFileSync(options.out, JSON.stringify(result))
+  // Whatever the plugin left behind must not keep the process (opencode exits after dispose the same way).
+  process.exit(0)
+}
