@@ -90,14 +90,48 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
   // Build the services now, so configuration faults show at start-up rather than on the first event.
   await runtime.runPromise(Effect.void)
 
-  // Hooks run one at a time, in the order opencode calls them: `event` is not awaited by opencode, and a
-  // message must not be counted before the session it belongs to is known. Handlers do no I/O, so the queue
-  // never holds a hook for long.
-  let queue: Promise<void> = Promise.resolve()
-  const enqueue = (effect: Effect.Effect<void, unknown, Layer.Success<typeof layer>>, what: string): Promise<void> => {
-    queue = queue.then(() => run(effect, what))
-    return queue
+  // Hooks are handled one at a time, in the order opencode calls them (a message must not be counted before
+  // its session is known), and off opencode's call: a hook only queues a job, and the jobs queued meanwhile
+  // run together in one runtime call after the current macrotask. `event` thus returns in about a
+  // microsecond (opencode's bus waits for that much), and a burst of events costs one fiber, not one each.
+  type Services = Layer.Success<typeof layer>
+  interface Job {
+    readonly effect: Effect.Effect<void, never, Services>
+    /** Settles the hook's promise; called again (harmlessly) after the batch, whatever became of it. */
+    readonly settle: () => void
   }
+  let jobs: Array<Job> = []
+  let draining = false
+  const drain = () => {
+    const batch = jobs
+    jobs = []
+    run(Effect.forEach(batch, (job) => job.effect, { discard: true }), "event handling").finally(() => {
+      for (const job of batch) job.settle()
+      if (jobs.length > 0) drain()
+      else draining = false
+    })
+  }
+  /** Queues an effect; the promise resolves with its value, or undefined if it failed (reported, never thrown). */
+  const submit = <A>(effect: Effect.Effect<A, unknown, Services>, what: string): Promise<A | undefined> =>
+    new Promise<A | undefined>((resolve) => {
+      jobs.push({
+        effect: effect.pipe(
+          Effect.tap((value) => Effect.sync(() => resolve(value))),
+          Effect.catchCause((cause) =>
+            Effect.sync(() => {
+              resolve(undefined)
+              // An interruption is shutdown cutting the work short, not a failure worth a message.
+              if (!Cause.hasInterruptsOnly(cause)) OpencodeLog.sendLog(client, "warn", `Telemetry ${what} failed; opencode is unaffected`)
+            }),
+          ),
+          Effect.asVoid,
+        ),
+        settle: () => resolve(undefined),
+      })
+      if (draining) return
+      draining = true
+      setImmediate(drain)
+    })
 
   const budget = config.shutdownTimeoutMs
   let disposed = false
@@ -122,11 +156,11 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
         // Most events (streamed deltas, plugin and catalog notices) are not read: they never reach the runtime.
         const type = readType(event)
         if (type === undefined) return
-        await enqueue(handleEvent(event), "event handling")
+        void submit(handleEvent(event), "event handling")
         if (type === "session.idle") scheduleTurnFlush()
         if (Date.now() - lastSweep > SWEEP_EVERY_MS) {
           lastSweep = Date.now()
-          await enqueue(sweepSessions(SESSION_IDLE_RELEASE_MS), "session sweep")
+          void submit(sweepSessions(SESSION_IDLE_RELEASE_MS), "session sweep")
         }
       } catch {
         // A hostile event (a throwing getter, a Proxy): nothing to record, nothing to throw.
@@ -134,11 +168,11 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
     },
     "tool.execute.before": async (input, output) => {
       if (disposed) return
-      await enqueue(handleToolBefore(input, output, directory), "tool handling")
+      await submit(handleToolBefore(input, output, directory), "tool handling")
     },
     "chat.message": async (input, output) => {
       if (disposed) return
-      await enqueue(handleChatMessage(input, output), "prompt handling")
+      await submit(handleChatMessage(input, output), "prompt handling")
     },
     // opencode passes its whole environment to the bash tool's processes; a model can be talked into running
     // `env`. Credential variables are removed (an undefined value drops the variable from the child's env).
@@ -148,8 +182,7 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
         for (const name of CREDENTIAL_VARIABLES) if (process.env[name] !== undefined) output.env[name] = undefined
         if (disposed) return
         // Behind the queue, so the tool's `running` event (sent just before) has opened its span.
-        await queue
-        const context = await runtime.runPromise(handleShellEnv(input)).catch(() => undefined)
+        const context = await submit(handleShellEnv(input), "trace context")
         if (context === undefined) return
         output.env["TRACEPARENT"] = context.traceparent
         if (context.tracestate !== undefined) output.env["TRACESTATE"] = context.tracestate
@@ -165,7 +198,7 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
       // which flushes all three signals and shuts the providers down. opencode's exit waits at most `budget`.
       await withTimeout(
         (async () => {
-          await enqueue(endAllSessions(), "session end")
+          await submit(endAllSessions(), "session end")
           await runtime.dispose()
         })(),
         budget,

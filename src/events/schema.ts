@@ -181,36 +181,28 @@ export const PermissionReplied = Schema.Struct({
   }),
 })
 
+/** The schema of every event type the plugin reads. */
+export const EVENTS = {
+  "session.created": SessionCreated,
+  "session.updated": SessionUpdated,
+  "session.deleted": SessionDeleted,
+  "session.idle": SessionIdle,
+  "session.error": SessionError,
+  "session.status": SessionStatus,
+  "session.diff": SessionDiff,
+  "message.updated": MessageUpdated,
+  "message.part.updated": MessagePartUpdated,
+  "permission.asked": PermissionAsked,
+  "permission.replied": PermissionReplied,
+} as const
+export type HandledType = keyof typeof EVENTS
+
 /** Every event the plugin reads. */
-export const HandledEvent = Schema.Union([
-  SessionCreated,
-  SessionUpdated,
-  SessionDeleted,
-  SessionIdle,
-  SessionError,
-  SessionStatus,
-  SessionDiff,
-  MessageUpdated,
-  MessagePartUpdated,
-  PermissionAsked,
-  PermissionReplied,
-])
+export const HandledEvent = Schema.Union(Object.values(EVENTS))
 export type HandledEvent = typeof HandledEvent.Type
 
 /** Event types worth decoding; everything else (dozens of plugin.added, deltas, ...) costs one lookup. */
-export const HANDLED_TYPES: ReadonlySet<string> = new Set([
-  "session.created",
-  "session.updated",
-  "session.deleted",
-  "session.idle",
-  "session.error",
-  "session.status",
-  "session.diff",
-  "message.updated",
-  "message.part.updated",
-  "permission.asked",
-  "permission.replied",
-])
+export const isHandledType = (type: string): type is HandledType => Object.hasOwn(EVENTS, type)
 
 /** Only tool parts are read among message parts; text, step and patch parts are skipped before decoding. */
 export const isIgnoredPart = (event: unknown): boolean => {

@@ -18,7 +18,7 @@ export const sessionAttributes = (state: SessionState): Attributes => ({
  * The state of a session, created on first sight when opencode did not announce it in this process
  * (`opencode run --continue`, or a plugin loaded mid-session). Sessions pushed out of the bounded store end here.
  */
-export const sessionState = Effect.fn("handlers.sessionState")(function* (sessionID: string, createdAt?: number) {
+export const sessionState = Effect.fnUntraced(function* (sessionID: string, createdAt?: number) {
   const store = yield* SessionStore
   const { state, evicted } = yield* store.getOrCreate(sessionID, () =>
     newSessionState(sessionID, { createdAt: createdAt ?? Date.now(), seenCreated: false }),
@@ -27,13 +27,13 @@ export const sessionState = Effect.fn("handlers.sessionState")(function* (sessio
   return state
 })
 
-export const existingSession = Effect.fn("handlers.existingSession")(function* (sessionID: string) {
+export const existingSession = Effect.fnUntraced(function* (sessionID: string) {
   const store = yield* SessionStore
   return Option.getOrUndefined(yield* store.get(sessionID))
 })
 
 /** A log event of a session: session.id, event.sequence and prompt.id are added. */
-export const emitEvent = Effect.fn("handlers.emitEvent")(function* (
+export const emitEvent = Effect.fnUntraced(function* (
   state: SessionState,
   name: EventName,
   attributes: Attributes,
@@ -83,7 +83,7 @@ export const sessionTotals = (state: SessionState) => {
  * Records a session's end once: session.duration (created -> last idle), session.token.total and
  * session.cost.total, then ends every span still open. Called on deletion, eviction and shutdown.
  */
-export const endSession = Effect.fn("handlers.endSession")(function* (state: SessionState, now: number) {
+export const endSession = Effect.fnUntraced(function* (state: SessionState, now: number) {
   if (state.ended) return
   state.ended = true
   const instruments = yield* Instruments

@@ -3,8 +3,8 @@
  * does not read cost one set lookup; events of a read type with an unexpected shape are skipped and counted
  * (`skippedEvents`), never cast.
  */
-import { Effect, Schema } from "effect"
-import { ChatMessageInput, ChatMessageOutput, HANDLED_TYPES, HandledEvent, isIgnoredPart } from "../events/schema.ts"
+import { Effect, Option, Schema } from "effect"
+import { ChatMessageInput, ChatMessageOutput, EVENTS, isHandledType, isIgnoredPart, type HandledEvent, type HandledType } from "../events/schema.ts"
 import { onAssistantMessage, onChatMessage, onUserMessage } from "./message.ts"
 import { onPermissionAsked, onPermissionReplied } from "./permission.ts"
 import {
@@ -21,7 +21,24 @@ import { SessionStore } from "../services/SessionStore.ts"
 
 export { endAllSessions, sweepSessions } from "./session.ts"
 
-const decodeEvent = Schema.decodeUnknownEffect(HandledEvent)
+/**
+ * One decoder per event type, picked by the type already read: the event is decoded against its own schema
+ * only, synchronously (no fiber per decode). This runs for nearly every event opencode publishes.
+ */
+const decoders: { readonly [K in HandledType]: (u: unknown) => Option.Option<Extract<HandledEvent, { type: K }>> } = {
+  "session.created": Schema.decodeUnknownOption(EVENTS["session.created"]),
+  "session.updated": Schema.decodeUnknownOption(EVENTS["session.updated"]),
+  "session.deleted": Schema.decodeUnknownOption(EVENTS["session.deleted"]),
+  "session.idle": Schema.decodeUnknownOption(EVENTS["session.idle"]),
+  "session.error": Schema.decodeUnknownOption(EVENTS["session.error"]),
+  "session.status": Schema.decodeUnknownOption(EVENTS["session.status"]),
+  "session.diff": Schema.decodeUnknownOption(EVENTS["session.diff"]),
+  "message.updated": Schema.decodeUnknownOption(EVENTS["message.updated"]),
+  "message.part.updated": Schema.decodeUnknownOption(EVENTS["message.part.updated"]),
+  "permission.asked": Schema.decodeUnknownOption(EVENTS["permission.asked"]),
+  "permission.replied": Schema.decodeUnknownOption(EVENTS["permission.replied"]),
+}
+const decodeEvent = (type: HandledType, event: unknown): Option.Option<HandledEvent> => decoders[type](event)
 const decodeChatInput = Schema.decodeUnknownEffect(ChatMessageInput)
 const decodeChatOutput = Schema.decodeUnknownEffect(ChatMessageOutput)
 
@@ -40,16 +57,16 @@ const eventType = (event: unknown): string | undefined => {
 }
 
 /** The type of an event the plugin reads, or undefined for every other event (checked without decoding). */
-export const readType = (event: unknown): string | undefined => {
+export const readType = (event: unknown): HandledType | undefined => {
   const type = eventType(event)
-  if (type === undefined || !HANDLED_TYPES.has(type)) return undefined
+  if (type === undefined || !isHandledType(type)) return undefined
   return type === "message.part.updated" && isIgnoredPart(event) ? undefined : type
 }
 
-export const handleEvent = Effect.fn("handlers.handleEvent")(function* (event: unknown) {
+export const handleEvent = Effect.fnUntraced(function* (event: unknown) {
   const type = readType(event)
   if (type === undefined) return
-  const decoded = yield* decodeEvent(event).pipe(Effect.option)
+  const decoded = decodeEvent(type, event)
   if (decoded._tag === "None") return yield* skip(type)
   const e = decoded.value
   switch (e.type) {
@@ -81,7 +98,7 @@ export const handleEvent = Effect.fn("handlers.handleEvent")(function* (event: u
 const decodeShellEnvInput = Schema.decodeUnknownEffect(Schema.Struct({ sessionID: Schema.String, callID: Schema.String }))
 
 /** The `shell.env` hook: the trace context the bash tool's processes should carry, if its span is open. */
-export const handleShellEnv = Effect.fn("handlers.handleShellEnv")(function* (input: unknown) {
+export const handleShellEnv = Effect.fnUntraced(function* (input: unknown) {
   const decoded = yield* decodeShellEnvInput(input).pipe(Effect.option)
   if (decoded._tag === "None") return undefined
   return yield* toolTraceContext(decoded.value.sessionID, decoded.value.callID)
@@ -91,7 +108,7 @@ const decodeToolBeforeInput = Schema.decodeUnknownEffect(Schema.Struct({ tool: S
 const decodeToolBeforeOutput = Schema.decodeUnknownEffect(Schema.Struct({ args: Schema.Unknown }))
 
 /** The `tool.execute.before` hook: a tool is about to run (a write's target is read to count its lines). */
-export const handleToolBefore = Effect.fn("handlers.handleToolBefore")(function* (input: unknown, output: unknown, directory: string) {
+export const handleToolBefore = Effect.fnUntraced(function* (input: unknown, output: unknown, directory: string) {
   const i = yield* decodeToolBeforeInput(input).pipe(Effect.option)
   const o = yield* decodeToolBeforeOutput(output).pipe(Effect.option)
   if (i._tag === "None" || o._tag === "None") return yield* skip("tool.execute.before")
@@ -99,7 +116,7 @@ export const handleToolBefore = Effect.fn("handlers.handleToolBefore")(function*
 })
 
 /** The `chat.message` hook: a prompt was submitted. */
-export const handleChatMessage = Effect.fn("handlers.handleChatMessage")(function* (input: unknown, output: unknown) {
+export const handleChatMessage = Effect.fnUntraced(function* (input: unknown, output: unknown) {
   const i = yield* decodeChatInput(input).pipe(Effect.option)
   const o = yield* decodeChatOutput(output).pipe(Effect.option)
   if (i._tag === "None" || o._tag === "None") return yield* skip("chat.message")

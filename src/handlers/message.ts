@@ -13,7 +13,7 @@ import { emitEvent, sessionAttributes, sessionState } from "./common.ts"
 import { countActiveTime, errorAttributes } from "./session.ts"
 
 /** The `chat.message` hook: a prompt submitted by a person (or `opencode run`). A subagent's task prompt is not one. */
-export const onChatMessage = Effect.fn("handlers.onChatMessage")(function* (
+export const onChatMessage = Effect.fnUntraced(function* (
   sessionID: string,
   message: { readonly agent?: string | undefined },
   parts: ReadonlyArray<{ readonly type: string; readonly text?: string | undefined }>,
@@ -39,7 +39,7 @@ export const onChatMessage = Effect.fn("handlers.onChatMessage")(function* (
   })
 })
 
-export const onUserMessage = Effect.fn("handlers.onUserMessage")(function* (info: UserMessage) {
+export const onUserMessage = Effect.fnUntraced(function* (info: UserMessage) {
   const state = yield* sessionState(info.sessionID)
   if (info.model !== undefined) state.model = { modelID: info.model.modelID, providerID: info.model.providerID }
   if (info.agent !== undefined) {
@@ -48,7 +48,7 @@ export const onUserMessage = Effect.fn("handlers.onUserMessage")(function* (info
   }
 })
 
-export const onAssistantMessage = Effect.fn("handlers.onAssistantMessage")(function* (info: AssistantMessage) {
+export const onAssistantMessage = Effect.fnUntraced(function* (info: AssistantMessage) {
   const state = yield* sessionState(info.sessionID)
   if (state.countedMessages.has(info.id)) return
   const finished = info.time.completed !== undefined || info.error !== undefined

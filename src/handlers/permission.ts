@@ -7,7 +7,7 @@ import { Instruments } from "../services/Instruments.ts"
 import { emitEvent, sessionAttributes, sessionState } from "./common.ts"
 import { languageOf } from "./language.ts"
 
-export const onPermissionAsked = Effect.fn("handlers.onPermissionAsked")(function* (asked: {
+export const onPermissionAsked = Effect.fnUntraced(function* (asked: {
   readonly id: string
   readonly sessionID: string
   readonly permission: string
@@ -38,7 +38,7 @@ export const onPermissionAsked = Effect.fn("handlers.onPermissionAsked")(functio
 
 const SOURCES = { once: "user_temporary", always: "user_permanent", reject: "user_reject" } as const
 
-export const onPermissionReplied = Effect.fn("handlers.onPermissionReplied")(function* (replied: {
+export const onPermissionReplied = Effect.fnUntraced(function* (replied: {
   readonly sessionID: string
   readonly requestID: string
   readonly reply: "once" | "always" | "reject"

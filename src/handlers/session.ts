@@ -9,7 +9,7 @@ import { newSessionState, SessionStore, type SessionState } from "../services/Se
 import { startToolSpan } from "./tool.ts"
 import { emitEvent, endSession, existingSession, sessionAttributes, sessionState, sessionTotals } from "./common.ts"
 
-export const onSessionCreated = Effect.fn("handlers.onSessionCreated")(function* (info: SessionInfo) {
+export const onSessionCreated = Effect.fnUntraced(function* (info: SessionInfo) {
   const store = yield* SessionStore
   const instruments = yield* Instruments
   const { state, created, evicted } = yield* store.getOrCreate(info.id, () =>
@@ -73,7 +73,7 @@ const spawningToolSpan = Effect.fnUntraced(function* (parent: SessionState, chil
 })
 
 /** opencode's own session totals, used for session.idle and the session histograms when present. */
-export const onSessionUpdated = Effect.fn("handlers.onSessionUpdated")(function* (info: SessionInfo) {
+export const onSessionUpdated = Effect.fnUntraced(function* (info: SessionInfo) {
   const state = yield* existingSession(info.id)
   if (state === undefined) return
   state.version ??= info.version
@@ -91,7 +91,7 @@ export const onSessionUpdated = Effect.fn("handlers.onSessionUpdated")(function*
 })
 
 /** Fires after every turn: the session.idle event with the session's totals so far. */
-export const onSessionIdle = Effect.fn("handlers.onSessionIdle")(function* (sessionID: string) {
+export const onSessionIdle = Effect.fnUntraced(function* (sessionID: string) {
   const state = yield* existingSession(sessionID)
   if (state === undefined) return
   const now = Date.now()
@@ -123,7 +123,7 @@ export const onSessionIdle = Effect.fn("handlers.onSessionIdle")(function* (sess
   )
 })
 
-export const onSessionStatus = Effect.fn("handlers.onSessionStatus")(function* (
+export const onSessionStatus = Effect.fnUntraced(function* (
   sessionID: string,
   status: { readonly type: "idle" } | { readonly type: "busy" } | { readonly type: "retry"; readonly attempt: number; readonly next?: number | undefined },
 ) {
@@ -146,7 +146,7 @@ export const onSessionStatus = Effect.fn("handlers.onSessionStatus")(function* (
   })
 })
 
-export const onSessionError = Effect.fn("handlers.onSessionError")(function* (sessionID: string | undefined, error: ErrorInfo | undefined) {
+export const onSessionError = Effect.fnUntraced(function* (sessionID: string | undefined, error: ErrorInfo | undefined) {
   if (sessionID === undefined) return
   const state = yield* sessionState(sessionID)
   // One failure ends the turn; the same error re-sent before the next busy status is not another one.
@@ -158,7 +158,7 @@ export const onSessionError = Effect.fn("handlers.onSessionError")(function* (se
 })
 
 /** opencode reports the session's current diff (non-empty on revert): the gauge follows it. */
-export const onSessionDiff = Effect.fn("handlers.onSessionDiff")(function* (
+export const onSessionDiff = Effect.fnUntraced(function* (
   sessionID: string,
   diff: ReadonlyArray<{ readonly additions: number; readonly deletions: number }>,
 ) {
@@ -173,7 +173,7 @@ export const onSessionDiff = Effect.fn("handlers.onSessionDiff")(function* (
   yield* instruments.gauge("lines_of_code.total", removed, { ...sessionAttributes(state), type: "removed" })
 })
 
-export const onSessionDeleted = Effect.fn("handlers.onSessionDeleted")(function* (info: SessionInfo) {
+export const onSessionDeleted = Effect.fnUntraced(function* (info: SessionInfo) {
   const store = yield* SessionStore
   const state = yield* store.remove(info.id)
   if (state._tag === "Some") yield* endSession(state.value, Date.now())

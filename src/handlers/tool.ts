@@ -25,7 +25,7 @@ const writeInput = decodeOption(WriteInput)
 const writeMetadata = decodeOption(WriteMetadata)
 const taskMetadata = decodeOption(Schema.Struct({ sessionId: Schema.String }))
 
-export const onToolPart = Effect.fn("handlers.onToolPart")(function* (part: ToolPart) {
+export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
   const state = yield* sessionState(part.sessionID)
   if (state.finishedCalls.has(part.callID)) return
   const s = part.state
@@ -205,7 +205,7 @@ const MAX_READ_BYTES = 4 * 1024 * 1024
  * `tool.execute.before` for `write`: opencode reports no diff when write overwrites a file, so the file's
  * current content is read now (local, bounded) to count the lines the write changes.
  */
-export const onToolBefore = Effect.fn("handlers.onToolBefore")(function* (
+export const onToolBefore = Effect.fnUntraced(function* (
   sessionID: string,
   callID: string,
   tool: string,
@@ -258,7 +258,7 @@ const truncate = (s: string, max: number) => (s.length > max ? `${s.slice(0, max
  * The W3C trace context of a running tool call, for its processes: a script that reads TRACEPARENT nests its
  * own spans under the tool's span.
  */
-export const toolTraceContext = Effect.fn("handlers.toolTraceContext")(function* (sessionID: string, callID: string) {
+export const toolTraceContext = Effect.fnUntraced(function* (sessionID: string, callID: string) {
   const state = yield* existingSession(sessionID)
   const span = state?.toolSpans.get(callID)?.span
   if (span === undefined) return undefined

@@ -197,22 +197,7 @@ export const layer = Layer.effect(
         )
       })
 
-    return Instruments.of({
-      count: Effect.fn("Instruments.count")(function* (name: CounterName, value: number, attributes?: Attributes) {
-        yield* count(name, value, attributes)
-      }),
-      record: Effect.fn("Instruments.record")(function* (name: HistogramName, value: number, attributes?: Attributes) {
-        yield* record(name, value, attributes)
-      }),
-      gauge: Effect.fn("Instruments.gauge")(function* (name: GaugeName, value: number, attributes?: Attributes) {
-        yield* gauge(name, value, attributes)
-      }),
-      event: Effect.fn("Instruments.event")(function* (name: EventName, attributes: Attributes, timestamp?: number) {
-        yield* event(name, attributes, timestamp)
-      }),
-      startSpan: Effect.fn("Instruments.startSpan")(function* (type: TraceType, name: string, spanOptions?: SpanOptions) {
-        return yield* startSpan(type, name, spanOptions)
-      }),
-    })
+    // Called several times for every event: plain effects, without Effect.fn's span and stack capture.
+    return Instruments.of({ count, record, gauge, event, startSpan })
   }),
 )

@@ -171,13 +171,13 @@ export const make = (options: { readonly maxSessions?: number } = {}) =>
       sessions.set(id, { state, touchedAt: Date.now() })
     }
 
-    const get = Effect.fn("SessionStore.get")(function* (id: string) {
+    const get = Effect.fnUntraced(function* (id: string) {
       const entry = sessions.get(id)
       if (entry !== undefined) touch(id, entry.state)
       return Option.fromNullishOr(entry?.state)
     })
 
-    const getOrCreate = Effect.fn("SessionStore.getOrCreate")(function* (id: string, init: () => SessionState) {
+    const getOrCreate = Effect.fnUntraced(function* (id: string, init: () => SessionState) {
       const existing = sessions.get(id)
       if (existing !== undefined) {
         touch(id, existing.state)
@@ -194,13 +194,13 @@ export const make = (options: { readonly maxSessions?: number } = {}) =>
       return { state, created: true, evicted: evicted as ReadonlyArray<SessionState> }
     })
 
-    const remove = Effect.fn("SessionStore.remove")(function* (id: string) {
+    const remove = Effect.fnUntraced(function* (id: string) {
       const entry = sessions.get(id)
       sessions.delete(id)
       return Option.fromNullishOr(entry?.state)
     })
 
-    const takeIdle = Effect.fn("SessionStore.takeIdle")(function* (before: number) {
+    const takeIdle = Effect.fnUntraced(function* (before: number) {
       const idle: Array<SessionState> = []
       // LRU order: the first entry touched after `before` ends the scan.
       for (const [id, entry] of sessions) {
@@ -217,7 +217,7 @@ export const make = (options: { readonly maxSessions?: number } = {}) =>
       return all as ReadonlyArray<SessionState>
     })
 
-    const nextSequence = Effect.fn("SessionStore.nextSequence")(function* (id: string) {
+    const nextSequence = Effect.fnUntraced(function* (id: string) {
       const entry = sessions.get(id)
       if (entry === undefined) return 0
       entry.state.sequence += 1
