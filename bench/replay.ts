@@ -19,6 +19,8 @@ import { instantiate, loadRecordings, neverIdle, type HookCall } from "./lib/str
 
 export interface ReplayOptions {
   readonly plugin: "plugin" | "noop"
+  /** The plugin's module: the source entry (src/plugin.ts) or the built package entry (dist/plugin.js). */
+  readonly from: "src" | "dist"
   /** Recorded sessions to replay (each recording's replay counts as one; a subagent replay opens two opencode sessions). */
   readonly sessions: number
   /** Sessions open at once. */
@@ -132,10 +134,12 @@ export const replay = async (options: ReplayOptions): Promise<ReplayResult> => {
   // ---- init: import + factory ----
   const before = memory()
   const t0 = now()
-  const module =
-    options.plugin === "plugin" ? (await import("../src/plugin.ts")).OpenTelemetryPlugin : (await import("./lib/noop-plugin.ts")).NoopPlugin
+  const path = options.plugin === "noop" ? "./lib/noop-plugin.ts" : options.from === "dist" ? "../dist/plugin.js" : "../src/plugin.ts"
+  const module: Record<string, unknown> = await import(path)
   const t1 = now()
-  const hooks: Hooks = await module(input, pluginOptions)
+  // As opencode does: every exported function is a plugin (this module exports one).
+  const plugin = Object.values(module).find((value) => typeof value === "function") as (input: unknown, options: unknown) => Promise<Hooks>
+  const hooks = await plugin(input, pluginOptions)
   const t2 = now()
   await settle()
   const afterInit = memory()
@@ -151,8 +155,6 @@ export const replay = async (options: ReplayOptions): Promise<ReplayResult> => {
   let events = 0
   let warm = afterInit
   let warmAt = 0
-  let warmCpu = 0
-  let warmMs = 0
   let sliceCalls = 0
   let replayCpu = 0
   let replayMs = 0
@@ -217,8 +219,6 @@ export const replay = async (options: ReplayOptions): Promise<ReplayResult> => {
       await settle()
       warm = memory()
       warmAt = finished
-      warmCpu = replayCpu
-      warmMs = replayMs
       cpuAt = cpuMicros()
       sliceStart = cpuAt
       wallStart = now()
@@ -228,8 +228,6 @@ export const replay = async (options: ReplayOptions): Promise<ReplayResult> => {
   for (let i = 0; i < 3; i++) await turn()
   replayCpu += cpuMicros() - cpuAt
   replayMs += now() - wallStart
-  void warmCpu
-  void warmMs
   await settle()
   const end = memory()
 

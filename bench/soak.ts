@@ -2,9 +2,9 @@
  * Memory and throughput benchmark: replays the recorded opencode sessions (test/fixtures) through the handlers,
  * many thousands of times, in one long-lived telemetry runtime, as a TUI that stays open for days would see them.
  *
- *   npm run bench                                  # 10,000 sessions in each mode
- *   bun run bench/run.ts --sessions 2000 --mode default
- *   bun run bench/run.ts --help
+ *   npm run bench:soak                             # 10,000 sessions in each mode
+ *   bun run bench/soak.ts --sessions 2000 --mode default
+ *   bun run bench/soak.ts --help
  *
  * Every replay rewrites the recording's session, message, part, permission and call ids, so each replayed
  * session is new. Scenarios are mixed round-robin. Sessions are never deleted and the runtime is never disposed
@@ -13,8 +13,8 @@
  * the periodic reader (the plugin also flushes at every session.idle, which collects more often still).
  *
  * The exporters count what they receive and drop it, so the heap measures the plugin and the SDK, not a test
- * double's buffer. Each mode runs in its own bun process. Results go to bench/results/latest.json and are
- * compared with bench/results/baseline.json when it exists.
+ * double's buffer. Each mode runs in its own bun process. Results go to bench/results/soak-latest.json and are
+ * compared with bench/results/soak-baseline.json when it exists.
  */
 import { heapStats } from "bun:jsc"
 import type { Tracer } from "@opentelemetry/api"
@@ -65,7 +65,7 @@ interface Args {
   readonly child: { readonly out: string } | undefined
 }
 
-const USAGE = `bun run bench/run.ts [options]
+const USAGE = `bun run bench/soak.ts [options]
   --sessions N          sessions (scenario replays) per mode (default 10000)
   --checkpoint-every N  measure every N sessions (default 1000)
   --collect-every N     collect metrics every N sessions, as the periodic reader would (default 100)
@@ -365,8 +365,7 @@ const runMode = async (mode: ModeName, args: Args): Promise<ModeResult> => {
   /**
    * Lets the event loop turn, as it does between a real session's events. Without this the replay loop is one
    * unbroken chain of microtasks: no timer or setImmediate ever fires, so forked fibers (Effect schedules them
-   * with setImmediate) never run. The retired meter providers' background shutdown (Exporter.rotateMetrics)
-   * would then never happen and every retired provider, with all its series, would stay on the heap.
+   * with setImmediate) never run, and background exports would pile up on the heap.
    */
   const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve))
 
@@ -378,8 +377,8 @@ const runMode = async (mode: ModeName, args: Args): Promise<ModeResult> => {
   const typeCounts: Array<Record<string, number>> = []
 
   const measure = async (sessions: number) => {
-    // Collection (and the span/log batches) first, background work (a rotation's final export) next, then a
-    // full GC: what is left is what the process keeps.
+    // Collection (and the span/log batches) first, background work next, then a full GC: what is left is what
+    // the process keeps.
     await flush()
     for (let i = 0; i < 3; i++) await yieldToEventLoop()
     Bun.gc(true)
@@ -568,7 +567,7 @@ const printMode = (r: ModeResult, args: Args) => {
 const pct = (now: number, base: number) => (base === 0 ? "n/a" : `${now >= base ? "+" : ""}${round(((now - base) / base) * 100)}%`)
 
 const printComparison = (results: ReadonlyArray<ModeResult>, baseline: Report) => {
-  console.log(`\n== compared with bench/results/baseline.json (${baseline.date}, ${baseline.args.sessions} sessions)`)
+  console.log(`\n== compared with bench/results/soak-baseline.json (${baseline.date}, ${baseline.args.sessions} sessions)`)
   console.log(`${"mode".padEnd(14)} ${pad("heap MB", 16)} ${pad("growth MB", 16)} ${pad("series", 16)} ${pad("sessions/s", 22)} ${pad("events/s", 24)}`)
   for (const r of results) {
     const base = baseline.modes.find((m) => m.mode === r.mode)
@@ -647,11 +646,11 @@ const main = async () => {
     pass: results.every((r) => r.verdict.pass),
   }
   mkdirSync(RESULTS_DIR, { recursive: true })
-  writeFileSync(join(RESULTS_DIR, "latest.json"), `${JSON.stringify(report, null, 2)}\n`)
-  console.log(`\nwrote bench/results/latest.json`)
-  const baselinePath = join(RESULTS_DIR, "baseline.json")
+  writeFileSync(join(RESULTS_DIR, "soak-latest.json"), `${JSON.stringify(report, null, 2)}\n`)
+  console.log(`\nwrote bench/results/soak-latest.json`)
+  const baselinePath = join(RESULTS_DIR, "soak-baseline.json")
   if (existsSync(baselinePath)) printComparison(results, JSON.parse(readFileSync(baselinePath, "utf8")) as Report)
-  else console.log("no bench/results/baseline.json to compare with (copy latest.json there to make one)")
+  else console.log("no bench/results/soak-baseline.json to compare with (copy soak-latest.json there to make one)")
 
   console.log(`\n${results.map((r) => `${r.mode}: ${r.verdict.pass ? "PASS" : "FAIL"}`).join(", ")}`)
   if (args.strict && !report.pass) process.exit(1)

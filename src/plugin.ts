@@ -95,43 +95,51 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
   // run together in one runtime call after the current macrotask. `event` thus returns in about a
   // microsecond (opencode's bus waits for that much), and a burst of events costs one fiber, not one each.
   type Services = Layer.Success<typeof layer>
-  interface Job {
-    readonly effect: Effect.Effect<void, never, Services>
-    /** Settles the hook's promise; called again (harmlessly) after the batch, whatever became of it. */
-    readonly settle: () => void
-  }
+  /** A bus event (nothing waits for it), or a hook's effect whose promise `settle` resolves. */
+  type Job =
+    | { readonly event: unknown }
+    | {
+        readonly effect: Effect.Effect<void, never, Services>
+        /** Resolves the hook's promise; called again (harmlessly) after the batch, whatever became of it. */
+        readonly settle: () => void
+      }
+  const reportFailure = (what: string) => (cause: Cause.Cause<unknown>) =>
+    Effect.sync(() => {
+      // An interruption is shutdown cutting the work short, not a failure worth a message.
+      if (!Cause.hasInterruptsOnly(cause)) OpencodeLog.sendLog(client, "warn", `Telemetry ${what} failed; opencode is unaffected`)
+    })
+  const eventFailed = reportFailure("event handling")
+  const runJob = (job: Job) => ("event" in job ? Effect.catchCause(handleEvent(job.event), eventFailed) : job.effect)
+
   let jobs: Array<Job> = []
   let draining = false
   const drain = () => {
     const batch = jobs
     jobs = []
-    run(Effect.forEach(batch, (job) => job.effect, { discard: true }), "event handling").finally(() => {
-      for (const job of batch) job.settle()
+    run(Effect.forEach(batch, runJob, { discard: true }), "event handling").finally(() => {
+      for (const job of batch) if ("settle" in job) job.settle()
       if (jobs.length > 0) drain()
       else draining = false
     })
   }
+  const queue = (job: Job) => {
+    jobs.push(job)
+    if (draining) return
+    draining = true
+    setImmediate(drain)
+  }
   /** Queues an effect; the promise resolves with its value, or undefined if it failed (reported, never thrown). */
   const submit = <A>(effect: Effect.Effect<A, unknown, Services>, what: string): Promise<A | undefined> =>
-    new Promise<A | undefined>((resolve) => {
-      jobs.push({
+    new Promise<A | undefined>((resolve) =>
+      queue({
         effect: effect.pipe(
           Effect.tap((value) => Effect.sync(() => resolve(value))),
-          Effect.catchCause((cause) =>
-            Effect.sync(() => {
-              resolve(undefined)
-              // An interruption is shutdown cutting the work short, not a failure worth a message.
-              if (!Cause.hasInterruptsOnly(cause)) OpencodeLog.sendLog(client, "warn", `Telemetry ${what} failed; opencode is unaffected`)
-            }),
-          ),
+          Effect.catchCause((cause) => Effect.andThen(Effect.sync(() => resolve(undefined)), reportFailure(what)(cause))),
           Effect.asVoid,
         ),
         settle: () => resolve(undefined),
-      })
-      if (draining) return
-      draining = true
-      setImmediate(drain)
-    })
+      }),
+    )
 
   const budget = config.shutdownTimeoutMs
   let disposed = false
@@ -156,7 +164,7 @@ const start = async (input: OpencodePluginInput, options: unknown): Promise<Open
         // Most events (streamed deltas, plugin and catalog notices) are not read: they never reach the runtime.
         const type = readType(event)
         if (type === undefined) return
-        void submit(handleEvent(event), "event handling")
+        queue({ event })
         if (type === "session.idle") scheduleTurnFlush()
         if (Date.now() - lastSweep > SWEEP_EVERY_MS) {
           lastSweep = Date.now()

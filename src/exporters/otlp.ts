@@ -6,20 +6,7 @@
  * exporter when they change), refreshing them and retrying once on HTTP 401/403 or gRPC UNAUTHENTICATED /
  * PERMISSION_DENIED (`authRetry`), and redelivering on `redeliverySchedule` while the collector is unreachable.
  */
-import { Metadata, credentials as grpcCredentials } from "@grpc/grpc-js"
 import { ExportResultCode, type ExportResult } from "@opentelemetry/core"
-import { OTLPLogExporter as GrpcLogExporter } from "@opentelemetry/exporter-logs-otlp-grpc"
-import { OTLPLogExporter as HttpJsonLogExporter } from "@opentelemetry/exporter-logs-otlp-http"
-import { OTLPLogExporter as HttpProtoLogExporter } from "@opentelemetry/exporter-logs-otlp-proto"
-import { OTLPMetricExporter as GrpcMetricExporter } from "@opentelemetry/exporter-metrics-otlp-grpc"
-import {
-  AggregationTemporalityPreference,
-  OTLPMetricExporter as HttpJsonMetricExporter,
-} from "@opentelemetry/exporter-metrics-otlp-http"
-import { OTLPMetricExporter as HttpProtoMetricExporter } from "@opentelemetry/exporter-metrics-otlp-proto"
-import { OTLPTraceExporter as GrpcTraceExporter } from "@opentelemetry/exporter-trace-otlp-grpc"
-import { OTLPTraceExporter as HttpJsonTraceExporter } from "@opentelemetry/exporter-trace-otlp-http"
-import { OTLPTraceExporter as HttpProtoTraceExporter } from "@opentelemetry/exporter-trace-otlp-proto"
 import type { LogRecordExporter, ReadableLogRecord } from "@opentelemetry/sdk-logs"
 import type {
   AggregationOption,
@@ -30,17 +17,25 @@ import type {
 } from "@opentelemetry/sdk-metrics"
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base"
 import { Context, Data, Duration, Effect, Fiber, Schedule, Semaphore } from "effect"
-import type { Protocol, Signal, Temporality } from "../services/Config.ts"
+import type { Protocol, Signal } from "../services/Config.ts"
+import type { ProtocolExporters } from "./protocols/types.ts"
 import type { Interface as HeaderProviderInterface } from "../services/HeaderProvider.ts"
 
-/** Where one signal's exporter sends: its full URL (the collector URL for gRPC) and protocol. */
-export interface OtlpTarget {
-  readonly url: string
-  readonly protocol: Protocol
-  readonly timeoutMs: number
-  readonly temporality: Temporality
-  /** PEM contents for https/TLS endpoints: a CA to trust, a client key and certificate (mTLS). */
-  readonly tls?: { readonly ca?: Buffer | undefined; readonly key?: Buffer | undefined; readonly cert?: Buffer | undefined } | undefined
+export type { OtlpTarget, ProtocolExporters } from "./protocols/types.ts"
+
+/**
+ * The exporters of one protocol. Loaded on demand: only the configured protocol's code (gRPC's is the largest)
+ * is ever loaded, which keeps the plugin's start-up time and memory down.
+ */
+export const loadProtocol = async (protocol: Protocol): Promise<ProtocolExporters> => {
+  switch (protocol) {
+    case "grpc":
+      return (await import("./protocols/grpc.ts")).exporters
+    case "http/protobuf":
+      return (await import("./protocols/http-protobuf.ts")).exporters
+    case "http/json":
+      return (await import("./protocols/http-json.ts")).exporters
+  }
 }
 
 /** After an auth failure: one more attempt, with refreshed headers. */
@@ -50,77 +45,6 @@ export const authRetry = Schedule.recurs(1)
 export const isAuthFailure = (protocol: Protocol, error: unknown): boolean => {
   const code = typeof error === "object" && error !== null && "code" in error ? error.code : undefined
   return protocol === "grpc" ? code === 16 || code === 7 : code === 401 || code === 403
-}
-
-const temporalityPreference = (t: Temporality) =>
-  t === "delta"
-    ? AggregationTemporalityPreference.DELTA
-    : t === "lowmemory"
-      ? AggregationTemporalityPreference.LOWMEMORY
-      : AggregationTemporalityPreference.CUMULATIVE
-
-const grpcOptions = (target: OtlpTarget, headers: Readonly<Record<string, string>>) => {
-  const url = target.url
-  const metadata = new Metadata()
-  for (const [k, v] of Object.entries(headers)) metadata.set(k, v)
-  return {
-    url,
-    metadata,
-    timeoutMillis: target.timeoutMs,
-    // Explicit credentials: the exporter would otherwise consult OTEL_EXPORTER_OTLP_INSECURE and friends.
-    credentials: url.startsWith("https://")
-      ? grpcCredentials.createSsl(target.tls?.ca ?? null, target.tls?.key ?? null, target.tls?.cert ?? null)
-      : grpcCredentials.createInsecure(),
-  }
-}
-
-const httpOptions = (target: OtlpTarget, headers: Readonly<Record<string, string>>) => ({
-  url: target.url,
-  headers: { ...headers },
-  timeoutMillis: target.timeoutMs,
-  ...(target.url.startsWith("https://") && target.tls !== undefined
-    ? {
-        httpAgentOptions: {
-          ...(target.tls.ca === undefined ? {} : { ca: target.tls.ca }),
-          ...(target.tls.key === undefined ? {} : { key: target.tls.key }),
-          ...(target.tls.cert === undefined ? {} : { cert: target.tls.cert }),
-        },
-      }
-    : {}),
-})
-
-export const buildSpanExporter = (target: OtlpTarget, headers: Readonly<Record<string, string>>): SpanExporter => {
-  switch (target.protocol) {
-    case "grpc":
-      return new GrpcTraceExporter(grpcOptions(target, headers))
-    case "http/protobuf":
-      return new HttpProtoTraceExporter(httpOptions(target, headers))
-    case "http/json":
-      return new HttpJsonTraceExporter(httpOptions(target, headers))
-  }
-}
-
-export const buildLogExporter = (target: OtlpTarget, headers: Readonly<Record<string, string>>): LogRecordExporter => {
-  switch (target.protocol) {
-    case "grpc":
-      return new GrpcLogExporter(grpcOptions(target, headers))
-    case "http/protobuf":
-      return new HttpProtoLogExporter(httpOptions(target, headers))
-    case "http/json":
-      return new HttpJsonLogExporter(httpOptions(target, headers))
-  }
-}
-
-export const buildMetricExporter = (target: OtlpTarget, headers: Readonly<Record<string, string>>): PushMetricExporter => {
-  const temporality = { temporalityPreference: temporalityPreference(target.temporality) }
-  switch (target.protocol) {
-    case "grpc":
-      return new GrpcMetricExporter({ ...grpcOptions(target, headers), ...temporality })
-    case "http/protobuf":
-      return new HttpProtoMetricExporter({ ...httpOptions(target, headers), ...temporality })
-    case "http/json":
-      return new HttpJsonMetricExporter({ ...httpOptions(target, headers), ...temporality })
-  }
 }
 
 class AuthRejected extends Data.TaggedError("AuthRejected")<{ readonly result: ExportResult }> {}

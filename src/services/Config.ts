@@ -14,6 +14,8 @@ import { parseTraceparent, parseTracestate, type RemoteParent } from "../config/
 export const PROTOCOLS = ["grpc", "http/protobuf", "http/json"] as const
 export type Protocol = (typeof PROTOCOLS)[number]
 
+export const COMPRESSIONS = ["gzip", "none"] as const
+export type Compression = (typeof COMPRESSIONS)[number]
 export const TEMPORALITIES = ["cumulative", "delta", "lowmemory"] as const
 export type Temporality = (typeof TEMPORALITIES)[number]
 
@@ -49,6 +51,7 @@ export const VARIABLES = {
   OPENCODE_ENABLE_TELEMETRY: "enabled",
   OPENCODE_OTLP_ENDPOINT: "endpoint",
   OPENCODE_OTLP_PROTOCOL: "protocol",
+  OPENCODE_OTLP_COMPRESSION: "compression",
   OPENCODE_OTLP_METRICS_INTERVAL: "metricsInterval",
   OPENCODE_OTLP_LOGS_INTERVAL: "logsInterval",
   OPENCODE_METRIC_PREFIX: "metricPrefix",
@@ -92,6 +95,7 @@ export const VARIABLES = {
 export const FALLBACKS: Partial<Record<Variable, string>> = {
   OPENCODE_OTLP_ENDPOINT: "OTEL_EXPORTER_OTLP_ENDPOINT",
   OPENCODE_OTLP_PROTOCOL: "OTEL_EXPORTER_OTLP_PROTOCOL",
+  OPENCODE_OTLP_COMPRESSION: "OTEL_EXPORTER_OTLP_COMPRESSION",
   OPENCODE_OTLP_HEADERS: "OTEL_EXPORTER_OTLP_HEADERS",
   OPENCODE_OTLP_METRICS_INTERVAL: "OTEL_METRIC_EXPORT_INTERVAL",
   OPENCODE_OTLP_LOGS_INTERVAL: "OTEL_LOGS_EXPORT_INTERVAL",
@@ -123,6 +127,8 @@ export const DEFAULTS = {
   logsIntervalMs: 5_000,
   metricPrefix: "opencode.",
   temporality: "cumulative" as Temporality,
+  /** A few KB of telemetry per turn compresses about fivefold; every collector accepts gzip. */
+  compression: "gzip" as Compression,
   costUsageScale: 1,
   shutdownTimeoutMs: 3_000,
   headersHelperTimeoutMs: 5_000,
@@ -194,6 +200,8 @@ export interface TelemetryConfig {
   }
   readonly endpoint: string
   readonly protocol: Protocol
+  /** Request bodies on every protocol. */
+  readonly compression: Compression
   readonly resourceAttributes: Readonly<Record<string, string>>
   readonly shutdownTimeoutMs: number
   readonly headers: {
@@ -407,6 +415,13 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity
   const metricAttributes = decodeAttributes("OPENCODE_METRIC_ATTRIBUTES", raw, problem)
   const excludeAttributes = new Set(parseList(raw.OPENCODE_EXCLUDE_METRICS_ATTRIBUTES))
 
+  let compression = DEFAULTS.compression
+  if (!isEmpty(raw.OPENCODE_OTLP_COMPRESSION)) {
+    const value = raw.OPENCODE_OTLP_COMPRESSION.trim().toLowerCase()
+    if (isOneOf(COMPRESSIONS, value)) compression = value
+    else problem("OPENCODE_OTLP_COMPRESSION", raw.OPENCODE_OTLP_COMPRESSION, `one of ${COMPRESSIONS.join(", ")}`, `${DEFAULTS.compression} applies.`)
+  }
+
   let temporality = DEFAULTS.temporality
   if (!isEmpty(raw.OPENCODE_OTLP_METRICS_TEMPORALITY)) {
     const value = raw.OPENCODE_OTLP_METRICS_TEMPORALITY.trim().toLowerCase()
@@ -609,6 +624,7 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity
     content,
     endpoint,
     protocol,
+    compression,
     resourceAttributes,
     shutdownTimeoutMs,
     headers: {

@@ -39,9 +39,7 @@ import { CumulativeState } from "../exporters/cumulative.ts"
 import { ConsoleLogExporter, ConsoleMetricExporter, ConsoleSpanExporter } from "../exporters/console.ts"
 import { PullReader, servePrometheus } from "../exporters/prometheus.ts"
 import {
-  buildLogExporter,
-  buildMetricExporter,
-  buildSpanExporter,
+  loadProtocol,
   ResilientLogExporter,
   ResilientMetricExporter,
   ResilientSpanExporter,
@@ -49,9 +47,10 @@ import {
   DROP_REASONS,
   type DeliveryReport,
   type OtlpTarget,
+  type ProtocolExporters,
 } from "../exporters/otlp.ts"
 import { PACKAGE_NAME, PACKAGE_VERSION } from "../version.ts"
-import { Config, revealHeaders, TRACE_TYPES, type Interface as ConfigInterface, type Signal, type Temporality } from "./Config.ts"
+import { Config, revealHeaders, TRACE_TYPES, type Interface as ConfigInterface, type Protocol, type Signal, type Temporality } from "./Config.ts"
 import { HeaderProvider } from "./HeaderProvider.ts"
 
 export interface Interface {
@@ -249,7 +248,7 @@ export const layer = Layer.effect(
       url: config.signals[signal].url,
       protocol: config.signals[signal].protocol,
       timeoutMs,
-      temporality: config.metrics.temporality,
+      compression: config.compression,
       tls,
     })
     /** The provider's headers, then the signal's own (OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS) on top. */
@@ -260,6 +259,15 @@ export const layer = Layer.effect(
     // Version 0 is the static headers; the helper's prewarm bumps it and exporters rebuild on first use.
     const initial = { version: 0, headers: revealHeaders(config.headers.static) }
     const tracesWanted = TRACE_TYPES.some((t) => !config.traces.disabled.has(t))
+    const otlpSignals: ReadonlyArray<Signal> = [
+      ...(tracesWanted && config.exportTo.otlp.traces ? (["traces"] as const) : []),
+      ...(config.logs.enabled && config.exportTo.otlp.logs ? (["logs"] as const) : []),
+      ...(config.metrics.enabled && config.exportTo.otlp.metrics ? (["metrics"] as const) : []),
+    ]
+    // Only the protocols in use are loaded (usually one).
+    const protocols = new Map<Protocol, ProtocolExporters>()
+    for (const protocol of new Set(otlpSignals.map((signal) => config.signals[signal].protocol)))
+      protocols.set(protocol, yield* Effect.promise(() => loadProtocol(protocol)))
     if (sendsCredentialsInClear(config))
       yield* Effect.logWarning(
         `OTLP headers are sent over plain ${new URL(config.endpoint).protocol.slice(0, -1)} to ${new URL(config.endpoint).hostname}: ` +
@@ -289,14 +297,14 @@ export const layer = Layer.effect(
         logs: config.logs.enabled && config.exportTo.console.logs ? new ConsoleLogExporter(writeLine) : undefined,
         metrics: config.metrics.enabled && config.exportTo.console.metrics ? new ConsoleMetricExporter(writeLine) : undefined,
       },
-      spans: tracesWanted && config.exportTo.otlp.traces
-        ? new ResilientSpanExporter("traces", config.signals.traces.protocol, (h) => buildSpanExporter(targetOf("traces"), withSignalHeaders("traces", h)), headers, context, initial, report, (s) => s.length)
+      spans: otlpSignals.includes("traces")
+        ? new ResilientSpanExporter("traces", config.signals.traces.protocol, (h) => protocols.get(config.signals.traces.protocol)!.spans(targetOf("traces"), withSignalHeaders("traces", h)), headers, context, initial, report, (s) => s.length)
         : undefined,
-      logs: config.logs.enabled && config.exportTo.otlp.logs
-        ? new ResilientLogExporter("logs", config.signals.logs.protocol, (h) => buildLogExporter(targetOf("logs"), withSignalHeaders("logs", h)), headers, context, initial, report, (l) => l.length)
+      logs: otlpSignals.includes("logs")
+        ? new ResilientLogExporter("logs", config.signals.logs.protocol, (h) => protocols.get(config.signals.logs.protocol)!.logs(targetOf("logs"), withSignalHeaders("logs", h)), headers, context, initial, report, (l) => l.length)
         : undefined,
-      metrics: config.metrics.enabled && config.exportTo.otlp.metrics
-        ? new ResilientMetricExporter("metrics", config.signals.metrics.protocol, (h) => buildMetricExporter(targetOf("metrics"), withSignalHeaders("metrics", h)), headers, context, initial, report, () => 1)
+      metrics: otlpSignals.includes("metrics")
+        ? new ResilientMetricExporter("metrics", config.signals.metrics.protocol, (h) => protocols.get(config.signals.metrics.protocol)!.metrics(targetOf("metrics"), withSignalHeaders("metrics", h)), headers, context, initial, report, () => 1)
         : undefined,
     })
     const droppedOptions = {

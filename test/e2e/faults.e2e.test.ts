@@ -680,6 +680,7 @@ describe("the header helper", () => {
 const MALFORMED: Record<Exclude<Variable, "OPENCODE_ENABLE_TELEMETRY">, { value: string; extra?: Record<string, string>; off?: string }> = {
   OPENCODE_OTLP_ENDPOINT: { value: "localhost:4318", off: "Telemetry is disabled" },
   OPENCODE_OTLP_PROTOCOL: { value: "carrier-pigeon", off: "Telemetry is disabled" },
+  OPENCODE_OTLP_COMPRESSION: { value: "brotli" },
   OPENCODE_OTLP_METRICS_INTERVAL: { value: "soon", off: "Metrics export is disabled" },
   OPENCODE_OTLP_LOGS_INTERVAL: { value: "-5", off: "Log export is disabled" },
   OPENCODE_METRIC_PREFIX: { value: "9 bad prefix!", off: "Metrics export is disabled" },
