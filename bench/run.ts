@@ -18,7 +18,7 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, tmpdir, totalmem } from "node:os"
-import { join } from "node:path"
+import { dirname, join, relative } from "node:path"
 import { formatE2EReport, runE2EBench, type E2EResult } from "./e2e.ts"
 import { startSink, type SinkCounts, type Sink } from "./lib/sink.ts"
 import type { ReplayOptions, ReplayResult } from "./replay.ts"
@@ -30,6 +30,7 @@ const USAGE = `bun run bench/run.ts [options]
   --e2e-rounds N     opencode run rounds with and without the plugin (default 6; 0 skips)
   --from src|dist    load the plugin from src/plugin.ts, or from the built package (dist/, npm run build) (default dist if built)
   --quick            smoke run: --sessions 20 --rounds 1 --e2e-rounds 1
+  --out FILE         results file (default bench/results/latest.json)
   --strict           exit 1 if a measurement failed (never on timing)`
 
 interface Args {
@@ -38,6 +39,7 @@ interface Args {
   readonly concurrency: number
   readonly e2eRounds: number
   readonly from: "src" | "dist"
+  readonly out: string
   readonly strict: boolean
 }
 
@@ -62,6 +64,7 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     concurrency: Number(value("--concurrency") ?? 10),
     e2eRounds: Number(value("--e2e-rounds") ?? (quick ? 1 : 6)),
     from,
+    out: value("--out") ?? join(RESULTS, "latest.json"),
     strict: argv.includes("--strict"),
   }
 }
@@ -220,11 +223,11 @@ const run = async (args: Args) => {
     log("")
     log(report(result))
     if (e2e !== undefined) log(formatE2EReport(e2e))
-    mkdirSync(RESULTS, { recursive: true })
-    writeFileSync(join(RESULTS, "latest.json"), `${JSON.stringify(result, null, 1)}\n`)
+    mkdirSync(dirname(args.out), { recursive: true })
+    writeFileSync(args.out, `${JSON.stringify(result, null, 1)}\n`)
     const baseline = join(RESULTS, "baseline.json")
     if (existsSync(baseline)) log(compare(JSON.parse(readFileSync(baseline, "utf8")) as BenchResult, result))
-    log(`\nresults: bench/results/latest.json (${fmt(result.totalMs / 1000, 0)} s)${problems.length > 0 ? `\nPROBLEMS:\n- ${problems.join("\n- ")}` : ""}`)
+    log(`\nresults: ${relative(process.cwd(), args.out)} (${fmt(result.totalMs / 1000, 0)} s)${problems.length > 0 ? `\nPROBLEMS:\n- ${problems.join("\n- ")}` : ""}`)
     return problems
   } finally {
     await sink.stop()
