@@ -63,7 +63,11 @@ export const MULTI_TURN_SESSION: Scenario = {
 }
 
 const SESSION_COUNT_METRIC = "opencode.session.count"
-const PLUGIN_SOURCE = join(REPO_ROOT, "src", "plugin.ts")
+/** The built package's entry (what `npm install` gives opencode) when built, else the source entry. */
+export const defaultPluginEntry = (): string => {
+  const built = join(REPO_ROOT, "dist", "plugin.js")
+  return existsSync(built) ? built : join(REPO_ROOT, "src", "plugin.ts")
+}
 export const RESULTS_FILE = join(REPO_ROOT, "bench", "results", "e2e-latest.json")
 
 // ---- API ------------------------------------------------------------------------------------------------------
@@ -75,6 +79,8 @@ export interface E2EOptions {
   readonly rounds?: number
   /** The OTLP protocol of the plugin and the receiver (default "http/protobuf"). */
   readonly protocol?: Protocol
+  /** The plugin module opencode loads (default {@link defaultPluginEntry}). */
+  readonly pluginEntry?: string
   /** The overhead target in percent (default 3). */
   readonly targetPct?: number
   /** SIGKILL one opencode process after this long (default 120 s). */
@@ -114,6 +120,8 @@ export interface E2EResult {
   readonly bunVersion: string
   readonly platform: string
   readonly protocol: Protocol
+  /** The plugin module, relative to the repository. */
+  readonly pluginEntry: string
   readonly rounds: number
   /** Rounds actually run (fewer than `rounds` when aborted). */
   readonly roundsRun: number
@@ -142,12 +150,13 @@ export async function runE2EBench(options: E2EOptions = {}): Promise<E2EResult> 
   const protocol = options.protocol ?? "http/protobuf"
   const targetPct = options.targetPct ?? 3
   const timeoutMs = options.timeoutMs ?? 120_000
+  const pluginEntry = options.pluginEntry ?? defaultPluginEntry()
   const log = options.log ?? (() => {})
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`rounds must be a positive integer, got ${rounds}`)
 
   const home = await createOpencodeHome()
   try {
-    const measure = (variant: Variant, round: number) => measureSession({ variant, round, home, protocol, timeoutMs })
+    const measure = (variant: Variant, round: number) => measureSession({ variant, round, home, protocol, timeoutMs, pluginEntry })
     const describe = (s: E2ESample) =>
       `${s.variant.padEnd(6)} ${String(s.ms).padStart(6)} ms${s.valid ? "" : `  INVALID: ${s.problems.join("; ")}`}`
 
@@ -182,6 +191,7 @@ export async function runE2EBench(options: E2EOptions = {}): Promise<E2EResult> 
       bunVersion: Bun.version,
       platform: `${process.platform}-${process.arch}, ${navigator.hardwareConcurrency} cpus`,
       protocol,
+      pluginEntry: relative(REPO_ROOT, pluginEntry),
       rounds,
       roundsRun,
       session: {
@@ -214,13 +224,14 @@ interface SampleSetup {
   readonly home: OpencodeHome
   readonly protocol: Protocol
   readonly timeoutMs: number
+  readonly pluginEntry: string
 }
 
 /**
  * One session of {@link MULTI_TURN_SESSION} in a fresh git repo, against a fresh fake model (and, for the plugin,
  * a fresh receiver). Only the opencode processes are timed; servers and repo are set up and checked outside it.
  */
-async function measureSession({ variant, round, home, protocol, timeoutMs }: SampleSetup): Promise<E2ESample> {
+async function measureSession({ variant, round, home, protocol, timeoutMs, pluginEntry }: SampleSetup): Promise<E2ESample> {
   const session = MULTI_TURN_SESSION
   const serverLifetimeMs = session.runs.length * timeoutMs + 60_000
   let llm: FakeLlm | undefined
@@ -229,7 +240,7 @@ async function measureSession({ variant, round, home, protocol, timeoutMs }: Sam
     llm = await startFakeLlm({ script: session.script, lifetimeMs: serverLifetimeMs })
     if (variant === "plugin") receiver = await startReceiver({ protocol, lifetimeMs: serverLifetimeMs })
     const plugins: Array<[string, Record<string, unknown>]> =
-      receiver === undefined ? [] : [[PLUGIN_SOURCE, { enabled: true, endpoint: receiver.url, protocol }]]
+      receiver === undefined ? [] : [[pluginEntry, { enabled: true, endpoint: receiver.url, protocol }]]
 
     const project = await mkdtemp(join(home.root, "project-"))
     await initGitRepo(project, isolatedEnv(home))

@@ -205,7 +205,10 @@ const run = async (args: Args) => {
     let e2e: E2EResult | undefined
     if (args.e2eRounds > 0) {
       log(`  opencode run, ${args.e2eRounds} round(s) with and without the plugin ...`)
-      e2e = await runE2EBench({ rounds: args.e2eRounds })
+      e2e = await runE2EBench({
+        rounds: args.e2eRounds,
+        pluginEntry: args.from === "dist" ? join(ROOT, "dist", "plugin.js") : join(ROOT, "src", "plugin.ts"),
+      })
       if (e2e.invalidSamples > 0) problems.push(`opencode run: ${e2e.invalidSamples} invalid sample(s)`)
     }
 

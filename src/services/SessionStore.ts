@@ -166,50 +166,58 @@ export const make = (options: { readonly maxSessions?: number } = {}) =>
     // A Map iterates in insertion order; re-inserting on access makes it an LRU.
     const sessions = new Map<string, { state: SessionState; touchedAt: number }>()
 
-    const touch = (id: string, state: SessionState) => {
+    // Called for nearly every event: the entry is moved, not reallocated, and the methods are plain
+    // synchronous effects (no generator per call).
+    const touch = (id: string, entry: { state: SessionState; touchedAt: number }) => {
+      entry.touchedAt = Date.now()
       sessions.delete(id)
-      sessions.set(id, { state, touchedAt: Date.now() })
+      sessions.set(id, entry)
     }
 
-    const get = Effect.fnUntraced(function* (id: string) {
-      const entry = sessions.get(id)
-      if (entry !== undefined) touch(id, entry.state)
-      return Option.fromNullishOr(entry?.state)
-    })
+    const get = (id: string) =>
+      Effect.sync(() => {
+        const entry = sessions.get(id)
+        if (entry !== undefined) touch(id, entry)
+        return Option.fromNullishOr(entry?.state)
+      })
 
-    const getOrCreate = Effect.fnUntraced(function* (id: string, init: () => SessionState) {
-      const existing = sessions.get(id)
-      if (existing !== undefined) {
-        touch(id, existing.state)
-        return { state: existing.state, created: false, evicted: [] as ReadonlyArray<SessionState> }
-      }
-      const state = init()
-      touch(id, state)
-      const evicted: Array<SessionState> = []
-      while (sessions.size > maxSessions) {
-        const [oldestId, oldest] = sessions.entries().next().value!
-        sessions.delete(oldestId)
-        evicted.push(oldest.state)
-      }
-      return { state, created: true, evicted: evicted as ReadonlyArray<SessionState> }
-    })
+    const noneEvicted: ReadonlyArray<SessionState> = []
+    const getOrCreate = (id: string, init: () => SessionState) =>
+      Effect.sync(() => {
+        const existing = sessions.get(id)
+        if (existing !== undefined) {
+          touch(id, existing)
+          return { state: existing.state, created: false, evicted: noneEvicted }
+        }
+        const state = init()
+        sessions.set(id, { state, touchedAt: Date.now() })
+        const evicted: Array<SessionState> = []
+        while (sessions.size > maxSessions) {
+          const [oldestId, oldest] = sessions.entries().next().value!
+          sessions.delete(oldestId)
+          evicted.push(oldest.state)
+        }
+        return { state, created: true, evicted: evicted as ReadonlyArray<SessionState> }
+      })
 
-    const remove = Effect.fnUntraced(function* (id: string) {
-      const entry = sessions.get(id)
-      sessions.delete(id)
-      return Option.fromNullishOr(entry?.state)
-    })
-
-    const takeIdle = Effect.fnUntraced(function* (before: number) {
-      const idle: Array<SessionState> = []
-      // LRU order: the first entry touched after `before` ends the scan.
-      for (const [id, entry] of sessions) {
-        if (entry.touchedAt >= before) break
+    const remove = (id: string) =>
+      Effect.sync(() => {
+        const entry = sessions.get(id)
         sessions.delete(id)
-        idle.push(entry.state)
-      }
-      return idle as ReadonlyArray<SessionState>
-    })
+        return Option.fromNullishOr(entry?.state)
+      })
+
+    const takeIdle = (before: number) =>
+      Effect.sync(() => {
+        const idle: Array<SessionState> = []
+        // LRU order: the first entry touched after `before` ends the scan.
+        for (const [id, entry] of sessions) {
+          if (entry.touchedAt >= before) break
+          sessions.delete(id)
+          idle.push(entry.state)
+        }
+        return idle as ReadonlyArray<SessionState>
+      })
 
     const takeAll = Effect.sync(() => {
       const all = [...sessions.values()].map((e) => e.state)
@@ -217,12 +225,13 @@ export const make = (options: { readonly maxSessions?: number } = {}) =>
       return all as ReadonlyArray<SessionState>
     })
 
-    const nextSequence = Effect.fnUntraced(function* (id: string) {
-      const entry = sessions.get(id)
-      if (entry === undefined) return 0
-      entry.state.sequence += 1
-      return entry.state.sequence
-    })
+    const nextSequence = (id: string) =>
+      Effect.sync(() => {
+        const entry = sessions.get(id)
+        if (entry === undefined) return 0
+        entry.state.sequence += 1
+        return entry.state.sequence
+      })
 
     const skippedByType = new Map<string, number>()
     const recordSkipped = (type: string) =>
