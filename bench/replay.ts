@@ -146,7 +146,8 @@ export const replay = async (options: ReplayOptions): Promise<ReplayResult> => {
 
   // ---- replay ----
   const sliceSize = Math.max(1, Math.floor(options.sessions / 20))
-  const warmSessions = Math.max(1, Math.floor(options.sessions / 10))
+  // Past 20% of N the store of idle sessions (1,000) is full at N = 10,000: growth after that is what leaks.
+  const warmSessions = Math.max(1, Math.floor(options.sessions / 5))
   const slices: Array<number> = []
   let started = 0
   let finished = 0
