@@ -137,6 +137,7 @@ const bytes = (c: SinkCounts) =>
 
 const summarize = (rounds: Rounds) => ({
   initMs: figure(rounds, (m) => m.replay.init.importMs + m.replay.init.factoryMs),
+  readyMs: figure(rounds, (m) => m.replay.init.readyMs),
   initRssMb: figure(rounds, (m) => m.replay.init.rssMb),
   cpuPerCallUs: figure(rounds, (m) => m.replay.cpu.perCallUs),
   cpuSliceMedianUs: figure(rounds, (m) => m.replay.cpu.sliceMedianUs),
@@ -249,8 +250,9 @@ type BenchResult = {
 const report = (result: BenchResult): string => {
   const ns = Object.keys(result.replays).map(Number)
   const rows: Array<[string, (s: Summary) => Figure, number?]> = [
-    ["init: import + factory, ms", (s) => s.initMs],
-    ["init: RSS after GC, MB", (s) => s.initRssMb],
+    ["init: import + factory (opencode waits), ms", (s) => s.initMs],
+    ["init: until running (background load), ms", (s) => s.readyMs],
+    ["init: RSS once running, after GC, MB", (s) => s.initRssMb],
     ["CPU per hook call, µs (whole replay)", (s) => s.cpuPerCallUs, 2],
     ["CPU per hook call, µs (median slice)", (s) => s.cpuSliceMedianUs, 2],
     ["CPU per hook call, µs (p99 slice)", (s) => s.cpuSliceP99Us, 2],
@@ -314,9 +316,9 @@ export const targets = (result: BenchResult): ReadonlyArray<Target> => {
       met: largest.eventSyncMedianUs.plugin.median <= 5,
     },
     {
-      target: "init ≤ 150 ms and ≤ 25 MB RSS (plugin − no-op)",
-      measured: `${fmt(smallest.initMs.excess.median, 0)} ms, ${fmt(smallest.initRssMb.excess.median, 1)} MB`,
-      met: smallest.initMs.excess.median <= 150 && smallest.initRssMb.excess.median <= 25,
+      target: "init ≤ 150 ms and ≤ 25 MB RSS (plugin − no-op; until running, not only until opencode goes on)",
+      measured: `opencode waits ${fmt(smallest.initMs.excess.median, 1)} ms; running after ${fmt(smallest.readyMs.excess.median, 0)} ms; ${fmt(smallest.initRssMb.excess.median, 1)} MB`,
+      met: smallest.readyMs.excess.median <= 150 && smallest.initRssMb.excess.median <= 25,
     },
     {
       target: `heap growth ≤ 0.1 MB per 1,000 finished sessions at N=${ns.at(-1)}`,
@@ -352,7 +354,7 @@ const compare = (baseline: BenchResult, latest: BenchResult): string => {
     const now = latest.replays[n]!.summary
     for (const [label, key] of [
       ["CPU per call, µs", "cpuPerCallUs"],
-      ["init, ms", "initMs"],
+      ["init until running, ms", "readyMs"],
       ["init RSS, MB", "initRssMb"],
       ["heap per 1,000 sessions, MB", "heapPer1000Mb"],
       ["requests per session", "requestsPerSession"],

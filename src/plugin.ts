@@ -2,22 +2,16 @@
  * The opencode plugin. opencode calls every exported function of this module as a plugin, so it exports
  * exactly one; the Effect API lives on the `opencode-plugin-opentelemetry/effect` subpath.
  *
- * One ManagedRuntime per plugin instance. Every hook is total: failures and defects are caught and sent to
- * opencode's log, never thrown (a throw in some hooks fails the user's prompt). `dispose` flushes within the
- * shutdown budget. No signal handlers, no globals, no writes to the terminal, no changes to process.env.
+ * opencode waits for each plugin's function before it goes on starting, so this entry is small: it returns the
+ * hooks at once and loads the rest (Effect, the OpenTelemetry SDK, the configured protocol; src/start.ts) in the
+ * background. Calls that arrive meanwhile wait for it, in order; nothing is lost. With telemetry not switched on,
+ * nothing is loaded at all.
  */
-import { Cause, Effect, Layer, ManagedRuntime } from "effect"
-import { endAllSessions, handleChatMessage, handleEvent, handleShellEnv, handleToolBefore, readType, sweepSessions } from "./handlers/index.ts"
-import * as OpencodeLog from "./layers/opencodeLog.ts"
-import * as Telemetry from "./layers/telemetry.ts"
-import * as Config from "./services/Config.ts"
-import { CREDENTIAL_VARIABLES } from "./services/HeaderProvider.ts"
-import { identity } from "./config/identity.ts"
-import { Exporter } from "./services/Exporter.ts"
+import { CREDENTIAL_VARIABLES, sendLog, type OpencodeLogClient } from "./host/opencodeClient.ts"
 
 /** The parts of opencode's plugin input this plugin reads. */
 export interface OpencodePluginInput {
-  readonly client?: OpencodeLog.OpencodeLogClient | undefined
+  readonly client?: OpencodeLogClient | undefined
   readonly project?: { readonly worktree?: string | undefined } | undefined
   readonly directory?: string | undefined
   readonly worktree?: string | undefined
@@ -31,186 +25,71 @@ export interface OpencodeHooks {
   dispose?: () => Promise<void>
 }
 
-/** A session untouched this long is ended and its state released (a TUI can stay open for days). */
-const SESSION_IDLE_RELEASE_MS = 30 * 60_000
-const SWEEP_EVERY_MS = 60_000
-/**
- * A turn's telemetry is sent this long after the turn ends. Turns that end close together (concurrent sessions)
- * share one flush, and `opencode run`, which disposes within ~100 ms of its last turn, sends everything once.
- */
-const TURN_FLUSH_DELAY_MS = 1_000
+/** How long `dispose` waits for a start still under way (the running part then has its own shutdown budget). */
+const START_WAIT_MS = 3_000
 
 export const OpenTelemetryPlugin = async (input: OpencodePluginInput, options?: unknown): Promise<OpencodeHooks> => {
   try {
-    return await start(input, options)
+    if (!maybeEnabled(options)) return {}
+    const started = import("./start.ts")
+      .then((running) => running.start(input, options))
+      .catch((error: unknown): OpencodeHooks => {
+        sendLog(input?.client, "error", `Telemetry is disabled: the plugin failed to start (${describe(error)})`)
+        return {}
+      })
+    return deferred(started)
   } catch (error) {
-    OpencodeLog.sendLog(input?.client, "error", `Telemetry is disabled: the plugin failed to start (${describe(error)})`)
+    sendLog(input?.client, "error", `Telemetry is disabled: the plugin failed to start (${describe(error)})`)
     return {}
   }
 }
 
-const start = async (input: OpencodePluginInput, options: unknown): Promise<OpencodeHooks> => {
-  const client = input.client
-  const directory = input.directory ?? process.cwd()
-  const workspace: Config.Workspace = {
-    projectRoot: input.project?.worktree ?? input.worktree ?? directory,
-    worktree: input.worktree ?? directory,
-    directory,
-  }
+/**
+ * Telemetry is on only when OPENCODE_ENABLE_TELEMETRY (or the `enabled` option) is set; the settings are decoded,
+ * and this guess confirmed or not, by the part loaded in the background.
+ */
+const maybeEnabled = (options: unknown): boolean => {
+  const fromEnv = process.env["OPENCODE_ENABLE_TELEMETRY"]
+  if (fromEnv !== undefined && fromEnv.trim() !== "") return true
+  return typeof options === "object" && options !== null && ("enabled" in options || "OPENCODE_ENABLE_TELEMETRY" in options)
+}
 
-  // Decode once, up front: a setting problem is reported before anything is built. The installation id is read
-  // (or created) only for the claude-code profile, which reports it as user.id.
-  const config = await Effect.runPromise(
-    Effect.provide(Effect.service(Config.Config), Config.layerFrom({ options, workspace, identity: () => identity(process.env) })),
-  )
-  for (const problem of config.problems) OpencodeLog.sendLog(client, "warn", problem.message)
-  if (!config.enabled) {
-    if (config.problems.length > 0) OpencodeLog.sendLog(client, "error", "Telemetry is disabled because of the settings above.")
-    return {}
-  }
-
-  const layer = Telemetry.layer.pipe(
-    Layer.provideMerge(Layer.succeed(Config.Config, config)),
-    // provideMerge, not provide: the runtime's own effects must log through opencode too, not the console.
-    Layer.provideMerge(OpencodeLog.layer(client)),
-  )
-  const runtime = ManagedRuntime.make(layer)
-
-  /** Runs an effect to completion; whatever happens, resolves. */
-  const run = (effect: Effect.Effect<void, unknown, Layer.Success<typeof layer>>, what: string): Promise<void> =>
-    runtime
-      .runPromiseExit(effect)
-      .then((exit) => {
-        // An interruption is shutdown cutting background work short, not a failure worth a message.
-        if (exit._tag === "Failure" && !Cause.hasInterruptsOnly(exit.cause))
-          OpencodeLog.sendLog(client, "warn", `Telemetry ${what} failed; opencode is unaffected`)
-      })
-      .catch((error) => OpencodeLog.sendLog(client, "warn", `Telemetry ${what} failed (${describe(error)}); opencode is unaffected`))
-
-  // Build the services now, so configuration faults show at start-up rather than on the first event.
-  await runtime.runPromise(Effect.void)
-
-  // Hooks are handled one at a time, in the order opencode calls them (a message must not be counted before
-  // its session is known), and off opencode's call: a hook only queues a job, and the jobs queued meanwhile
-  // run together in one runtime call after the current macrotask. `event` thus returns in about a
-  // microsecond (opencode's bus waits for that much), and a burst of events costs one fiber, not one each.
-  type Services = Layer.Success<typeof layer>
-  /** A bus event (nothing waits for it), or a hook's effect whose promise `settle` resolves. */
-  type Job =
-    | { readonly event: unknown }
-    | {
-        readonly effect: Effect.Effect<void, never, Services>
-        /** Resolves the hook's promise; called again (harmlessly) after the batch, whatever became of it. */
-        readonly settle: () => void
-      }
-  const reportFailure = (what: string) => (cause: Cause.Cause<unknown>) =>
-    Effect.sync(() => {
-      // An interruption is shutdown cutting the work short, not a failure worth a message.
-      if (!Cause.hasInterruptsOnly(cause)) OpencodeLog.sendLog(client, "warn", `Telemetry ${what} failed; opencode is unaffected`)
+/** Hooks that forward to the running part once it is there; until then calls queue up behind its start, in order. */
+const deferred = (started: Promise<OpencodeHooks>): OpencodeHooks => {
+  let hooks: OpencodeHooks | undefined
+  let waiting = 0
+  void started.then((running) => {
+    hooks = running
+  })
+  // Straight through once started and nothing is still waiting, so that no call overtakes an earlier one.
+  const call = (use: (running: OpencodeHooks) => Promise<void> | undefined): Promise<void> => {
+    if (hooks !== undefined && waiting === 0) return use(hooks) ?? Promise.resolve()
+    waiting++
+    return started.then((running) => {
+      waiting--
+      return use(running)
     })
-  const eventFailed = reportFailure("event handling")
-  const runJob = (job: Job) => ("event" in job ? Effect.catchCause(handleEvent(job.event), eventFailed) : job.effect)
-
-  let jobs: Array<Job> = []
-  let draining = false
-  const drain = () => {
-    const batch = jobs
-    jobs = []
-    run(Effect.forEach(batch, runJob, { discard: true }), "event handling").finally(() => {
-      for (const job of batch) if ("settle" in job) job.settle()
-      if (jobs.length > 0) drain()
-      else draining = false
-    })
-  }
-  const queue = (job: Job) => {
-    jobs.push(job)
-    if (draining) return
-    draining = true
-    setImmediate(drain)
-  }
-  /** Queues an effect; the promise resolves with its value, or undefined if it failed (reported, never thrown). */
-  const submit = <A>(effect: Effect.Effect<A, unknown, Services>, what: string): Promise<A | undefined> =>
-    new Promise<A | undefined>((resolve) =>
-      queue({
-        effect: effect.pipe(
-          Effect.tap((value) => Effect.sync(() => resolve(value))),
-          Effect.catchCause((cause) => Effect.andThen(Effect.sync(() => resolve(undefined)), reportFailure(what)(cause))),
-          Effect.asVoid,
-        ),
-        settle: () => resolve(undefined),
-      }),
-    )
-
-  const budget = config.shutdownTimeoutMs
-  let disposed = false
-  let lastSweep = Date.now()
-  // End of a turn: send what it produced soon, not at the next interval, so a SIGTERM (which ends opencode
-  // without dispose) loses little. Not queued: a slow collector must not delay the next hook.
-  let turnFlush: ReturnType<typeof setTimeout> | undefined
-  const scheduleTurnFlush = () => {
-    if (turnFlush !== undefined) return
-    turnFlush = setTimeout(() => {
-      turnFlush = undefined
-      void run(Effect.flatMap(Effect.service(Exporter), (e) => e.flush), "turn flush")
-    }, TURN_FLUSH_DELAY_MS)
-    // Never keep opencode's process alive for our sake.
-    turnFlush.unref?.()
   }
   return {
-    event: async (input) => {
-      try {
-        if (disposed) return
-        const event = input?.event
-        // Most events (streamed deltas, plugin and catalog notices) are not read: they never reach the runtime.
-        const type = readType(event)
-        if (type === undefined) return
-        queue({ event })
-        if (type === "session.idle") scheduleTurnFlush()
-        if (Date.now() - lastSweep > SWEEP_EVERY_MS) {
-          lastSweep = Date.now()
-          void submit(sweepSessions(SESSION_IDLE_RELEASE_MS), "session sweep")
-        }
-      } catch {
-        // A hostile event (a throwing getter, a Proxy): nothing to record, nothing to throw.
-      }
-    },
-    "tool.execute.before": async (input, output) => {
-      if (disposed) return
-      await submit(handleToolBefore(input, output, directory), "tool handling")
-    },
-    "chat.message": async (input, output) => {
-      if (disposed) return
-      await submit(handleChatMessage(input, output), "prompt handling")
-    },
-    // opencode passes its whole environment to the bash tool's processes; a model can be talked into running
-    // `env`. Credential variables are removed (an undefined value drops the variable from the child's env).
-    // The tool's trace context goes the other way: scripts that read TRACEPARENT nest under the tool's span.
-    "shell.env": async (input, output) => {
+    event: (input) => call((running) => running.event?.(input)),
+    "chat.message": (input, output) => call((running) => running["chat.message"]?.(input, output)),
+    "tool.execute.before": (input, output) => call((running) => running["tool.execute.before"]?.(input, output)),
+    // opencode passes its whole environment to the bash tool's processes, and a model can be talked into running
+    // `env`: credential variables are removed here, whether or not the rest ever starts (an undefined value drops
+    // the variable from the child's environment).
+    "shell.env": (input, output) => {
       try {
         for (const name of CREDENTIAL_VARIABLES) if (process.env[name] !== undefined) output.env[name] = undefined
-        if (disposed) return
-        // Behind the queue, so the tool's `running` event (sent just before) has opened its span.
-        const context = await submit(handleShellEnv(input), "trace context")
-        if (context === undefined) return
-        output.env["TRACEPARENT"] = context.traceparent
-        if (context.tracestate !== undefined) output.env["TRACESTATE"] = context.tracestate
       } catch {
         // A malformed output object: nothing to write into, and nothing to throw.
       }
+      return call((running) => running["shell.env"]?.(input, output))
     },
+    // Behind every call still waiting; a start that hangs is waited for a bounded time only.
     dispose: async () => {
-      if (disposed) return
-      disposed = true
-      clearTimeout(turnFlush)
-      // One deadline for everything: record every session's end (ending open spans), then release the layers,
-      // which flushes all three signals and shuts the providers down. opencode's exit waits at most `budget`.
-      await withTimeout(
-        (async () => {
-          await submit(endAllSessions(), "session end")
-          await runtime.dispose()
-        })(),
-        budget,
-      ).catch(() => undefined)
+      if (hooks !== undefined) return call((running) => running.dispose?.())
+      const running = await withTimeout(started, START_WAIT_MS)
+      await running?.dispose?.()
     },
   }
 }
@@ -226,4 +105,3 @@ const withTimeout = <A>(promise: Promise<A>, ms: number): Promise<A | undefined>
 }
 
 const describe = (error: unknown): string => (error instanceof Error ? error.message : "unknown error")
-

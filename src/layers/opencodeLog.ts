@@ -3,29 +3,9 @@
  * inside opencode's TUI any write to stdout/stderr corrupts the screen.
  */
 import { Cause, Layer, Logger } from "effect"
-import { PACKAGE_NAME } from "../version.ts"
+import { sendLog, type OpencodeLogClient, type OpencodeLogLevel } from "../host/opencodeClient.ts"
 
-export type OpencodeLogLevel = "debug" | "info" | "warn" | "error"
-
-/** The one method of opencode's SDK client the plugin logs through. */
-export interface OpencodeLogClient {
-  readonly app: {
-    readonly log: (options: {
-      body: { service: string; level: OpencodeLogLevel; message: string; extra?: Record<string, unknown> }
-    }) => unknown
-  }
-}
-
-/** Sends one message; a failure to log is dropped, never thrown. */
-export const sendLog = (client: OpencodeLogClient | undefined, level: OpencodeLogLevel, message: string): void => {
-  try {
-    // opencode's log lines do not show the service, so the message names the plugin itself.
-    const result = client?.app.log({ body: { service: PACKAGE_NAME, level, message: `${PACKAGE_NAME}: ${message}` } })
-    if (result instanceof Promise) result.catch(() => undefined)
-  } catch {
-    // Logging must never break the host.
-  }
-}
+export { sendLog, type OpencodeLogClient, type OpencodeLogLevel } from "../host/opencodeClient.ts"
 
 const levelOf = (label: string): OpencodeLogLevel =>
   label === "Fatal" || label === "Error" ? "error" : label === "Warn" ? "warn" : label === "Info" ? "info" : "debug"

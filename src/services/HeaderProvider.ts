@@ -10,6 +10,7 @@
 import { spawn } from "node:child_process"
 import { Context, Effect, Fiber, Layer, Option, Schema, Scope } from "effect"
 import { Config, revealHeaders } from "./Config.ts"
+import { CREDENTIAL_VARIABLES } from "../host/opencodeClient.ts"
 
 /** Why a helper run produced no headers. Carries no output of the helper: it may hold secrets. */
 export class HeaderHelperError extends Schema.TaggedError<HeaderHelperError>()("HeaderHelperError", {
@@ -47,13 +48,7 @@ export const PREWARM_WAIT_MS = 1_000
 export const HELPER_MAX_OUTPUT_BYTES = 64 * 1024
 
 /** Variables that may carry OTLP credentials; a child process never sees them. */
-export const CREDENTIAL_VARIABLES = [
-  "OPENCODE_OTLP_HEADERS",
-  "OTEL_EXPORTER_OTLP_HEADERS",
-  "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
-  "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
-  "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
-] as const
+export { CREDENTIAL_VARIABLES }
 
 const HelperOutput = Schema.fromJsonString(Schema.Record(Schema.String, Schema.String))
 const decodeHelperOutput = Schema.decodeUnknownEffect(HelperOutput)

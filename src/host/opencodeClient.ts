@@ -1,0 +1,36 @@
+/**
+ * What the plugin needs from opencode's side, with no dependencies: the log client and the credential variables
+ * kept out of child processes. The plugin's entry uses these before (and whether or not) the rest loads.
+ */
+import { PACKAGE_NAME } from "../version.ts"
+
+export type OpencodeLogLevel = "debug" | "info" | "warn" | "error"
+
+/** The one method of opencode's SDK client the plugin logs through. */
+export interface OpencodeLogClient {
+  readonly app: {
+    readonly log: (options: {
+      body: { service: string; level: OpencodeLogLevel; message: string; extra?: Record<string, unknown> }
+    }) => unknown
+  }
+}
+
+/** Sends one message; a failure to log is dropped, never thrown. */
+export const sendLog = (client: OpencodeLogClient | undefined, level: OpencodeLogLevel, message: string): void => {
+  try {
+    // opencode's log lines do not show the service, so the message names the plugin itself.
+    const result = client?.app.log({ body: { service: PACKAGE_NAME, level, message: `${PACKAGE_NAME}: ${message}` } })
+    if (result instanceof Promise) result.catch(() => undefined)
+  } catch {
+    // Logging must never break the host.
+  }
+}
+
+/** Variables that carry OTLP credentials: never passed to the header helper or to the bash tool's processes. */
+export const CREDENTIAL_VARIABLES = [
+  "OPENCODE_OTLP_HEADERS",
+  "OTEL_EXPORTER_OTLP_HEADERS",
+  "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+  "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+  "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
+] as const

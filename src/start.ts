@@ -1,0 +1,203 @@
+/**
+ * The plugin's running part, loaded by the entry (src/plugin.ts) in the background: one ManagedRuntime per plugin
+ * instance. Every hook is total: failures and defects are caught and sent to opencode's log, never thrown (a throw
+ * in some hooks fails the user's prompt). `dispose` flushes within the shutdown budget. No signal handlers, no
+ * globals, no writes to the terminal, no changes to process.env.
+ */
+import { Cause, Effect, Layer, ManagedRuntime } from "effect"
+import { endAllSessions, handleChatMessage, handleEvent, handleShellEnv, handleToolBefore, readType, sweepSessions } from "./handlers/index.ts"
+import * as OpencodeLog from "./layers/opencodeLog.ts"
+import * as Telemetry from "./layers/telemetry.ts"
+import * as Config from "./services/Config.ts"
+import { identity } from "./config/identity.ts"
+import { Exporter } from "./services/Exporter.ts"
+import type { OpencodeHooks, OpencodePluginInput } from "./plugin.ts"
+
+/** A session untouched this long is ended and its state released (a TUI can stay open for days). */
+const SESSION_IDLE_RELEASE_MS = 30 * 60_000
+const SWEEP_EVERY_MS = 60_000
+/**
+ * A turn's telemetry is sent this long after the turn ends. Turns that end close together (concurrent sessions)
+ * share one flush, and `opencode run`, which disposes within ~100 ms of its last turn, sends everything once.
+ */
+const TURN_FLUSH_DELAY_MS = 1_000
+
+/** Decodes the settings, builds the services and returns the hooks; `{}` when telemetry is off. Throws only on a bug. */
+export const start = async (input: OpencodePluginInput, options: unknown): Promise<OpencodeHooks> => {
+  const client = input.client
+  const directory = input.directory ?? process.cwd()
+  const workspace: Config.Workspace = {
+    projectRoot: input.project?.worktree ?? input.worktree ?? directory,
+    worktree: input.worktree ?? directory,
+    directory,
+  }
+
+  // Decode once, up front: a setting problem is reported before anything is built. The installation id is read
+  // (or created) only for the claude-code profile, which reports it as user.id.
+  const config = await Effect.runPromise(
+    Effect.provide(Effect.service(Config.Config), Config.layerFrom({ options, workspace, identity: () => identity(process.env) })),
+  )
+  for (const problem of config.problems) OpencodeLog.sendLog(client, "warn", problem.message)
+  if (!config.enabled) {
+    if (config.problems.length > 0) OpencodeLog.sendLog(client, "error", "Telemetry is disabled because of the settings above.")
+    return {}
+  }
+
+  const layer = Telemetry.layer.pipe(
+    Layer.provideMerge(Layer.succeed(Config.Config, config)),
+    // provideMerge, not provide: the runtime's own effects must log through opencode too, not the console.
+    Layer.provideMerge(OpencodeLog.layer(client)),
+  )
+  const runtime = ManagedRuntime.make(layer)
+
+  /** Runs an effect to completion; whatever happens, resolves. */
+  const run = (effect: Effect.Effect<void, unknown, Layer.Success<typeof layer>>, what: string): Promise<void> =>
+    runtime
+      .runPromiseExit(effect)
+      .then((exit) => {
+        // An interruption is shutdown cutting background work short, not a failure worth a message.
+        if (exit._tag === "Failure" && !Cause.hasInterruptsOnly(exit.cause))
+          OpencodeLog.sendLog(client, "warn", `Telemetry ${what} failed; opencode is unaffected`)
+      })
+      .catch((error) => OpencodeLog.sendLog(client, "warn", `Telemetry ${what} failed (${describe(error)}); opencode is unaffected`))
+
+  // Build the services now, so configuration faults show at start-up rather than on the first event.
+  await runtime.runPromise(Effect.void)
+
+  // Hooks are handled one at a time, in the order opencode calls them (a message must not be counted before
+  // its session is known), and off opencode's call: a hook only queues a job, and the jobs queued meanwhile
+  // run together in one runtime call after the current macrotask. `event` thus returns in about a
+  // microsecond (opencode's bus waits for that much), and a burst of events costs one fiber, not one each.
+  type Services = Layer.Success<typeof layer>
+  /** A bus event (nothing waits for it), or a hook's effect whose promise `settle` resolves. */
+  type Job =
+    | { readonly event: unknown }
+    | {
+        readonly effect: Effect.Effect<void, never, Services>
+        /** Resolves the hook's promise; called again (harmlessly) after the batch, whatever became of it. */
+        readonly settle: () => void
+      }
+  const reportFailure = (what: string) => (cause: Cause.Cause<unknown>) =>
+    Effect.sync(() => {
+      // An interruption is shutdown cutting the work short, not a failure worth a message.
+      if (!Cause.hasInterruptsOnly(cause)) OpencodeLog.sendLog(client, "warn", `Telemetry ${what} failed; opencode is unaffected`)
+    })
+  const eventFailed = reportFailure("event handling")
+  const runJob = (job: Job) => ("event" in job ? Effect.catchCause(handleEvent(job.event), eventFailed) : job.effect)
+
+  let jobs: Array<Job> = []
+  let draining = false
+  const drain = () => {
+    const batch = jobs
+    jobs = []
+    run(Effect.forEach(batch, runJob, { discard: true }), "event handling").finally(() => {
+      for (const job of batch) if ("settle" in job) job.settle()
+      if (jobs.length > 0) drain()
+      else draining = false
+    })
+  }
+  const queue = (job: Job) => {
+    jobs.push(job)
+    if (draining) return
+    draining = true
+    setImmediate(drain)
+  }
+  /** Queues an effect; the promise resolves with its value, or undefined if it failed (reported, never thrown). */
+  const submit = <A>(effect: Effect.Effect<A, unknown, Services>, what: string): Promise<A | undefined> =>
+    new Promise<A | undefined>((resolve) =>
+      queue({
+        effect: effect.pipe(
+          Effect.tap((value) => Effect.sync(() => resolve(value))),
+          Effect.catchCause((cause) => Effect.andThen(Effect.sync(() => resolve(undefined)), reportFailure(what)(cause))),
+          Effect.asVoid,
+        ),
+        settle: () => resolve(undefined),
+      }),
+    )
+
+  const budget = config.shutdownTimeoutMs
+  let disposed = false
+  let lastSweep = Date.now()
+  // End of a turn: send what it produced soon, not at the next interval, so a SIGTERM (which ends opencode
+  // without dispose) loses little. Not queued: a slow collector must not delay the next hook.
+  let turnFlush: ReturnType<typeof setTimeout> | undefined
+  const scheduleTurnFlush = () => {
+    if (turnFlush !== undefined) return
+    turnFlush = setTimeout(() => {
+      turnFlush = undefined
+      void run(Effect.flatMap(Effect.service(Exporter), (e) => e.flush), "turn flush")
+    }, TURN_FLUSH_DELAY_MS)
+    // Never keep opencode's process alive for our sake.
+    turnFlush.unref?.()
+  }
+  return {
+    event: async (input) => {
+      try {
+        if (disposed) return
+        const event = input?.event
+        // Most events (streamed deltas, plugin and catalog notices) are not read: they never reach the runtime.
+        const type = readType(event)
+        if (type === undefined) return
+        queue({ event })
+        if (type === "session.idle") scheduleTurnFlush()
+        if (Date.now() - lastSweep > SWEEP_EVERY_MS) {
+          lastSweep = Date.now()
+          void submit(sweepSessions(SESSION_IDLE_RELEASE_MS), "session sweep")
+        }
+      } catch {
+        // A hostile event (a throwing getter, a Proxy): nothing to record, nothing to throw.
+      }
+    },
+    "tool.execute.before": async (input, output) => {
+      if (disposed) return
+      await submit(handleToolBefore(input, output, directory), "tool handling")
+    },
+    "chat.message": async (input, output) => {
+      if (disposed) return
+      await submit(handleChatMessage(input, output), "prompt handling")
+    },
+    // opencode passes its whole environment to the bash tool's processes; a model can be talked into running
+    // `env`. Credential variables are removed (an undefined value drops the variable from the child's env).
+    // The tool's trace context goes the other way: scripts that read TRACEPARENT nest under the tool's span.
+    "shell.env": async (input, output) => {
+      try {
+        // Credential variables were already removed by the entry, whatever becomes of this part.
+        if (disposed) return
+        // Behind the queue, so the tool's `running` event (sent just before) has opened its span.
+        const context = await submit(handleShellEnv(input), "trace context")
+        if (context === undefined) return
+        output.env["TRACEPARENT"] = context.traceparent
+        if (context.tracestate !== undefined) output.env["TRACESTATE"] = context.tracestate
+      } catch {
+        // A malformed output object: nothing to write into, and nothing to throw.
+      }
+    },
+    dispose: async () => {
+      if (disposed) return
+      disposed = true
+      clearTimeout(turnFlush)
+      // One deadline for everything: record every session's end (ending open spans), then release the layers,
+      // which flushes all three signals and shuts the providers down. opencode's exit waits at most `budget`.
+      await withTimeout(
+        (async () => {
+          await submit(endAllSessions(), "session end")
+          await runtime.dispose()
+        })(),
+        budget,
+      ).catch(() => undefined)
+    },
+  }
+}
+
+const withTimeout = <A>(promise: Promise<A>, ms: number): Promise<A | undefined> => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms)
+    // Never keep opencode's process alive for our sake.
+    timer.unref?.()
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+const describe = (error: unknown): string => (error instanceof Error ? error.message : "unknown error")
+
