@@ -125,12 +125,19 @@ export const layer = Layer.effect(
       return g
     }
 
-    /** Metric-only attributes are added, then exclusions applied last so they always win. */
+    /**
+     * Metric-only attributes are added, then exclusions applied last so they always win. Built in one pass,
+     * without `delete` (which slows every later use of the object): this runs for every recorded point.
+     */
+    const excluded = new Set([
+      ...(metrics.includeSessionId ? [] : ["session.id"]),
+      ...(metrics.includeVersion ? [] : ["app.version"]),
+      ...metrics.excludeAttributes,
+    ])
     const metricAttributes = (attributes: Attributes | undefined): Attributes => {
-      const merged: Attributes = { ...config.standardAttributes, ...attributes, ...metrics.attributes }
-      if (!metrics.includeSessionId) delete merged["session.id"]
-      if (!metrics.includeVersion) delete merged["app.version"]
-      for (const key of metrics.excludeAttributes) delete merged[key]
+      const merged: Attributes = {}
+      for (const source of [config.standardAttributes, attributes, metrics.attributes])
+        if (source !== undefined) for (const key in source) if (!excluded.has(key)) merged[key] = source[key]
       return merged
     }
 
@@ -168,8 +175,9 @@ export const layer = Layer.effect(
       Effect.sync(() => {
         if (!config.logs.enabled) return
         const time = timestamp ?? Date.now()
-        const { ["app.version"]: version, ...rest } = attributes
-        const eventAttributes = metrics.includeVersion && version !== undefined ? attributes : rest
+        const logAttributes: Attributes = { ...config.standardAttributes, "event.name": name, "event.timestamp": new Date(time).toISOString() }
+        // app.version only when opted in (OTEL_METRICS_INCLUDE_VERSION).
+        for (const key in attributes) if (metrics.includeVersion || key !== "app.version") logAttributes[key] = attributes[key]
         logger.emit({
           eventName: name,
           body: `${config.eventPrefix}${name}`,
@@ -178,7 +186,7 @@ export const layer = Layer.effect(
           timestamp: time,
           // Logs carry no span context: events are linked by session.id and prompt.id, not by trace.
           context: ROOT_CONTEXT,
-          attributes: { ...config.standardAttributes, "event.name": name, "event.timestamp": new Date(time).toISOString(), ...eventAttributes },
+          attributes: logAttributes,
         })
       })
 
