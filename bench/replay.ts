@@ -34,6 +34,11 @@ export interface ReplayOptions {
   readonly recordings?: ReadonlyArray<string>
   /** Stop every session before its first session.idle. */
   readonly neverIdle?: boolean
+  /**
+   * How long to let background work finish before measuring memory (default 1,500 ms, past the end-of-turn
+   * flush). 0 ends as `opencode run` does, disposing right after the last turn.
+   */
+  readonly memorySettleMs?: number
   /** Result file. */
   readonly out: string
 }
@@ -66,11 +71,13 @@ export interface ReplayResult {
   /** Wall time of the synchronous part of `event()` (until it returns its promise): what opencode's bus waits for. */
   readonly eventSync: { readonly medianUs: number; readonly p99Us: number }
   readonly memory: {
-    /** After a full GC, once `warmSessions` sessions were done, and at the end. */
-    readonly warmSessions: number
-    readonly warm: { readonly heapMb: number; readonly rssMb: number }
+    /** After a full GC, at 20, 40, 60 and 80% of the sessions and at the end. */
+    readonly checkpoints: ReadonlyArray<{ readonly sessions: number; readonly heapMb: number; readonly rssMb: number }>
     readonly end: { readonly heapMb: number; readonly rssMb: number }
-    /** (end - warm) per 1,000 sessions finished in between. */
+    /**
+     * The least-squares slope through the checkpoints, per 1,000 sessions. One GC'd heap reading varies by a few
+     * MB (what is in flight, conservative stack scanning); the slope over five is steadier than end minus start.
+     */
     readonly heapPer1000Mb: number
     readonly rssPer1000Mb: number
   }
@@ -105,6 +112,15 @@ const settle = async (ms = 50): Promise<{ readonly backgroundCpu: number }> => {
 const memory = () => {
   const m = process.memoryUsage()
   return { heapMb: m.heapUsed / MB, rssMb: m.rss / MB }
+}
+
+/** Least-squares slope of y over x; 0 with fewer than two points. */
+export const slope = (points: ReadonlyArray<readonly [number, number]>): number => {
+  if (points.length < 2) return 0
+  const mx = points.reduce((a, [x]) => a + x, 0) / points.length
+  const my = points.reduce((a, [, y]) => a + y, 0) / points.length
+  const sxx = points.reduce((a, [x]) => a + (x - mx) ** 2, 0)
+  return sxx === 0 ? 0 : points.reduce((a, [x, y]) => a + (x - mx) * (y - my), 0) / sxx
 }
 
 export const quantile = (values: ArrayLike<number>, q: number): number => {
@@ -161,16 +177,15 @@ export const replay = async (options: ReplayOptions): Promise<ReplayResult> => {
 
   // ---- replay ----
   const sliceSize = Math.max(1, Math.floor(options.sessions / 20))
-  // Past 20% of N the store of idle sessions (1,000) is full at N = 10,000: growth after that is what leaks.
-  const warmSessions = Math.max(1, Math.floor(options.sessions / 5))
+  // From 20% of N on (at N = 10,000 the store of idle sessions, 1,000, is full by then), growth is what leaks.
+  const checkpointAt = new Set([1, 2, 3, 4].map((k) => Math.floor((options.sessions * k) / 5)).filter((n) => n > 0))
+  const checkpoints: Array<{ sessions: number; heapMb: number; rssMb: number }> = []
   const slices: Array<number> = []
   let started = 0
   let finished = 0
   let opencodeSessions = 0
   let calls = 0
   let events = 0
-  let warm = afterInit
-  let warmAt = 0
   let sliceCalls = 0
   let replayCpu = 0
   let replayMs = 0
@@ -228,14 +243,13 @@ export const replay = async (options: ReplayOptions): Promise<ReplayResult> => {
       sliceStart = cpu
       sliceCalls = 0
     }
-    if (finished === warmSessions && finished < options.sessions) {
-      // The warm-up ends here. The pause for this measurement is kept out of the wall time and, but for the
-      // plugin's background work during it, out of the CPU time.
+    if (checkpointAt.has(finished) && finished < options.sessions) {
+      // The pause for this measurement is kept out of the wall time and, but for the plugin's background work
+      // during it, out of the CPU time.
       replayCpu += cpuMicros() - cpuAt
       replayMs += now() - wallStart
-      replayCpu += (await settle(MEMORY_SETTLE_MS)).backgroundCpu
-      warm = memory()
-      warmAt = finished
+      replayCpu += (await settle(options.memorySettleMs ?? MEMORY_SETTLE_MS)).backgroundCpu
+      checkpoints.push({ sessions: finished, ...memory() })
       cpuAt = cpuMicros()
       sliceStart = cpuAt
       wallStart = now()
@@ -245,8 +259,9 @@ export const replay = async (options: ReplayOptions): Promise<ReplayResult> => {
   for (let i = 0; i < 3; i++) await turn()
   replayCpu += cpuMicros() - cpuAt
   replayMs += now() - wallStart
-  await settle(MEMORY_SETTLE_MS)
+  await settle(options.memorySettleMs ?? MEMORY_SETTLE_MS)
   const end = memory()
+  checkpoints.push({ sessions: finished, ...end })
 
   // ---- dispose ----
   const disposeStart = now()
@@ -255,7 +270,6 @@ export const replay = async (options: ReplayOptions): Promise<ReplayResult> => {
   rmSync(directory, { recursive: true, force: true })
 
   const sync = syncSamples.subarray(0, events)
-  const perThousand = Math.max(1, finished - warmAt) / 1000
   return {
     plugin: options.plugin,
     sessions: finished,
@@ -277,11 +291,10 @@ export const replay = async (options: ReplayOptions): Promise<ReplayResult> => {
     },
     eventSync: { medianUs: quantile(sync, 0.5) * 1000, p99Us: quantile(sync, 0.99) * 1000 },
     memory: {
-      warmSessions: warmAt,
-      warm,
+      checkpoints,
       end,
-      heapPer1000Mb: warmAt === 0 ? 0 : (end.heapMb - warm.heapMb) / perThousand,
-      rssPer1000Mb: warmAt === 0 ? 0 : (end.rssMb - warm.rssMb) / perThousand,
+      heapPer1000Mb: slope(checkpoints.map((c) => [c.sessions, c.heapMb])) * 1000,
+      rssPer1000Mb: slope(checkpoints.map((c) => [c.sessions, c.rssMb])) * 1000,
     },
     replayMs,
     disposeMs,

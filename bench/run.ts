@@ -191,7 +191,7 @@ const run = async (args: Args) => {
     const shortRounds = Math.max(3, args.rounds)
     const short: Array<Measurement> = []
     for (let round = 0; round < shortRounds; round++)
-      short.push(await measure(sink, { ...common, concurrency: 1, plugin: "plugin", sessions: 1, recordings: ["text"] }))
+      short.push(await measure(sink, { ...common, concurrency: 1, plugin: "plugin", sessions: 1, recordings: ["text"], memorySettleMs: 0 }))
     if (!short.every(delivered)) problems.push("short session: its telemetry did not all arrive")
     log(`  short session: ${short.map((m) => `${requests(m.sink)} requests, ${bytes(m.sink)} B`).join("; ")}`)
 
@@ -218,7 +218,13 @@ const run = async (args: Args) => {
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? "", memoryGiB: Math.round(totalmem() / 2 ** 30), bun: Bun.version },
       args,
       replays: Object.fromEntries(Object.entries(replays).map(([n, r]) => [n, { summary: r.summary, delivered: r.delivered, rounds: r.rounds }])),
-      short: { requests: spread(short.map((m) => requests(m.sink))), bytes: spread(short.map((m) => bytes(m.sink))), measurements: short },
+      short: {
+        requests: spread(short.map((m) => requests(m.sink))),
+        bytes: spread(short.map((m) => bytes(m.sink))),
+        readyMs: spread(short.map((m) => m.replay.init.readyMs)),
+        disposeMs: spread(short.map((m) => m.replay.disposeMs)),
+        measurements: short,
+      },
       neverIdle: { summary: summarize(neverIdle), sessions: neverIdleSessions },
       e2e,
       problems,
@@ -240,7 +246,7 @@ const run = async (args: Args) => {
 
 type BenchResult = {
   readonly replays: Record<string, { readonly summary: Summary; readonly delivered: boolean }>
-  readonly short: { readonly requests: Spread; readonly bytes: Spread }
+  readonly short: { readonly requests: Spread; readonly bytes: Spread; readonly readyMs?: Spread; readonly disposeMs?: Spread }
   readonly neverIdle: { readonly summary: Summary; readonly sessions: number }
   readonly e2e?: E2EResult | undefined
 }
@@ -279,7 +285,8 @@ const report = (result: BenchResult): string => {
           .join(" | ")} |`,
     ),
     "",
-    `Short session (one \`opencode run\` turn, start to exit): ${show(result.short.requests, 0)} export requests, ${show(result.short.bytes, 0)} bytes.`,
+    `Short session (one \`opencode run\` turn, start to exit): ${show(result.short.requests, 0)} export requests, ${show(result.short.bytes, 0)} bytes` +
+      (result.short.disposeMs === undefined ? "." : `; running after ${show(result.short.readyMs!, 0)} ms, dispose (the final flush) ${show(result.short.disposeMs, 0)} ms.`),
     `Never idle (N=${result.neverIdle.sessions.toLocaleString("en")} sessions stopped mid-turn): heap ${show(result.neverIdle.summary.heapEndMb.plugin)} MB at the end (no-op ${show(result.neverIdle.summary.heapEndMb.noop)}), growth ${show(result.neverIdle.summary.heapPer1000Mb.excess, 2)} MB per 1,000 sessions.`,
     "",
     "## Targets",
