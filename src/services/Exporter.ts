@@ -148,7 +148,7 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
         spanProcessors: [exporters.spans, exporters.extra?.spans].flatMap((exporter) =>
           exporter === undefined
             ? []
-            : [new BatchSpanProcessor(exporter, { scheduledDelayMillis: 1_000, exportTimeoutMillis: budget, maxQueueSize: PROCESSOR_QUEUE })],
+            : [new BatchSpanProcessor(exporter, { scheduledDelayMillis: SPAN_BATCH_DELAY_MS, exportTimeoutMillis: budget, maxQueueSize: PROCESSOR_QUEUE })],
         ),
       }),
     })),
@@ -317,6 +317,11 @@ export const layer = Layer.effect(
 )
 
 const PROCESSOR_QUEUE = 8_192
+/**
+ * Finished spans wait this long for company before they are sent. Every turn's end flushes anyway (1 s after it),
+ * so this only matters within long turns; a short `opencode run` then sends each signal once, at exit.
+ */
+const SPAN_BATCH_DELAY_MS = 5_000
 
 /** Credentials configured, and an unencrypted endpoint that is not this machine. */
 export const sendsCredentialsInClear = (config: {
