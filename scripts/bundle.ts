@@ -8,8 +8,23 @@
  */
 import { rmSync } from "node:fs"
 import { join } from "node:path"
+import type { BunPlugin } from "bun"
 
 const root = join(import.meta.dir, "..")
+
+/**
+ * The OpenTelemetry SDK imports a few attribute names from @opentelemetry/semantic-conventions, whose index
+ * builds objects of every name there is: nothing of it can be left out, 80 KB of the bundle. Its stable
+ * attributes module is plain constants, so only the names used are kept.
+ */
+const stableSemanticConventions: BunPlugin = {
+  name: "stable-semantic-conventions",
+  setup(build) {
+    build.onResolve({ filter: /^@opentelemetry\/semantic-conventions$/ }, () => ({
+      path: join(root, "node_modules", "@opentelemetry", "semantic-conventions", "dist", "stable_attributes.mjs"),
+    }))
+  },
+}
 rmSync(join(root, "dist", "chunks"), { recursive: true, force: true })
 const result = await Bun.build({
   entrypoints: [join(root, "src", "plugin.ts")],
@@ -20,6 +35,7 @@ const result = await Bun.build({
   minify: true,
   sourcemap: "external",
   naming: { entry: "[name].js", chunk: "chunks/[name]-[hash].js", asset: "chunks/[name]-[hash].[ext]" },
+  plugins: [stableSemanticConventions],
 })
 if (!result.success) {
   for (const message of result.logs) console.error(message)
