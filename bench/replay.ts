@@ -83,6 +83,8 @@ export interface ReplayResult {
   }
   readonly replayMs: number
   readonly disposeMs: number
+  /** What the plugin wrote to opencode's log at warn or error (the first 20). */
+  readonly warnings: ReadonlyArray<string>
 }
 
 const MB = 1024 * 1024
@@ -129,9 +131,16 @@ export const quantile = (values: ArrayLike<number>, q: number): number => {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
 }
 
-/** opencode's plugin input, as far as a plugin can tell: an SDK client whose log goes nowhere, the project. */
-const pluginInput = (directory: string) => ({
-  client: { app: { log: async () => true } },
+/** opencode's plugin input, as far as a plugin can tell: an SDK client whose log is kept here, the project. */
+const pluginInput = (directory: string, warnings: Array<string>) => ({
+  client: {
+    app: {
+      log: async (options: { body: { level: string; message: string } }) => {
+        if (options.body.level !== "debug" && options.body.level !== "info" && warnings.length < 20) warnings.push(options.body.message)
+        return true
+      },
+    },
+  },
   project: { id: "bench", worktree: directory, vcs: "git" },
   directory,
   worktree: directory,
@@ -152,7 +161,8 @@ export const replay = async (options: ReplayOptions): Promise<ReplayResult> => {
   const recordings = options.recordings === undefined ? all : all.filter((r) => options.recordings!.includes(r.name))
   if (recordings.length === 0) throw new Error(`no recording named ${options.recordings?.join(", ")}`)
   const directory = mkdtempSync(join(tmpdir(), "otel-bench-"))
-  const input = pluginInput(directory)
+  const warnings: Array<string> = []
+  const input = pluginInput(directory, warnings)
   const pluginOptions = { enabled: "1", endpoint: options.endpoint, protocol: options.protocol, ...options.settings }
   const maxCalls = Math.max(...recordings.map((r) => r.calls))
   const syncSamples = new Float64Array(options.sessions * maxCalls)
@@ -298,6 +308,7 @@ export const replay = async (options: ReplayOptions): Promise<ReplayResult> => {
     },
     replayMs,
     disposeMs,
+    warnings,
   }
 }
 

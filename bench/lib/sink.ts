@@ -61,7 +61,10 @@ const SIGNALS: Record<string, Signal> = { "/v1/traces": "traces", "/v1/logs": "l
 
 export const startSink = async (options: { readonly lifetimeMs?: number } = {}): Promise<Sink> => {
   let counts = empty()
-  /** session.count per series: cumulative points replace, delta points add. */
+  /**
+   * session.count per stream: a cumulative stream (a series and its start time; a series the plugin forgot and
+   * restarted is a new one) keeps its latest value, delta points add up.
+   */
   let sessionSeries = new Map<string, number>()
 
   const record = (signal: Signal, request: IncomingMessage, body: Buffer) => {
@@ -83,7 +86,7 @@ export const startSink = async (options: { readonly lifetimeMs?: number } = {}):
         for (const point of flattenMetrics(decoded as never)) {
           counts.metricPoints++
           if (!point.name.endsWith("session.count") || typeof point.value !== "number") continue
-          const key = JSON.stringify(point.attributes)
+          const key = `${JSON.stringify(point.attributes)}@${point.temporality === "delta" ? "" : point.startTimeUnixNano}`
           sessionSeries.set(key, point.temporality === "delta" ? (sessionSeries.get(key) ?? 0) + point.value : point.value)
         }
     } catch {
