@@ -218,7 +218,8 @@ const run = async (args: Args) => {
     const result = {
       date: new Date().toISOString(),
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? "", memoryGiB: Math.round(totalmem() / 2 ** 30), bun: Bun.version },
-      args,
+      // Relative, so that results committed to the repository name no directory of the machine they ran on.
+      args: { ...args, out: relative(ROOT, args.out) },
       replays: Object.fromEntries(Object.entries(replays).map(([n, r]) => [n, { summary: r.summary, delivered: r.delivered, rounds: r.rounds }])),
       short: {
         requests: spread(short.map((m) => requests(m.sink))),
