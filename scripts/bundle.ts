@@ -33,7 +33,7 @@ const result = await Bun.build({
   format: "esm",
   splitting: true,
   minify: true,
-  sourcemap: "external",
+  sourcemap: "none",
   naming: { entry: "[name].js", chunk: "chunks/[name]-[hash].js", asset: "chunks/[name]-[hash].[ext]" },
   plugins: [stableSemanticConventions],
 })

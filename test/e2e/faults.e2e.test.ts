@@ -15,11 +15,12 @@
  * Events of an unexpected shape and exceptions inside handlers cannot be provoked through opencode, so those are
  * checked on the plugin's hooks directly.
  *
- * The measured figures are written to test/e2e/faults.results.md (a Markdown table) at the end of the run.
+ * The measured figures are written to .tmp/faults.results.md (a Markdown table, not tracked) at the end of the run;
+ * docs/reliability.md holds the figures of one run.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
 import { spawn } from "node:child_process"
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { mkdtemp } from "node:fs/promises"
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net"
 import { loadavg } from "node:os"
@@ -43,7 +44,8 @@ import { startReceiver, type Protocol, type Receiver } from "../support/otlp-rec
 import { captureClient } from "../lib/telemetry.ts"
 
 const PLUGIN = join(REPO_ROOT, "src", "plugin.ts")
-const RESULTS = join(REPO_ROOT, "test", "e2e", "faults.results.md")
+/** Untracked (.tmp/ is ignored): a test never writes a file of the repository. */
+const RESULTS = join(REPO_ROOT, ".tmp", "faults.results.md")
 const PROMPT = "Say hello to the telemetry test."
 const PREFIX = "opencode-plugin-opentelemetry: "
 /** OPENCODE_OTLP_SHUTDOWN_TIMEOUT for every fault run: tight, to show that it is honoured. */
@@ -383,6 +385,7 @@ const writeResults = () => {
     for (const { fault, outcome, messages } of hookRows)
       lines.push(`| ${cell(fault)} | ${cell(outcome)} | ${messages.length === 0 ? "none" : messages.map(cell).join("<br>")} |`)
   }
+  mkdirSync(join(RESULTS, ".."), { recursive: true })
   writeFileSync(RESULTS, `${lines.join("\n")}\n`)
 }
 
