@@ -9,7 +9,8 @@ import { join } from "node:path"
 import { parseArgs } from "node:util"
 import { startFakeLlm } from "../test/support/fake-llm.ts"
 import { createOpencodeHome, REPO_ROOT, removeOpencodeHome, runOpencode } from "../test/support/opencode.ts"
-import { startReceiver, summarize, type Protocol } from "../test/support/otlp-receiver.ts"
+import { startReceiver, type Protocol } from "../test/support/otlp-receiver.ts"
+import { report } from "./report.ts"
 
 const { values } = parseArgs({
   options: {
@@ -33,7 +34,10 @@ const llm = await startFakeLlm({
 })
 const home = await createOpencodeHome()
 
-console.log(`opencode: running "${values.prompt}" with the plugin, exporting over ${protocol} to ${receiver.url} ...`)
+console.log(`Running: opencode run "${values.prompt}"`)
+console.log(`  with this plugin (src/plugin.ts), telemetry over ${protocol} to an OTLP receiver inside this demo`)
+console.log(`  (${receiver.url}), against a scripted model on 127.0.0.1 (one bash call, then an answer).`)
+console.log("  Nothing leaves the machine.\n")
 try {
   const run = await runOpencode({
     prompt: values.prompt!,
@@ -47,10 +51,20 @@ try {
       OPENCODE_RESOURCE_ATTRIBUTES: "deployment.environment=demo",
     },
   })
-  console.log(`opencode exited with ${run.exitCode} after ${(run.durationMs / 1000).toFixed(1)} s; it printed:\n`)
-  console.log(run.stdout.replace(/^/gm, "  | "))
-  console.log(`\nThe collector received ${receiver.requests.length} OTLP requests:\n`)
-  console.log(summarize(receiver))
+  console.log(`opencode exited with ${run.exitCode} after ${(run.durationMs / 1000).toFixed(1)} s and printed:`)
+  console.log(run.stdout.trimEnd().replace(/^/gm, "  │ "))
+  console.log("")
+  console.log(report(receiver))
+  const port = protocol === "grpc" ? 4317 : 4318
+  console.log(`
+To do the same with your own opencode and an OpenTelemetry collector on localhost:${port}:
+  npm run build
+  # in opencode.json (the project's, or ~/.config/opencode/opencode.json):
+  #   { "plugin": ["file://${join(REPO_ROOT, "dist", "plugin.js")}"] }
+  export OPENCODE_ENABLE_TELEMETRY=1
+  export OPENCODE_OTLP_PROTOCOL=${protocol}
+  export OPENCODE_OTLP_ENDPOINT=http://localhost:${port}
+  opencode run --print-logs "hello"   # the plugin says in the log where its telemetry goes`)
   process.exitCode = run.exitCode === 0 && receiver.requests.length > 0 ? 0 : 1
 } finally {
   await llm.stop()
