@@ -37,6 +37,13 @@
  *   The packed opencode-plugin-opentelemetry itself, installed this way and configured by name with
  *   `{enabled: true, endpoint, protocol: "http/json"}`, loaded and exported traces, logs and metrics (3.3 s run).
  *
+ * - Plugin directories: opencode loads `{plugin,plugins}/*.{ts,js}` (a glob: not recursive, no `.mjs`, symlinks
+ *   followed) of every config directory: `$XDG_CONFIG_HOME/opencode`, each `.opencode` from the project directory
+ *   up to the worktree, `~/.opencode`, `$OPENCODE_CONFIG_DIR`; such plugins get no options. Every exported value
+ *   must be a function (or `{server}`): each is called; one that is not fails the file (ERROR "failed to load
+ *   plugin ... Plugin export is not a function"). A file that fails to import is skipped with nothing logged.
+ *   opencode installs `@opencode-ai/plugin` into each of those directories (see {@link seedConfigDir}).
+ *
  * - Logs: `--print-logs --log-level INFO` writes `timestamp=... level=... message=...` lines to stderr, mixed with
  *   a few lines of CLI output ("> build · m"). `$XDG_DATA_HOME/opencode/log/opencode.log` gets the same lines but
  *   is often INCOMPLETE at exit (in 5 of 7 runs it ended at the first "loop ... step=0" line: 12 of 29 lines), so
@@ -104,7 +111,20 @@ export async function createOpencodeHome(): Promise<OpencodeHome> {
   for (const d of [dirs.home, dirs.configHome, dirs.dataHome, dirs.cacheHome, dirs.stateHome]) {
     await mkdir(d, { recursive: true })
   }
-  const configDir = join(dirs.configHome, "opencode")
+  await seedConfigDir(join(dirs.configHome, "opencode"))
+  return dirs
+}
+
+/**
+ * Pre-seed one of opencode's config directories (`$XDG_CONFIG_HOME/opencode`, a project's `.opencode`,
+ * `~/.opencode`) the way opencode's own start-up install would leave it: package.json and package-lock.json naming
+ * `@opencode-ai/plugin`, and `node_modules/@opencode-ai/plugin` (a symlink to this repo's copy). opencode 1.18.33
+ * installs that package into EVERY config directory it finds (seen: into a project's `.opencode/` too, writing
+ * package.json, package-lock.json, node_modules/ and a .gitignore there) and, with plugins configured, waits for
+ * it; seeded, it runs no npm. Unlike opencode's real install (which brings that package's dependencies, `effect`
+ * among them), nothing else is there: a plugin file that needs more than Bun's built-ins fails to load here.
+ */
+export async function seedConfigDir(configDir: string): Promise<void> {
   await mkdir(join(configDir, "node_modules", "@opencode-ai"), { recursive: true })
   await symlink(
     join(REPO_ROOT, "node_modules", "@opencode-ai", "plugin"),
@@ -119,7 +139,14 @@ export async function createOpencodeHome(): Promise<OpencodeHome> {
     JSON.stringify({ name: "opencode", lockfileVersion: 3, requires: true, packages: { "": { dependencies: deps } } }, null, 2) +
       "\n",
   )
-  return dirs
+}
+
+/** A setting of this machine's npm (`npm config get <key>`, e.g. "cache", "registry"), for installs that must stay offline. */
+export async function npmConfigGet(key: string): Promise<string> {
+  const res = await exec("npm", ["config", "get", key], { env: process.env as Record<string, string> })
+  const value = res.stdout.trim()
+  if (res.exitCode !== 0 || value === "") throw new Error(`npm config get ${key} failed (${res.exitCode}): ${res.stderr}`)
+  return value
 }
 
 /**
