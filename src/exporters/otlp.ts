@@ -19,6 +19,7 @@ import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base"
 import { Context, Data, Duration, Effect, Fiber, Schedule, Semaphore } from "effect"
 import type { Protocol, Signal } from "../services/Config.ts"
 import type { ProtocolExporters } from "./protocols/types.ts"
+import { MISMATCH_SUMMARY, type Gate } from "./probe.ts"
 import type { Interface as HeaderProviderInterface } from "../services/HeaderProvider.ts"
 
 export type { OtlpTarget, ProtocolExporters } from "./protocols/types.ts"
@@ -79,8 +80,17 @@ export const DROP_REASONS: Record<DropReason, string> = {
 }
 
 export interface DeliveryReport {
-  /** Called with the number of items dropped (spans, log records or metric batches), why, and any detail. */
-  readonly onDrop: (signal: Signal, count: number, reason: DropReason, detail?: string) => void
+  /**
+   * Called with the number of items dropped (spans, log records or metric batches), why, and any detail;
+   * `explained` when opencode's log already says why (a protocol mismatch), so only the count is needed.
+   */
+  readonly onDrop: (signal: Signal, count: number, reason: DropReason, detail?: string, explained?: boolean) => void
+}
+
+/** Where a signal's exporter sends (for the log, without credentials) and what it waits on before sending. */
+export interface DeliveryTarget {
+  readonly endpoint: string
+  readonly gate?: Gate | undefined
 }
 
 interface InnerExporter<T> {
@@ -111,6 +121,9 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
   private buffered = 0
   private draining: Fiber.Fiber<void> | undefined
   private closed = false
+  /** The endpoint does not speak the configured protocol: nothing is sent, everything is counted as dropped. */
+  private disabled = false
+  private delivered = false
   private readonly lock = Semaphore.makeUnsafe(1)
   private readonly limit: number
 
@@ -123,6 +136,7 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
     initial: { version: number; headers: Readonly<Record<string, string>> },
     private readonly report: DeliveryReport,
     private readonly sizeOf: (items: T) => number,
+    private readonly target: DeliveryTarget,
   ) {
     this.inner = build(initial.headers)
     this.builtWith = initial.version
@@ -172,10 +186,15 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
   private noteHealth = (result: ExportResult) =>
     Effect.suspend(() => {
       const ok = result.code === ExportResultCode.SUCCESS
-      if (ok === this.healthy) return Effect.void
+      // Once per signal: telemetry is known to arrive.
+      const first = ok && !this.delivered ? Effect.logInfo(`OTLP ${this.signal}: first export delivered to ${this.target.endpoint}`) : Effect.void
+      if (ok) this.delivered = true
+      // A protocol mismatch was reported once for the endpoint; its failures need no message of their own.
+      if (this.target.gate?.mismatch !== undefined) return first
+      if (ok === this.healthy) return first
       this.healthy = ok
       return ok
-        ? Effect.logInfo(`OTLP ${this.signal} export recovered${this.buffer.length > 0 ? "; delivering what was kept meanwhile" : ""}`)
+        ? Effect.andThen(first, Effect.logInfo(`OTLP ${this.signal} export recovered${this.buffer.length > 0 ? "; delivering what was kept meanwhile" : ""}`))
         : Effect.logWarning(
             `OTLP ${this.signal} export failed: ${describeError(result.error)}.` +
               (isRetryable(this.protocol, result.error) ? " Data is kept and retried until it is delivered or the buffer is full." : ""),
@@ -184,8 +203,29 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
 
   private retryable = (result: ExportResult) => result.code === ExportResultCode.FAILED && isRetryable(this.protocol, result.error)
 
-  private drop(count: number, reason: DropReason, detail?: string) {
-    if (count > 0) this.report.onDrop(this.signal, count, reason, detail)
+  private drop(count: number, reason: DropReason, detail?: string, explained = false) {
+    if (count > 0) this.report.onDrop(this.signal, count, reason, detail, explained)
+  }
+
+  /**
+   * The endpoint does not speak the configured protocol (reported once for the endpoint): what is kept is
+   * dropped and counted, and nothing more is sent there. True: the buffer may go on (it is empty).
+   */
+  private disable(): boolean {
+    if (!this.disabled) {
+      this.disabled = true
+      this.inner.shutdown().catch(() => undefined)
+    }
+    const left = this.buffered
+    this.buffer.length = 0
+    this.buffered = 0
+    this.drop(left, "rejected", this.mismatchDetail(), true)
+    return true
+  }
+
+  private mismatchDetail = () => {
+    const mismatch = this.target.gate?.mismatch
+    return mismatch === undefined ? undefined : `the endpoint ${MISMATCH_SUMMARY[mismatch]}`
   }
 
   /** After a failure, gRPC channels back off reconnecting for up to minutes: a fresh exporter connects at once. */
@@ -207,22 +247,27 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
 
   /** Delivers the head of the buffer; true when the buffer may go on, false when the collector still fails. */
   private deliverHead = (rebuild: boolean): Effect.Effect<boolean> =>
-    Effect.suspend(() => {
-      const head = this.buffer[0]
-      if (head === undefined) return Effect.succeed(true)
-      return this.attempt(head.items, rebuild).pipe(
-        Effect.map((result) => {
-          if (this.buffer[0] !== head) return true
-          if (result.code === ExportResultCode.SUCCESS || !this.retryable(result)) {
-            this.buffer.shift()
-            this.buffered -= head.size
-            if (result.code !== ExportResultCode.SUCCESS) this.drop(head.size, "rejected", describeError(result.error))
-            return true
-          }
-          return false
-        }),
-      )
-    }).pipe(this.lock.withPermit)
+    Effect.andThen(
+      // The first delivery waits for the check of the endpoint at start (bounded); later ones find it done.
+      Effect.suspend(() => (this.target.gate === undefined ? Effect.void : Effect.promise(() => this.target.gate!.ready))),
+      Effect.suspend(() => {
+        const head = this.buffer[0]
+        if (head === undefined) return Effect.succeed(true)
+        if (this.disabled || this.target.gate?.mismatch !== undefined) return Effect.sync(() => this.disable())
+        return this.attempt(head.items, rebuild).pipe(
+          Effect.map((result) => {
+            if (this.buffer[0] !== head) return true
+            if (result.code === ExportResultCode.SUCCESS || !this.retryable(result)) {
+              this.buffer.shift()
+              this.buffered -= head.size
+              if (result.code !== ExportResultCode.SUCCESS) this.drop(head.size, "rejected", describeError(result.error))
+              return true
+            }
+            return false
+          }),
+        )
+      }),
+    ).pipe(this.lock.withPermit)
 
   /** Redelivers the buffer in order, waiting on `redeliverySchedule` while the collector still fails. */
   private drainLoop(): Effect.Effect<void> {
@@ -253,6 +298,10 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
     if (this.closed) {
       this.drop(this.sizeOf(items), "shutdown")
       return resultCallback({ code: ExportResultCode.FAILED, error: new Error("exporter is shut down") })
+    }
+    if (this.disabled || this.target.gate?.mismatch !== undefined) {
+      this.drop(this.sizeOf(items), "rejected", this.mismatchDetail(), true)
+      return resultCallback({ code: ExportResultCode.SUCCESS })
     }
     this.keep(items)
     resultCallback({ code: ExportResultCode.SUCCESS })
@@ -299,6 +348,16 @@ export class ResilientMetricExporter extends ResilientExporter<ResourceMetrics, 
 /** Exporters that can count what they must leave undelivered when shutdown runs out of time. */
 export const canAbandon = (exporter: unknown): exporter is { abandon(): void } =>
   typeof exporter === "object" && exporter !== null && "abandon" in exporter && typeof exporter.abandon === "function"
+
+/** A URL as the log may show it: scheme, host, port and path; never user info, query or fragment (credentials). */
+export const withoutCredentials = (url: string): string => {
+  try {
+    const parsed = new URL(url)
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname === "/" ? "" : parsed.pathname}`
+  } catch {
+    return "(an invalid URL)"
+  }
+}
 
 /** A short description of an export error; never includes request headers. */
 export const describeError = (error: unknown): string => {

@@ -48,9 +48,21 @@ import {
   type DeliveryReport,
   type OtlpTarget,
   type ProtocolExporters,
+  withoutCredentials,
 } from "../exporters/otlp.ts"
+import { EndpointCheck, endpointOf, MISMATCH_SUMMARY, type Mismatch } from "../exporters/probe.ts"
 import { PACKAGE_NAME, PACKAGE_VERSION } from "../version.ts"
-import { Config, revealHeaders, TRACE_TYPES, type Interface as ConfigInterface, type Protocol, type Signal, type Temporality } from "./Config.ts"
+import {
+  Config,
+  revealHeaders,
+  SIGNALS,
+  signalUrlOf,
+  TRACE_TYPES,
+  type Interface as ConfigInterface,
+  type Protocol,
+  type Signal,
+  type Temporality,
+} from "./Config.ts"
 import { HeaderProvider } from "./HeaderProvider.ts"
 
 export interface Interface {
@@ -250,6 +262,8 @@ export const layer = Layer.effect(
       timeoutMs,
       compression: config.compression,
       tls,
+      // gRPC never connects to an endpoint that does not answer as HTTP/2: Bun's node:http2 would throw.
+      beforeConnect: config.signals[signal].protocol === "grpc" ? checkOf.get(signal)?.beforeConnect : undefined,
     })
     /** The provider's headers, then the signal's own (OTEL_EXPORTER_OTLP_<SIGNAL>_HEADERS) on top. */
     const withSignalHeaders = (signal: Signal, headers: Readonly<Record<string, string>>) => ({
@@ -264,6 +278,29 @@ export const layer = Layer.effect(
       ...(config.logs.enabled && config.exportTo.otlp.logs ? (["logs"] as const) : []),
       ...(config.metrics.enabled && config.exportTo.otlp.metrics ? (["metrics"] as const) : []),
     ]
+    yield* Effect.logInfo(startupMessage(config, otlpSignals))
+    // Does each endpoint speak its protocol? Checked in the background (opencode never waits), once per endpoint
+    // and protocol, so that a mismatch is one line in the log however many signals go there.
+    const checks = new Map<string, ReadonlyArray<Signal>>()
+    const checkOf = new Map<Signal, EndpointCheck>()
+    for (const signal of otlpSignals) {
+      const { url, protocol } = config.signals[signal]
+      const endpoint = endpointOf(url)
+      if (endpoint === undefined) continue
+      const key = `${protocol} ${endpoint.secure} ${endpoint.host} ${endpoint.port}`
+      const sharing = checks.get(key)
+      if (sharing !== undefined) {
+        checks.set(key, [...sharing, signal])
+        checkOf.set(signal, checkOf.get(sharing[0]!)!)
+        continue
+      }
+      checks.set(key, [signal])
+      const reportMismatch = (mismatch: Mismatch) =>
+        Effect.runForkWith(context)(Effect.logWarning(mismatchMessage(config, mismatch, url, checks.get(key) ?? [signal])))
+      checkOf.set(signal, new EndpointCheck({ url, protocol, tls }, timeoutMs, reportMismatch))
+    }
+    const deliveryTarget = (signal: Signal) => ({ endpoint: withoutCredentials(config.signals[signal].url), gate: checkOf.get(signal) })
+
     // Only the protocols in use are loaded (usually one).
     const protocols = new Map<Protocol, ProtocolExporters>()
     for (const protocol of new Set(otlpSignals.map((signal) => config.signals[signal].protocol)))
@@ -278,8 +315,9 @@ export const layer = Layer.effect(
     let dropped: Pick<Counter, "add"> | undefined
     const logged = new Set<string>()
     const report: DeliveryReport = {
-      onDrop: (signal, count, reason, detail) => {
+      onDrop: (signal, count, reason, detail, explained) => {
         dropped?.add(count, { signal, reason })
+        if (explained === true) return
         const key = `${signal}:${reason}`
         if (logged.has(key)) return
         logged.add(key)
@@ -298,13 +336,13 @@ export const layer = Layer.effect(
         metrics: config.metrics.enabled && config.exportTo.console.metrics ? new ConsoleMetricExporter(writeLine) : undefined,
       },
       spans: otlpSignals.includes("traces")
-        ? new ResilientSpanExporter("traces", config.signals.traces.protocol, (h) => protocols.get(config.signals.traces.protocol)!.spans(targetOf("traces"), withSignalHeaders("traces", h)), headers, context, initial, report, (s) => s.length)
+        ? new ResilientSpanExporter("traces", config.signals.traces.protocol, (h) => protocols.get(config.signals.traces.protocol)!.spans(targetOf("traces"), withSignalHeaders("traces", h)), headers, context, initial, report, (s) => s.length, deliveryTarget("traces"))
         : undefined,
       logs: otlpSignals.includes("logs")
-        ? new ResilientLogExporter("logs", config.signals.logs.protocol, (h) => protocols.get(config.signals.logs.protocol)!.logs(targetOf("logs"), withSignalHeaders("logs", h)), headers, context, initial, report, (l) => l.length)
+        ? new ResilientLogExporter("logs", config.signals.logs.protocol, (h) => protocols.get(config.signals.logs.protocol)!.logs(targetOf("logs"), withSignalHeaders("logs", h)), headers, context, initial, report, (l) => l.length, deliveryTarget("logs"))
         : undefined,
       metrics: otlpSignals.includes("metrics")
-        ? new ResilientMetricExporter("metrics", config.signals.metrics.protocol, (h) => protocols.get(config.signals.metrics.protocol)!.metrics(targetOf("metrics"), withSignalHeaders("metrics", h)), headers, context, initial, report, () => 1)
+        ? new ResilientMetricExporter("metrics", config.signals.metrics.protocol, (h) => protocols.get(config.signals.metrics.protocol)!.metrics(targetOf("metrics"), withSignalHeaders("metrics", h)), headers, context, initial, report, () => 1, deliveryTarget("metrics"))
         : undefined,
     })
     const droppedOptions = {
@@ -337,6 +375,69 @@ export const sendsCredentialsInClear = (config: {
 }
 
 const UNITS = { traces: "spans", logs: "log records", metrics: "metric batches" } as const
+
+/** The signals' OTLP targets are the shared endpoint and protocol (not OTEL_EXPORTER_OTLP_<SIGNAL>_* overrides). */
+const sharesEndpoint = (config: ConfigInterface, signals: ReadonlyArray<Signal>) =>
+  signals.every(
+    (s) => config.signals[s].protocol === config.protocol && config.signals[s].url === signalUrlOf(config.endpoint, config.protocol, s),
+  )
+
+const listed = (items: ReadonlyArray<string>) =>
+  items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`
+
+/**
+ * One line, when telemetry starts: what goes where. Endpoints without credentials; never header values. No
+ * variable names either: a line naming a variable is a message about that variable.
+ */
+export const startupMessage = (config: ConfigInterface, otlpSignals: ReadonlyArray<Signal>): string => {
+  const traceTypes = TRACE_TYPES.filter((t) => !config.traces.disabled.has(t))
+  const on: Record<Signal, boolean> = { traces: traceTypes.length > 0, logs: config.logs.enabled, metrics: config.metrics.enabled }
+  const destinations = SIGNALS.map((signal) => {
+    const to = [
+      ...(config.exportTo.otlp[signal] ? ["otlp"] : []),
+      ...(config.exportTo.console[signal] ? ["console"] : []),
+      ...(signal === "metrics" && config.metrics.prometheus !== undefined
+        ? [`prometheus (http://${config.metrics.prometheus.host}:${config.metrics.prometheus.port}/metrics)`]
+        : []),
+    ]
+    const name = signal === "traces" && traceTypes.length < TRACE_TYPES.length ? `traces (${traceTypes.join(", ")})` : signal
+    return !on[signal] || to.length === 0 ? `${signal} off` : `${name} to ${to.join(" and ")}`
+  })
+  const otlp =
+    otlpSignals.length === 0
+      ? ""
+      : sharesEndpoint(config, otlpSignals)
+        ? `; OTLP ${config.protocol} to ${withoutCredentials(config.endpoint)}`
+        : `; OTLP ${otlpSignals.map((s) => `${s} ${config.signals[s].protocol} to ${withoutCredentials(config.signals[s].url)}`).join(", ")}`
+  return `Telemetry started (profile ${config.profile}): ${destinations.join(", ")}${otlp}`
+}
+
+/** The one line for an endpoint that does not speak its protocol: what is wrong, and what to set. */
+export const mismatchMessage = (
+  config: ConfigInterface,
+  mismatch: Mismatch,
+  url: string,
+  signals: ReadonlyArray<Signal>,
+): string => {
+  const shared = sharesEndpoint(config, signals)
+  const variable = (suffix: "PROTOCOL" | "ENDPOINT") =>
+    shared ? `OPENCODE_OTLP_${suffix}` : listed(signals.map((s) => `OTEL_EXPORTER_OTLP_${s.toUpperCase()}_${suffix}`))
+  const shown = withoutCredentials(shared ? config.endpoint : url)
+  const server = new URL(url)
+  const origin = `${server.protocol}//${server.host}`
+  const withScheme = (scheme: "http" | "https") => shown.replace(/^[a-z]+:/i, `${scheme}:`)
+  const advice: Record<Mismatch, string> = {
+    "grpc-to-http1": `set ${variable("PROTOCOL")}=http/protobuf, or use the collector's gRPC port (4317)`,
+    "http-to-http2": `set ${variable("PROTOCOL")}=grpc, or use the collector's OTLP/HTTP port (4318)`,
+    "tls-to-plain": `set ${variable("ENDPOINT")}=${withScheme("http")}`,
+    "plain-to-tls": `set ${variable("ENDPOINT")}=${withScheme("https")} (and OPENCODE_OTLP_CERTIFICATE if a private CA signed its certificate)`,
+  }
+  const what = listed(signals.map((s, i) => (i === 0 ? `${s[0]!.toUpperCase()}${s.slice(1)}` : s)))
+  return (
+    `OTLP endpoint ${origin} ${MISMATCH_SUMMARY[mismatch]}: ${advice[mismatch]}. ` +
+    `${what} are not sent there; what they record is counted as dropped.`
+  )
+}
 
 /** The plugin's self-telemetry: data it had to drop. */
 export const droppedName = (config: Pick<ConfigInterface, "metrics">) => `${config.metrics.prefix}telemetry.dropped`

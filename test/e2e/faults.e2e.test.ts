@@ -99,6 +99,12 @@ const logTime = (line: string | undefined): number | undefined => {
 }
 
 /** The text of a plugin message in an opencode log line (`message="opencode-plugin-opentelemetry: ..."`). */
+/**
+ * The start line and the first-delivery confirmations, in every run where the plugin starts
+ * (test/e2e/mismatch.e2e.test.ts checks them): the messages compared here are what a fault adds.
+ */
+const HEALTHY_LINES = /^(Telemetry started \(profile |OTLP (traces|logs|metrics): first export delivered to )/
+
 const messageOf = (line: string): string => {
   const start = line.indexOf(PREFIX)
   let text = line.slice(start + PREFIX.length)
@@ -172,7 +178,7 @@ const runOpencode = async (options: {
           exitAfterTurnMs: turnEnd === undefined ? undefined : (exitedAt ?? closedAt) - turnEnd,
           closeAfterTurnMs: turnEnd === undefined ? undefined : closedAt - turnEnd,
           totalMs: closedAt - started,
-          messages: logs.filter((l) => l.includes(PREFIX)).map(messageOf),
+          messages: logs.filter((l) => l.includes(PREFIX)).map(messageOf).filter((m) => !HEALTHY_LINES.test(m)),
         })
       })
     })

@@ -11,6 +11,11 @@ export interface OtlpTarget {
   readonly compression: Compression
   /** PEM contents for https/TLS endpoints: a CA to trust, a client key and certificate (mTLS). */
   readonly tls?: { readonly ca?: Buffer | undefined; readonly key?: Buffer | undefined; readonly cert?: Buffer | undefined } | undefined
+  /**
+   * gRPC: called before each connection the transport opens; an error refuses the connection (it then fails as
+   * an unreachable collector would, with this error as the reason).
+   */
+  readonly beforeConnect?: (() => Promise<Error | undefined>) | undefined
 }
 
 /** The OpenTelemetry exporters of one protocol. Each protocol is its own module, loaded only when configured. */
