@@ -170,6 +170,9 @@ export const PROFILE_ATTRIBUTES = [
 /** Attributes on every log event, besides those listed per event. */
 export const COMMON_EVENT_ATTRIBUTES = ["event.name", "event.timestamp", "event.sequence", "session.id", "prompt.id"] as const
 
+/** A provider's or opencode's error message (not tool content), bounded as errors.ts ERROR_TEXT_LIMIT says. */
+const PROVIDER_ERROR = "error (the message, first 1,000 characters)"
+
 /** The per-call usage figures api_request and api_error share. */
 const USAGE_ATTRIBUTES = [
   "input_tokens",
@@ -197,7 +200,10 @@ export const EVENTS = {
     ],
     when: "a turn ends (session.idle); totals are the session's so far",
   },
-  "session.error": { attributes: ["error.type", "error", "status_code"], when: "opencode reports a session error" },
+  "session.error": {
+    attributes: ["error.type", PROVIDER_ERROR, "status_code"],
+    when: "opencode reports a session error (its response body, headers and URL are never sent)",
+  },
   user_prompt: {
     attributes: ["prompt_length", "model", "provider", "agent", "prompt (OTEL_LOG_USER_PROMPTS=1 only)"],
     when: "a person (or opencode run) submits a prompt; not a subagent's task prompt. No prompt text",
@@ -207,8 +213,8 @@ export const EVENTS = {
     when: "an assistant message (LLM call) completes successfully",
   },
   api_error: {
-    attributes: ["model", "provider", "message.id", "error.type", "error", "status_code", ...USAGE_ATTRIBUTES],
-    when: "an assistant message ends in an error",
+    attributes: ["model", "provider", "message.id", "error.type", PROVIDER_ERROR, "status_code", ...USAGE_ATTRIBUTES],
+    when: "an assistant message ends in an error (its response body, headers and URL are never sent)",
   },
   tool_result: {
     attributes: [
@@ -217,13 +223,16 @@ export const EVENTS = {
       "success",
       "duration_ms",
       "tool_result_size_bytes",
-      "error",
+      "error (a description; the text with OTEL_LOG_TOOL_DETAILS=1 only)",
       "decision_type",
       "decision_source",
       "tool_parameters (OTEL_LOG_TOOL_DETAILS=1 only)",
       "tool_input (OTEL_LOG_TOOL_DETAILS=1 only)",
     ],
-    when: "a tool call completes or fails (no arguments or output)",
+    when:
+      "a tool call completes or fails (no arguments or output). A failure's error is a description that quotes nothing the tool saw: " +
+      "one of opencode's fixed messages (e.g. \"Tool execution aborted\", \"File not found.\", \"MCP error -32603\"), an error class, " +
+      "or \"tool error\"; the tool's own error text (first 1,000 characters) only with OTEL_LOG_TOOL_DETAILS=1",
   },
   tool_decision: {
     attributes: ["tool_name", "call.id", "decision", "source"],
@@ -296,7 +305,9 @@ export const SPANS = {
       "tool_parameters, tool_input (OTEL_LOG_TOOL_DETAILS=1 only)",
       "gen_ai.tool.call.arguments, gen_ai.tool.call.result (OTEL_LOG_TOOL_CONTENT=1 only)",
     ],
-    when: "one per tool callID, under the LLM call that requested it; the bash tool's processes get its TRACEPARENT",
+    when:
+      "one per tool callID, under the LLM call that requested it; the bash tool's processes get its TRACEPARENT. " +
+      "A failed call's status is ERROR with the error's description (its text only in gen_ai.tool.call.result)",
   },
 } as const
 

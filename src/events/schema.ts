@@ -32,7 +32,10 @@ export const SessionInfo = Schema.Struct({
 })
 export type SessionInfo = typeof SessionInfo.Type
 
-/** A provider or session error: `{name, data: {message?, statusCode?, ...}}`. */
+/**
+ * A provider or session error: `{name, data: {message?, statusCode?, ...}}`. Only these fields are decoded: an
+ * APIError's data also holds the provider's `responseBody`, `responseHeaders` and `metadata.url`, never exported.
+ */
 export const ErrorInfo = Schema.Struct({
   name: Schema.String,
   data: Schema.optional(

@@ -7,6 +7,7 @@ import type { ErrorInfo, SessionInfo } from "../events/schema.ts"
 import { Instruments } from "../services/Instruments.ts"
 import { newSessionState, SessionStore, type SessionState } from "../services/SessionStore.ts"
 import { startToolSpan } from "./tool.ts"
+import { boundedErrorMessage } from "./errors.ts"
 import { emitEvent, endSession, existingSession, sessionAttributes, sessionState, sessionTotals } from "./common.ts"
 
 export const onSessionCreated = Effect.fnUntraced(function* (info: SessionInfo) {
@@ -200,10 +201,13 @@ export const countActiveTime = Effect.fnUntraced(function* (state: SessionState,
   state.busySince = now
 })
 
+/**
+ * A provider's or opencode's error: its name, its message (opencode may append the provider's response body to
+ * it) cut at ERROR_TEXT_LIMIT, and the HTTP status. The rest of its data (response body and headers, the request
+ * URL) is never decoded.
+ */
 export const errorAttributes = (error: ErrorInfo | undefined) => ({
   "error.type": error?.name ?? "UnknownError",
-  error: truncate(error?.data?.message ?? error?.name ?? "unknown error", 1_000),
+  error: boundedErrorMessage(error?.data?.message ?? error?.name ?? "unknown error"),
   status_code: error?.data?.statusCode === undefined ? "undefined" : String(error.data.statusCode),
 })
-
-const truncate = (s: string, max: number) => (s.length > max ? `${s.slice(0, max)}…` : s)

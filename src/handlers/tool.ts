@@ -11,6 +11,7 @@ import { BashInput, BashMetadata, EditMetadata, WriteInput, WriteMetadata, type 
 import { Config } from "../services/Config.ts"
 import { Instruments } from "../services/Instruments.ts"
 import { boundedJson, CONTENT_LIMIT, toolParameters, truncateText } from "./content.ts"
+import { describeToolError, toolErrorText } from "./errors.ts"
 import type { SessionState } from "../services/SessionStore.ts"
 import { emitEvent, existingSession, sessionAttributes, sessionState } from "./common.ts"
 
@@ -51,6 +52,9 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
   const duration = Math.max(0, s.time.end - s.time.start)
   const decision = state.decisions.get(part.callID)
   state.decisions.delete(part.callID)
+  // A failed tool's own text can quote files, commands, arguments or an MCP server's reply: spans and, by
+  // default, the event carry only a description of it (see errors.ts).
+  const errorDescription = s.status === "error" ? describeToolError(s.error) : undefined
 
   const config = yield* Config
   // Tool parameters and content only when the user opted in (OTEL_LOG_TOOL_DETAILS / OTEL_LOG_TOOL_CONTENT).
@@ -73,7 +77,9 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
       success: String(success),
       duration_ms: duration,
       "call.id": part.callID,
-      ...(s.status === "completed" ? { tool_result_size_bytes: Buffer.byteLength(s.output, "utf8") } : { error: truncate(s.error, 1_000) }),
+      ...(s.status === "completed"
+        ? { tool_result_size_bytes: Buffer.byteLength(s.output, "utf8") }
+        : { error: toolErrorText(s.error, config.content.toolDetails) }),
       ...(decision === undefined ? {} : { decision_type: decision.decision, decision_source: decision.source }),
       ...details,
     },
@@ -89,10 +95,10 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
         startTime: start,
         attributes: { ...sessionAttributes(state), "gen_ai.tool.name": part.tool, "gen_ai.tool.call.id": part.callID },
       })
-      if (!success) execution?.setStatus({ code: SpanStatusCode.ERROR, message: "tool failed" })
+      if (errorDescription !== undefined) execution?.setStatus({ code: SpanStatusCode.ERROR, message: errorDescription })
       execution?.end(Math.max(s.time.end, start))
     }
-    if (!success) open.span.setStatus({ code: SpanStatusCode.ERROR, message: "tool failed" })
+    if (errorDescription !== undefined) open.span.setStatus({ code: SpanStatusCode.ERROR, message: errorDescription })
     open.span.end(Math.max(s.time.end, s.time.start))
   }
 
@@ -251,8 +257,6 @@ const countPullRequests = Effect.fnUntraced(function* (
 })
 
 const lineCount = (text: string) => (text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0))
-
-const truncate = (s: string, max: number) => (s.length > max ? `${s.slice(0, max)}…` : s)
 
 /**
  * The W3C trace context of a running tool call, for its processes: a script that reads TRACEPARENT nests its
