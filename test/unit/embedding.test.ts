@@ -4,7 +4,7 @@
  */
 import { expect, test } from "bun:test"
 import { ConfigProvider, Effect, Layer } from "effect"
-import { Exporter, handleEvent, Instruments, Telemetry } from "../../src/index.ts"
+import { endAllSessions, Exporter, handleEvent, Instruments, Telemetry } from "../../src/index.ts"
 import { startReceiver } from "../support/otlp-receiver.ts"
 
 test("embedding: the live layer from a ConfigProvider, driven by your own events", async () => {
@@ -46,4 +46,18 @@ test("embedding: the test layer with in-memory exporters", async () => {
   const names = await Effect.runPromise(program.pipe(Effect.provide(Telemetry.layerTest({ OPENCODE_METRIC_PREFIX: "claude_code." }))))
   // --- end ---
   expect(names).toEqual(["session.created"])
+})
+
+test("embedding: a session's span reaches the in-memory exporter when the session ends (endAllSessions)", async () => {
+  const program = Effect.gen(function* () {
+    yield* handleEvent({ type: "session.created", properties: { info: { id: "ses_open", time: { created: Date.now() } } } })
+    const memory = yield* Exporter.MemoryExporter
+    const before = (yield* memory.spans).map((s) => s.name)
+    yield* endAllSessions()
+    const after = (yield* memory.spans).map((s) => s.name)
+    return { before, after }
+  })
+  const { before, after } = await Effect.runPromise(program.pipe(Effect.provide(Telemetry.layerTest())))
+  expect(before).toEqual([])
+  expect(after.filter((name) => name.startsWith("invoke_agent"))).toHaveLength(1)
 })
