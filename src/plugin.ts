@@ -7,7 +7,8 @@
  * background. Calls that arrive meanwhile wait for it, in order; nothing is lost. With telemetry not switched on,
  * nothing is loaded at all.
  */
-import { CREDENTIAL_VARIABLES, sendLog, type OpencodeLogClient } from "./host/opencodeClient.ts"
+// Only functions may be exported here: opencode calls each export as a plugin and refuses a module with any other.
+import { CREDENTIAL_VARIABLES, sendLog, TELEMETRY_OFF, type OpencodeLogClient } from "./host/opencodeClient.ts"
 
 /** The parts of opencode's plugin input this plugin reads. */
 export interface OpencodePluginInput {
@@ -30,7 +31,11 @@ const START_WAIT_MS = 3_000
 
 export const OpenTelemetryPlugin = async (input: OpencodePluginInput, options?: unknown): Promise<OpencodeHooks> => {
   try {
-    if (!maybeEnabled(options)) return {}
+    if (!maybeEnabled(options)) {
+      // At DEBUG only: the plugin installed but switched off is the normal case for most runs.
+      sendLog(input?.client, "debug", TELEMETRY_OFF)
+      return {}
+    }
     const started = import("./start.ts")
       .then((running) => running.start(input, options))
       .catch((error: unknown): OpencodeHooks => {

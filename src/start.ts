@@ -12,6 +12,7 @@ import * as Config from "./services/Config.ts"
 import { identity } from "./config/identity.ts"
 import { Exporter } from "./services/Exporter.ts"
 import type { OpencodeHooks, OpencodePluginInput } from "./plugin.ts"
+import { TELEMETRY_OFF } from "./host/opencodeClient.ts"
 
 /** A session untouched this long is ended and its state released (a TUI can stay open for days). */
 const SESSION_IDLE_RELEASE_MS = 30 * 60_000
@@ -40,6 +41,7 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
   for (const problem of config.problems) OpencodeLog.sendLog(client, "warn", problem.message)
   if (!config.enabled) {
     if (config.problems.length > 0) OpencodeLog.sendLog(client, "error", "Telemetry is disabled because of the settings above.")
+    else OpencodeLog.sendLog(client, "debug", TELEMETRY_OFF)
     return {}
   }
 

@@ -26,6 +26,9 @@ export const sendLog = (client: OpencodeLogClient | undefined, level: OpencodeLo
   }
 }
 
+/** Says that the plugin is loaded but switched off, for someone checking an installation with `--log-level DEBUG`. */
+export const TELEMETRY_OFF = "loaded; telemetry is off (OPENCODE_ENABLE_TELEMETRY is not set to 1 or true)"
+
 /** Variables that carry OTLP credentials: never passed to the header helper or to the bash tool's processes. */
 export const CREDENTIAL_VARIABLES = [
   "OPENCODE_OTLP_HEADERS",

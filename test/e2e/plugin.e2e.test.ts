@@ -236,3 +236,14 @@ test(
   },
   120_000,
 )
+
+test(
+  "installed but switched off: opencode's output unchanged, and one line at DEBUG says the plugin is loaded",
+  async () => {
+    const result = await run({ home, plugins: [PLUGIN_SOURCE], logLevel: "DEBUG" })
+    expectSameAsWithout(result)
+    expect(pluginMessages(result).filter((l) => l.includes("loaded; telemetry is off"))).toHaveLength(1)
+    expect(pluginMessages(result).filter((l) => /level=(INFO|WARN|ERROR)/.test(l))).toEqual([])
+  },
+  120_000,
+)

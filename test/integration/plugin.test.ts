@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, spyOn, test } from "bun:test"
 import { createServer, type Server } from "node:net"
 import { Option, Redacted } from "effect"
 import { OpenTelemetryPlugin } from "../../src/plugin.ts"
+import { TELEMETRY_OFF } from "../../src/host/opencodeClient.ts"
 import { sendsCredentialsInClear } from "../../src/services/Exporter.ts"
 import * as pluginModule from "../../src/plugin.ts"
 import { startReceiver, type Receiver } from "../support/otlp-receiver.ts"
@@ -46,11 +47,18 @@ test("the module exports exactly one function: the plugin", () => {
   expect(functions.map(([k]) => k)).toEqual(["OpenTelemetryPlugin"])
 })
 
-test("switched off by default: no hooks, no messages", async () => {
+test("switched off by default: no hooks, one line at DEBUG saying so", async () => {
   const { client, logs } = captureClient()
   const hooks = await OpenTelemetryPlugin(input(client), {})
   expect(hooks).toEqual({})
-  expect(logs).toEqual([])
+  expect(logs.map((l) => [l.level, l.message])).toEqual([["debug", `opencode-plugin-opentelemetry: ${TELEMETRY_OFF}`]])
+})
+
+test("switched off explicitly (enabled: false): the same single DEBUG line", async () => {
+  const { client, logs } = captureClient()
+  const hooks = await OpenTelemetryPlugin(input(client), { enabled: false })
+  await hooks.dispose?.()
+  expect(logs.map((l) => [l.level, l.message])).toEqual([["debug", `opencode-plugin-opentelemetry: ${TELEMETRY_OFF}`]])
 })
 
 describe("configuration problems", () => {
