@@ -66,6 +66,10 @@ export const redeliverySchedule = Schedule.exponential("1 second", 2).pipe(
   Schedule.modifyDelay(({ duration }) => Effect.succeed(Duration.min(duration, Duration.seconds(30)))),
 )
 
+/** The timeout of the one attempt at shutdown after the collector was found down: below the OTLP/HTTP exporters'
+ * first retry backoff (0.8 s at least), so that a refused connection is not retried. */
+export const LAST_TRY_TIMEOUT_MS = 500
+
 /** How much a signal keeps while the collector is unreachable; past it, the oldest data is dropped and counted. */
 export const BUFFER_LIMITS: Record<Signal, number> = { traces: 8_192, logs: 8_192, metrics: 120 }
 
@@ -124,13 +128,16 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
   /** The endpoint does not speak the configured protocol: nothing is sent, everything is counted as dropped. */
   private disabled = false
   private delivered = false
+  /** Delivery attempts under way (0 or 1: they run under the lock). */
+  private attempting = 0
   private readonly lock = Semaphore.makeUnsafe(1)
   private readonly limit: number
 
   constructor(
     private readonly signal: Signal,
     private readonly protocol: Protocol,
-    private readonly build: (headers: Readonly<Record<string, string>>) => I,
+    /** Builds the inner exporter; `lastTry` asks for one with LAST_TRY_TIMEOUT_MS, for the attempt at shutdown. */
+    private readonly build: (headers: Readonly<Record<string, string>>, lastTry?: boolean) => I,
     private readonly headers: HeaderProviderInterface,
     private readonly context: Context.Context<never>,
     initial: { version: number; headers: Readonly<Record<string, string>> },
@@ -254,7 +261,9 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
         const head = this.buffer[0]
         if (head === undefined) return Effect.succeed(true)
         if (this.disabled || this.target.gate?.mismatch !== undefined) return Effect.sync(() => this.disable())
+        this.attempting++
         return this.attempt(head.items, rebuild).pipe(
+          Effect.ensuring(Effect.sync(() => void this.attempting--)),
           Effect.map((result) => {
             if (this.buffer[0] !== head) return true
             if (result.code === ExportResultCode.SUCCESS || !this.retryable(result)) {
@@ -307,13 +316,51 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
     resultCallback({ code: ExportResultCode.SUCCESS })
   }
 
-  /** One pass over the buffer (no waiting between attempts), then the inner exporter's own flush. */
+  /**
+   * One pass over the buffer (no waiting between attempts), then the inner exporter's own flush. While the
+   * collector is known to be down, the redelivery loop owns the buffer and a flush does not wait for it.
+   */
   forceFlush(): Promise<void> {
+    if (!this.healthy && this.draining !== undefined) return Promise.resolve()
+    // An attempt in flight may hide a refused connection behind the OTLP/HTTP exporter's own retries (a second
+    // or more): waiting for it is pointless when nothing listens at the endpoint.
+    if (this.attempting > 0 && this.target.gate?.refusing !== undefined)
+      return this.target.gate.refusing().then((refused) => (refused ? undefined : this.flushPass()), () => this.flushPass())
+    return this.flushPass()
+  }
+
+  private flushPass(): Promise<void> {
     const self = this
     const pass = Effect.gen(function* () {
       while (self.buffer.length > 0) if (!(yield* self.deliverHead(self.freshChannel()))) return
     })
     return Effect.runPromiseWith(this.context)(pass).then(() => this.inner.forceFlush?.() ?? undefined)
+  }
+
+  /**
+   * At shutdown with the collector known to be down: the redelivery loop is stopped (its attempt in flight may
+   * sit in the OTLP/HTTP exporter's own retry backoff for a second or more), and the buffer gets one more pass
+   * through an exporter with a short timeout, so that a refused connection answers at once and a collector that
+   * came back still gets everything.
+   */
+  private lastTry = async (): Promise<void> => {
+    this.closed = true
+    const fiber = this.draining
+    if (fiber !== undefined) await Effect.runPromise(Fiber.interrupt(fiber)).catch(() => undefined)
+    const quick = this.build((await Effect.runPromiseWith(this.context)(this.headers.current)).headers, true)
+    try {
+      while (this.buffer.length > 0) {
+        const head = this.buffer[0]!
+        const result = await new Promise<ExportResult>((resolve) => quick.export(head.items, resolve))
+        await Effect.runPromiseWith(this.context)(this.noteHealth(result))
+        if (result.code !== ExportResultCode.SUCCESS && this.retryable(result)) return
+        this.buffer.shift()
+        this.buffered -= head.size
+        if (result.code !== ExportResultCode.SUCCESS) this.drop(head.size, "rejected", describeError(result.error))
+      }
+    } finally {
+      quick.shutdown().catch(() => undefined)
+    }
   }
 
   /** Gives up on whatever is still undelivered (the shutdown budget ran out), counting it as dropped. */
@@ -327,7 +374,20 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
 
   /** A last delivery pass; whatever is still undelivered is counted as dropped. Bounded by the caller. */
   async shutdown(): Promise<void> {
-    await this.forceFlush().catch(() => undefined)
+    // Known down: the latest attempt failed, or (an attempt may still be in flight, hidden in the OTLP/HTTP
+    // exporter's own retries) nothing listens at the endpoint now. Then exit does not wait for the collector.
+    const down = !this.healthy || (this.buffer.length > 0 && (await this.target.gate?.refusing?.().catch(() => false)) === true)
+    if (down) await this.lastTry().catch(() => undefined)
+    else await this.forceFlush().catch(() => undefined)
+    if (down || this.attempting > 0) {
+      // The inner exporter's shutdown waits for its requests in flight, retries included: not for a dead collector.
+      this.closed = true
+      const fiber = this.draining
+      if (fiber !== undefined) Effect.runFork(Fiber.interrupt(fiber))
+      this.abandon()
+      this.inner.shutdown().catch(() => undefined)
+      return
+    }
     this.closed = true
     const fiber = this.draining
     if (fiber !== undefined) Effect.runFork(Fiber.interrupt(fiber))

@@ -210,7 +210,12 @@ export interface Gate {
   readonly ready: Promise<void>
   /** Set when the endpoint does not speak the configured protocol; final for this process. */
   readonly mismatch: Mismatch | undefined
+  /** True when a connection to the endpoint is refused (nothing listens there): asked at shutdown, bounded. */
+  readonly refusing?: (() => Promise<boolean>) | undefined
 }
+
+/** How long the check at shutdown waits for a connection: a refusal answers at once, this bounds the rest. */
+const REFUSAL_CHECK_MS = 250
 
 /** A confirmed HTTP/2 answer lets gRPC connect without another check for this long. */
 const VERIFIED_FOR_MS = 30_000
@@ -244,6 +249,13 @@ export class EndpointCheck implements Gate {
     if (this.found !== undefined) return
     this.found = mismatch
     this.onMismatch(mismatch)
+  }
+
+  readonly refusing = async (): Promise<boolean> => {
+    const endpoint = endpointOf(this.target.url)
+    if (endpoint === undefined) return false
+    const spoken = await speak({ host: endpoint.host, port: endpoint.port, opening: "http1", timeoutMs: REFUSAL_CHECK_MS })
+    return spoken.answer === "unreachable"
   }
 
   /**

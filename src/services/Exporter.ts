@@ -45,6 +45,7 @@ import {
   ResilientSpanExporter,
   canAbandon,
   DROP_REASONS,
+  LAST_TRY_TIMEOUT_MS,
   type DeliveryReport,
   type OtlpTarget,
   type ProtocolExporters,
@@ -256,10 +257,10 @@ export const layer = Layer.effect(
       key: yield* readPem("OPENCODE_OTLP_CLIENT_KEY", config.tls.clientKey),
       cert: yield* readPem("OPENCODE_OTLP_CLIENT_CERTIFICATE", config.tls.clientCertificate),
     }
-    const targetOf = (signal: Signal): OtlpTarget => ({
+    const targetOf = (signal: Signal, lastTry = false): OtlpTarget => ({
       url: config.signals[signal].url,
       protocol: config.signals[signal].protocol,
-      timeoutMs,
+      timeoutMs: lastTry ? Math.min(timeoutMs, LAST_TRY_TIMEOUT_MS) : timeoutMs,
       compression: config.compression,
       tls,
       // gRPC never connects to an endpoint that does not answer as HTTP/2: Bun's node:http2 would throw.
@@ -336,13 +337,13 @@ export const layer = Layer.effect(
         metrics: config.metrics.enabled && config.exportTo.console.metrics ? new ConsoleMetricExporter(writeLine) : undefined,
       },
       spans: otlpSignals.includes("traces")
-        ? new ResilientSpanExporter("traces", config.signals.traces.protocol, (h) => protocols.get(config.signals.traces.protocol)!.spans(targetOf("traces"), withSignalHeaders("traces", h)), headers, context, initial, report, (s) => s.length, deliveryTarget("traces"))
+        ? new ResilientSpanExporter("traces", config.signals.traces.protocol, (h, lastTry) => protocols.get(config.signals.traces.protocol)!.spans(targetOf("traces", lastTry), withSignalHeaders("traces", h)), headers, context, initial, report, (s) => s.length, deliveryTarget("traces"))
         : undefined,
       logs: otlpSignals.includes("logs")
-        ? new ResilientLogExporter("logs", config.signals.logs.protocol, (h) => protocols.get(config.signals.logs.protocol)!.logs(targetOf("logs"), withSignalHeaders("logs", h)), headers, context, initial, report, (l) => l.length, deliveryTarget("logs"))
+        ? new ResilientLogExporter("logs", config.signals.logs.protocol, (h, lastTry) => protocols.get(config.signals.logs.protocol)!.logs(targetOf("logs", lastTry), withSignalHeaders("logs", h)), headers, context, initial, report, (l) => l.length, deliveryTarget("logs"))
         : undefined,
       metrics: otlpSignals.includes("metrics")
-        ? new ResilientMetricExporter("metrics", config.signals.metrics.protocol, (h) => protocols.get(config.signals.metrics.protocol)!.metrics(targetOf("metrics"), withSignalHeaders("metrics", h)), headers, context, initial, report, () => 1, deliveryTarget("metrics"))
+        ? new ResilientMetricExporter("metrics", config.signals.metrics.protocol, (h, lastTry) => protocols.get(config.signals.metrics.protocol)!.metrics(targetOf("metrics", lastTry), withSignalHeaders("metrics", h)), headers, context, initial, report, () => 1, deliveryTarget("metrics"))
         : undefined,
     })
     const droppedOptions = {
