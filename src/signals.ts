@@ -59,7 +59,9 @@ export const METRICS: Record<MetricName, MetricSpec> = {
     description: "Git commits made through the bash tool",
     unit: "{commit}",
     attributes: ["session.id"],
-    when: "per commit made by a bash call that ran git commit and exited 0",
+    when:
+      "per `git commit` entry a bash call appended to the project's HEAD reflogs (its repository, worktrees and submodules; amends included), " +
+      "whatever the exit status; without a reflog, per `[branch sha]` line git printed",
   },
   "tool.duration": {
     kind: "histogram",
@@ -126,7 +128,9 @@ export const METRICS: Record<MetricName, MetricSpec> = {
     description: "Pull or merge requests created through the bash tool",
     unit: "{pull_request}",
     attributes: ["session.id"],
-    when: "per `gh pr create` / `glab mr create` run by a bash call that exited 0",
+    when:
+      "per distinct pull/merge request URL printed by a bash call that ran `gh pr create` / `glab mr create` and exited 0 " +
+      "(one per such command when the call printed nothing)",
   },
   "code_edit_tool.decision": {
     kind: "counter",
@@ -238,7 +242,10 @@ export const EVENTS = {
     attributes: ["tool_name", "call.id", "decision", "source"],
     when: "a permission request is answered: once/always = accept, reject = reject",
   },
-  commit: { attributes: ["commit.sha"], when: "a commit is made through the bash tool" },
+  commit: {
+    attributes: ["commit.sha", "commit.amend (true for an amend; absent when read from git's output)"],
+    when: "per commit counted in commit.count; commit.sha is the full sha from the reflog (the abbreviated one git printed, without a reflog)",
+  },
 } as const satisfies Record<string, EventSpec>
 
 export type EventName = keyof typeof EVENTS

@@ -1,11 +1,13 @@
 /**
  * Tool calls, from their parts: one span per callID however many `running` updates arrive, the tool_result
- * event and tool.duration once per call, lines of code from each completed edit, commits from the bash tool.
+ * event and tool.duration once per call, lines of code from each completed edit, commits (from git's HEAD
+ * reflogs) and pull requests from the bash tool.
  */
 import { SpanStatusCode } from "@opentelemetry/api"
 import { readFileSync, statSync } from "node:fs"
 import { isAbsolute, resolve } from "node:path"
 import { Effect, Option, Schema } from "effect"
+import { commitsSince, snapshotReflogs, type ReflogCommit, type ReflogSnapshot } from "../git/reflog.ts"
 import { lineDiff } from "../lines/diff.ts"
 import { BashInput, BashMetadata, EditMetadata, WriteInput, WriteMetadata, type ToolPart } from "../events/schema.ts"
 import { Config } from "../services/Config.ts"
@@ -104,10 +106,11 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
 
   const before = state.writesBefore.get(part.callID)
   state.writesBefore.delete(part.callID)
+  const reflogs = takeReflogSnapshot(state, part.callID)
   if (s.status !== "completed") return
   yield* countLines(state, part.tool, s.input, s.metadata, before)
   if (part.tool === "bash") {
-    yield* countCommits(state, s.input, s.metadata, s.time.end)
+    yield* countCommits(state, s.input, s.metadata, s.time.end, reflogs)
     yield* countPullRequests(state, s.input, s.metadata)
   }
 })
@@ -181,27 +184,62 @@ const countLines = Effect.fnUntraced(function* (
   yield* instruments.gauge("lines_of_code.total", state.lines.currentRemoved, { ...base, type: "removed" })
 })
 
-/** `git commit` prints "[branch abc1234] subject" (or "[branch (root-commit) abc1234]") for each commit made. */
-const COMMIT_LINE = /^\[[^\]\n]*?\b([0-9a-f]{7,40})\]/gm
-const GIT_COMMIT = /\bgit\s+(?:-[^\s]+\s+(?:[^\s-][^\s]*\s+)?)*commit\b/g
+/**
+ * The HEAD reflog sizes taken when each bash call started (tool.execute.before), by session and callID; kept
+ * beside the session's state (released with it) and bounded per session.
+ */
+const reflogSnapshots = new WeakMap<SessionState, Map<string, ReflogSnapshot>>()
+const MAX_OPEN_SNAPSHOTS = 64
 
-/** Commits made by a bash call that exited 0: one per commit line in its output, else per `git commit` run. */
+const keepReflogSnapshot = (state: SessionState, callID: string, snapshot: ReflogSnapshot) => {
+  let calls = reflogSnapshots.get(state)
+  if (calls === undefined) reflogSnapshots.set(state, (calls = new Map()))
+  calls.set(callID, snapshot)
+  if (calls.size > MAX_OPEN_SNAPSHOTS) calls.delete(calls.keys().next().value!)
+}
+
+const takeReflogSnapshot = (state: SessionState, callID: string): ReflogSnapshot | undefined => {
+  const calls = reflogSnapshots.get(state)
+  const snapshot = calls?.get(callID)
+  calls?.delete(callID)
+  return snapshot
+}
+
+/**
+ * Text fallback, for a repository without a HEAD reflog: `git commit` prints "[branch abc1234] subject" (or
+ * "[branch (root-commit) abc1234]") for each commit it makes; a quiet commit prints nothing and is not counted.
+ */
+const COMMIT_LINE = /^\[[^\]\n]*?\b([0-9a-f]{7,40})\]/gm
+const GIT_COMMIT = /\bgit\s+(?:-[^\s]+\s+(?:[^\s-][^\s]*\s+)?)*commit\b/
+
+/** The shas of the commits a bash call's output announces, when its command runs `git commit`. */
+export const commitsFromOutput = (command: string, output: string): ReadonlyArray<string> =>
+  GIT_COMMIT.test(command) ? [...output.matchAll(COMMIT_LINE)].map((m) => m[1]!) : []
+
+/**
+ * Commits made by a completed bash call, whatever its exit status: the `git commit` entries it appended to the
+ * project's HEAD reflogs (see src/git/reflog.ts); without a reflog, the commit lines git printed.
+ */
 const countCommits = Effect.fnUntraced(function* (
   state: SessionState,
   input: Readonly<Record<string, unknown>> | undefined,
   metadata: Readonly<Record<string, unknown>> | undefined,
   time: number,
+  reflogs: ReflogSnapshot | undefined,
 ) {
-  const command = bashInput(input)?.command
-  const meta = bashMetadata(metadata)
-  if (command === undefined || meta?.exit !== 0) return
-  const invocations = command.match(GIT_COMMIT)?.length ?? 0
-  if (invocations === 0) return
-  const shas = [...(meta.output ?? "").matchAll(COMMIT_LINE)].map((m) => m[1]!)
-  const commits = shas.length > 0 ? shas.length : invocations
+  let commits: ReadonlyArray<{ readonly "commit.sha": string; readonly "commit.amend"?: boolean }>
+  if (reflogs !== undefined) {
+    const recorded: ReadonlyArray<ReflogCommit> = yield* Effect.promise(() => commitsSince(reflogs))
+    commits = recorded.map((c) => ({ "commit.sha": c.sha, "commit.amend": c.kind === "amend" }))
+  } else {
+    const command = bashInput(input)?.command
+    if (command === undefined) return
+    commits = commitsFromOutput(command, bashMetadata(metadata)?.output ?? "").map((sha) => ({ "commit.sha": sha }))
+  }
+  if (commits.length === 0) return
   const instruments = yield* Instruments
-  yield* instruments.count("commit.count", commits, sessionAttributes(state))
-  for (let i = 0; i < commits; i++) yield* emitEvent(state, "commit", shas[i] === undefined ? {} : { "commit.sha": shas[i]! }, time)
+  yield* instruments.count("commit.count", commits.length, sessionAttributes(state))
+  for (const commit of commits) yield* emitEvent(state, "commit", commit, time)
 })
 
 /** Files larger than this are not read to count a write's lines (the write still counts as a tool call). */
@@ -218,6 +256,14 @@ export const onToolBefore = Effect.fnUntraced(function* (
   args: unknown,
   directory: string,
 ) {
+  if (tool === "bash") {
+    const workdir = workdirArg(args)
+    const directories = workdir === undefined ? [directory] : [directory, isAbsolute(workdir) ? workdir : resolve(directory, workdir)]
+    const snapshot = yield* Effect.promise(() => snapshotReflogs(directories))
+    if (snapshot === undefined) return
+    keepReflogSnapshot(yield* sessionState(sessionID), callID, snapshot)
+    return
+  }
   if (tool !== "write") return
   const path = filePathArg(args)
   if (path === undefined) return
@@ -229,6 +275,8 @@ export const onToolBefore = Effect.fnUntraced(function* (
 
 const filePathDecoder = decodeOption(Schema.Struct({ filePath: Schema.String }))
 const filePathArg = (args: unknown) => filePathDecoder(args)?.filePath
+const workdirDecoder = decodeOption(Schema.Struct({ workdir: Schema.String }))
+const workdirArg = (args: unknown) => workdirDecoder(args)?.workdir
 
 const readIfSmall = (path: string): string | undefined => {
   try {
@@ -241,16 +289,35 @@ const readIfSmall = (path: string): string | undefined => {
 }
 
 const PR_CREATE = /\b(?:gh\s+pr\s+create|glab\s+mr\s+create)\b/g
+/** The URL `gh pr create` prints (`https://<host>/<owner>/<repo>/pull/<n>`) or `glab mr create` (`…/-/merge_requests/<n>`). */
+const CREATED_URL = /\bhttps?:\/\/[^\s"'<>]+?\/(?:pull\/\d+|-\/merge_requests\/\d+)(?![\w/])/g
 
-/** Pull/merge requests: each `gh pr create` / `glab mr create` in a bash call that exited 0. */
+/**
+ * How many pull/merge requests a bash call's output says it created, when its command runs `gh pr create` /
+ * `glab mr create`: one per distinct created-request URL; with no output at all (redirected), one per such
+ * command in the text; output without a URL (`--web`, a prompt, an error) none.
+ */
+export const pullRequestsFromOutput = (command: string, output: string): number => {
+  const invocations = command.match(PR_CREATE)?.length ?? 0
+  if (invocations === 0) return 0
+  if (output.trim() === "") return invocations
+  return new Set(output.match(CREATED_URL) ?? []).size
+}
+
+/**
+ * Pull/merge requests: in a bash call that runs `gh pr create` / `glab mr create` and exits 0, one per distinct
+ * created-request URL in its output (gh also prints the URL of a request that already exists, but exits 1), or
+ * one per such command when the call printed nothing.
+ */
 const countPullRequests = Effect.fnUntraced(function* (
   state: SessionState,
   input: Readonly<Record<string, unknown>> | undefined,
   metadata: Readonly<Record<string, unknown>> | undefined,
 ) {
   const command = bashInput(input)?.command
-  if (command === undefined || bashMetadata(metadata)?.exit !== 0) return
-  const created = command.match(PR_CREATE)?.length ?? 0
+  const meta = bashMetadata(metadata)
+  if (command === undefined || meta?.exit !== 0) return
+  const created = pullRequestsFromOutput(command, meta.output ?? "")
   if (created === 0) return
   const instruments = yield* Instruments
   yield* instruments.count("pull_request.count", created, sessionAttributes(state))
