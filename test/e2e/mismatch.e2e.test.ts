@@ -13,6 +13,7 @@ import { join } from "node:path"
 import { DEFAULT_ANSWER, startFakeLlm } from "../support/fake-llm.ts"
 import { createOpencodeHome, REPO_ROOT, removeOpencodeHome, runOpencode, type OpencodeHome, type OpencodeRunResult } from "../support/opencode.ts"
 import { startReceiver, type Protocol, type Receiver } from "../support/otlp-receiver.ts"
+import { telemetryEnv as sharedTelemetryEnv } from "../lib/telemetry.ts"
 
 const PLUGIN = join(REPO_ROOT, "src", "plugin.ts")
 const PROMPT = "Say hello to the telemetry test."
@@ -42,12 +43,7 @@ afterAll(async () => {
   if (home) await removeOpencodeHome(home)
 })
 
-const telemetryEnv = (endpoint: string, protocol: Protocol) => ({
-  OPENCODE_ENABLE_TELEMETRY: "1",
-  OPENCODE_OTLP_ENDPOINT: endpoint,
-  OPENCODE_OTLP_PROTOCOL: protocol,
-  OPENCODE_OTLP_SHUTDOWN_TIMEOUT: "1500",
-})
+const telemetryEnv = (endpoint: string, protocol: Protocol) => sharedTelemetryEnv(endpoint, protocol, { OPENCODE_OTLP_SHUTDOWN_TIMEOUT: "1500" })
 
 /** The plugin's messages in opencode's log lines (`message="opencode-plugin-opentelemetry: ..."`). */
 const messagesOf = (result: OpencodeRunResult) =>

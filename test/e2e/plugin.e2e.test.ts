@@ -21,6 +21,7 @@ import {
 } from "../support/opencode.ts"
 import { bigintReplacer, latestPoints } from "../lib/received.ts"
 import { startReceiver, type Protocol } from "../support/otlp-receiver.ts"
+import { telemetryEnv } from "../lib/telemetry.ts"
 
 const PLUGIN_SOURCE = join(REPO_ROOT, "src", "plugin.ts")
 const PROMPT = "Say hello to the telemetry test."
@@ -45,12 +46,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (home) await removeOpencodeHome(home)
-})
-
-const telemetryEnv = (endpoint: string, protocol: Protocol) => ({
-  OPENCODE_ENABLE_TELEMETRY: "1",
-  OPENCODE_OTLP_ENDPOINT: endpoint,
-  OPENCODE_OTLP_PROTOCOL: protocol,
 })
 
 /** What the user sees is unchanged by the plugin. */

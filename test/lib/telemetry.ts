@@ -40,3 +40,11 @@ export const runScoped = async <A, E, R>(layer: Layer.Layer<R, unknown>, program
   if (Exit.isFailure(exit)) throw new Error(Cause.pretty(exit.cause))
   return exit.value
 }
+
+/** The environment that switches telemetry on for a real opencode run, sent to `endpoint` over `protocol`. */
+export const telemetryEnv = (endpoint: string, protocol: string, extra: Record<string, string> = {}): Record<string, string> => ({
+  OPENCODE_ENABLE_TELEMETRY: "1",
+  OPENCODE_OTLP_ENDPOINT: endpoint,
+  OPENCODE_OTLP_PROTOCOL: protocol,
+  ...extra,
+})
