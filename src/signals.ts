@@ -192,17 +192,18 @@ export const EVENTS = {
   "session.created": { attributes: ["session.parent_id"], when: "a session (or subagent session) starts" },
   "session.idle": {
     attributes: [
-      "duration_ms",
-      "input_tokens",
-      "output_tokens",
-      "reasoning_tokens",
-      "cache_read_tokens",
-      "cache_creation_tokens",
+      "session_duration_ms",
+      "total_input_tokens",
+      "total_output_tokens",
+      "total_reasoning_tokens",
+      "total_cache_read_tokens",
+      "total_cache_creation_tokens",
       "total_tokens",
-      "cost_usd",
-      "message_count",
+      "total_cost_usd",
+      "total_messages",
     ],
-    when: "a turn ends (session.idle); totals are the session's so far",
+    when:
+      "a turn ends (session.idle); the session's totals so far, named apart from api_request's per-call figures so that sums over events never add both",
   },
   "session.error": {
     attributes: ["error.type", PROVIDER_ERROR, "status_code"],
@@ -329,7 +330,7 @@ export const renderSignalReference = (): string => {
     lines.push(`| \`${name}\` | ${spec.kind} | \`${spec.unit}\` | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)
   for (const [name, spec] of Object.entries(SELF_METRICS))
     lines.push(`| \`${name}\` (self) | ${spec.kind} | \`${spec.unit}\` | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)
-  lines.push("", "### Log events (body `opencode.<event>`)", "")
+  lines.push("", "### Log events (body `<event>`; `claude_code.<event>` in the claude-code profile)", "")
   lines.push(`Every event carries ${COMMON_EVENT_ATTRIBUTES.map((a) => `\`${a}\``).join(", ")} (prompt.id once a prompt was seen).`)
   lines.push(`In the claude-code profile, metric points and events also carry ${PROFILE_ATTRIBUTES.map((a) => `\`${a}\``).join(", ")}.`, "")
   lines.push("| event | attributes | emitted |", "| --- | --- | --- |")

@@ -10,6 +10,8 @@ import * as OpencodeLog from "./layers/opencodeLog.ts"
 import * as Telemetry from "./layers/telemetry.ts"
 import * as Config from "./services/Config.ts"
 import { identity } from "./config/identity.ts"
+import { opencodeVersion } from "./host/opencodeVersion.ts"
+import { randomUUID } from "node:crypto"
 import { Exporter } from "./services/Exporter.ts"
 import type { OpencodeHooks, OpencodePluginInput } from "./plugin.ts"
 import { TELEMETRY_OFF } from "./host/opencodeClient.ts"
@@ -36,7 +38,12 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
   // Decode once, up front: a setting problem is reported before anything is built. The installation id is read
   // (or created) only for the claude-code profile, which reports it as user.id.
   const config = await Effect.runPromise(
-    Effect.provide(Effect.service(Config.Config), Config.layerFrom({ options, workspace, identity: () => identity(process.env) })),
+    Effect.provide(Effect.service(Config.Config), Config.layerFrom({
+        options,
+        workspace,
+        identity: () => identity(process.env),
+        host: { opencodeVersion: opencodeVersion(process.env), instanceId: randomUUID() },
+      })),
   )
   for (const problem of config.problems) OpencodeLog.sendLog(client, "warn", problem.message)
   if (!config.enabled) {

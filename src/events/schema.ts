@@ -219,7 +219,11 @@ export const isIgnoredPart = (event: unknown): boolean => {
 /** The `chat.message` hook's payload: the user's message and its parts. */
 export const ChatMessageInput = Schema.Struct({ sessionID: Schema.String })
 export const ChatMessageOutput = Schema.Struct({
-  message: Schema.Struct({ id: Schema.optional(Schema.String), agent: Schema.optional(Schema.String) }),
+  message: Schema.Struct({
+    id: Schema.optional(Schema.String),
+    agent: Schema.optional(Schema.String),
+    model: Schema.optional(Schema.Struct({ providerID: Schema.String, modelID: Schema.String })),
+  }),
   parts: Schema.Array(Schema.Struct({ type: Schema.String, text: Schema.optional(Schema.String) })),
 })
 

@@ -1,8 +1,12 @@
 /**
- * A Prometheus pull endpoint (OTEL_METRICS_EXPORTER=prometheus), whose metric names are those an OpenTelemetry
- * Collector's Prometheus exporter gives the same OTLP data: dots become underscores, the unit is appended
- * (ms -> milliseconds, s -> seconds; annotations like {token} and the word "count" are not units), counters end
- * in _total. So one dashboard serves both paths.
+ * A Prometheus pull endpoint (OTEL_METRICS_EXPORTER=prometheus). Its metric names are either:
+ * - `collector` (opencode profile): those an OpenTelemetry Collector's Prometheus exporter gives the same OTLP data
+ *   (dots become underscores, the unit is appended unless the name holds it already, ms -> milliseconds,
+ *   s -> seconds, annotations like {token} dropped, counters end in _total), so one dashboard serves both paths;
+ * - `otel-js` (claude-code profile): those Claude Code's own endpoint serves, OpenTelemetry JS's Prometheus
+ *   exporter: no unit in the name (claude_code_token_usage_total, claude_code_cost_usage_total), _total on
+ *   counters unless the name ends in it (claude_code_active_time_total).
+ * Both serve `target_info` with the resource's attributes, as the Collector and OpenTelemetry JS do.
  *
  * The HTTP server lives as long as the plugin. The SDK collects in delta at each scrape; the reader keeps the
  * running totals ({@link CumulativeState}, bounded) and serves all of them. A port already in use (another
@@ -42,14 +46,23 @@ export class PullReader extends MetricReader {
 
 const UNITS: Record<string, string> = { ms: "milliseconds", s: "seconds", By: "bytes", KiBy: "kibibytes", MiBy: "mebibytes" }
 
-/** The Prometheus name of an OTLP metric, as the Collector's translator makes it. */
-export const prometheusName = (name: string, unit: string, counter: boolean): string => {
+/** Whose metric names the endpoint serves: an OpenTelemetry Collector's, or OpenTelemetry JS's (Claude Code's own). */
+export type PrometheusNaming = "collector" | "otel-js"
+
+/** The Prometheus name of an OTLP metric, as the Collector's translator (or OpenTelemetry JS's exporter) makes it. */
+export const prometheusName = (name: string, unit: string, counter: boolean, naming: PrometheusNaming = "collector"): string => {
+  if (naming === "otel-js") {
+    const base = sanitize(name)
+    return counter && !base.endsWith("_total") ? `${base}_total` : base
+  }
   // A counter's own "_total" moves to the end, after the unit (active_time.total, s -> active_time_seconds_total).
   const base = counter ? sanitize(name).replace(/_total$/, "") : sanitize(name)
-  const u = unit.startsWith("{") || unit === "1" || unit === "count" || unit === "" ? "" : sanitize(UNITS[unit] ?? unit)
+  const u = unit.startsWith("{") || unit === "1" || unit === "" ? "" : sanitize(UNITS[unit] ?? unit)
   const withUnit = u === "" || base.split("_").includes(u) ? base : `${base}_${u}`
   return counter ? `${withUnit}_total` : withUnit
 }
+
+const prometheusNameOf = prometheusName
 
 const sanitize = (s: string) => s.replace(/[^a-zA-Z0-9_:]/g, "_").replace(/^([0-9])/, "_$1")
 
@@ -69,15 +82,20 @@ const labels = (attributes: Attributes, extra: Record<string, string> = {}) => {
 const number = (n: number) => (Number.isFinite(n) ? String(n) : n > 0 ? "+Inf" : n < 0 ? "-Inf" : "NaN")
 
 /** The text exposition format (version 0.0.4) of one collection. */
-export const serialize = (collection: ResourceMetrics): string => {
+export const serialize = (collection: ResourceMetrics, naming: PrometheusNaming = "collector"): string => {
   const out: Array<string> = []
+  const resource = collection.resource.attributes
+  if (Object.keys(resource).length > 0)
+    out.push("# HELP target_info Target metadata", "# TYPE target_info gauge", `target_info${labels(resource)} 1`)
   for (const scope of collection.scopeMetrics)
-    for (const metric of scope.metrics) out.push(...serializeMetric(metric))
+    for (const metric of scope.metrics) out.push(...serializeMetric(metric, naming))
   return `${out.join("\n")}\n`
 }
 
-const serializeMetric = (metric: MetricData): Array<string> => {
-  const { name, unit, description } = metric.descriptor
+const serializeMetric = (metric: MetricData, naming: PrometheusNaming): Array<string> => {
+  const { name, description } = metric.descriptor
+  const unit = metric.descriptor.unit
+  const prometheusName = (n: string, u: string, counter: boolean) => prometheusNameOf(n, u, counter, naming)
   const lines: Array<string> = []
   const help = (n: string) => `# HELP ${n} ${description.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`
   switch (metric.dataPointType) {
@@ -124,6 +142,7 @@ export const servePrometheus = (
   host: string,
   port: number,
   reader: PullReader,
+  naming: PrometheusNaming = "collector",
 ): Promise<{ readonly stop: () => Promise<void>; readonly port: number } | { readonly error: string }> =>
   new Promise((resolve) => {
     const server: Server = createServer((req, res) => {
@@ -135,7 +154,7 @@ export const servePrometheus = (
         .scrape()
         .then((resourceMetrics) => {
           res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" })
-          res.end(serialize(resourceMetrics))
+          res.end(serialize(resourceMetrics, naming))
         })
         .catch(() => res.writeHead(500).end())
     })

@@ -2,6 +2,7 @@
  * Content that leaves the machine only on opt-in (OTEL_LOG_USER_PROMPTS, OTEL_LOG_TOOL_DETAILS,
  * OTEL_LOG_TOOL_CONTENT), bounded as Claude Code bounds it.
  */
+import { mcpParts } from "../naming/toolNames.ts"
 
 /** Prompt text and tool input/output on spans: at most 60 KB each. */
 export const CONTENT_LIMIT = 60 * 1024
@@ -35,11 +36,11 @@ export const toolParameters = (tool: string, input: Readonly<Record<string, unkn
     ["subagent_type", "subagent_type"],
   ] as const)
     if (pick(key) !== undefined) out[name] = pick(key)
-  // opencode names MCP tools <server>_<tool>; built-in tools have no underscore.
-  if (tool.includes("_")) {
-    const [server, ...rest] = tool.split("_")
-    out["mcp_server_name"] = server
-    out["mcp_tool_name"] = rest.join("_")
+  // opencode names MCP tools <server>_<tool>.
+  const mcp = mcpParts(tool)
+  if (mcp !== undefined) {
+    out["mcp_server_name"] = mcp.server
+    out["mcp_tool_name"] = mcp.tool
   }
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined))
 }

@@ -15,11 +15,16 @@ import { countActiveTime, errorAttributes } from "./session.ts"
 /** The `chat.message` hook: a prompt submitted by a person (or `opencode run`). A subagent's task prompt is not one. */
 export const onChatMessage = Effect.fnUntraced(function* (
   sessionID: string,
-  message: { readonly agent?: string | undefined },
+  message: {
+    readonly agent?: string | undefined
+    readonly model?: { readonly providerID: string; readonly modelID: string } | undefined
+  },
   parts: ReadonlyArray<{ readonly type: string; readonly text?: string | undefined }>,
 ) {
   const state = yield* sessionState(sessionID)
   if (state.parentID !== undefined) return
+  // The prompt's own model: it arrives before the user message's message.updated.
+  if (message.model !== undefined) state.model = { modelID: message.model.modelID, providerID: message.model.providerID }
   const config = yield* Config
   const instruments = yield* Instruments
   state.promptId = crypto.randomUUID()

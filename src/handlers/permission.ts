@@ -24,7 +24,7 @@ export const onPermissionAsked = Effect.fnUntraced(function* (asked: {
     const instruments = yield* Instruments
     const blocked = yield* instruments.startSpan("tool", "tool.blocked_on_user", {
       parent: toolSpan,
-      attributes: { ...sessionAttributes(state), "gen_ai.tool.name": tool, "gen_ai.tool.call.id": callID! },
+      attributes: { ...sessionAttributes(state), "gen_ai.tool.name": instruments.toolName(tool), "gen_ai.tool.call.id": callID! },
     })
     if (blocked !== undefined) state.blocked.set(asked.id, blocked)
   }
@@ -54,18 +54,18 @@ export const onPermissionReplied = Effect.fnUntraced(function* (replied: {
   blocked?.setAttributes({ decision, source })
   blocked?.end()
   if (request.callID !== undefined) state.decisions.set(request.callID, { decision, source, at: Date.now() })
+  const instruments = yield* Instruments
   if (request.language !== undefined) {
-    const instruments = yield* Instruments
     yield* instruments.count("code_edit_tool.decision", 1, {
       ...sessionAttributes(state),
-      tool_name: request.tool,
+      tool_name: instruments.toolName(request.tool),
       decision,
       source,
       language: request.language,
     })
   }
   yield* emitEvent(state, "tool_decision", {
-    tool_name: request.tool,
+    tool_name: instruments.toolName(request.tool),
     decision,
     source,
     ...(request.callID === undefined ? {} : { "call.id": request.callID }),

@@ -110,15 +110,17 @@ export const onSessionIdle = Effect.fnUntraced(function* (sessionID: string) {
     state,
     "session.idle",
     {
-      "duration_ms": Math.max(0, now - state.createdAt),
-      input_tokens: totals.input,
-      output_tokens: totals.output,
-      reasoning_tokens: totals.reasoning,
-      cache_read_tokens: totals.cacheRead,
-      cache_creation_tokens: totals.cacheWrite,
+      // Session totals, named apart from api_request's per-call input_tokens, cost_usd, duration_ms: a sum over
+      // events must not add the two. total_tokens, total_cost_usd, total_messages are the seed plugin's names.
+      session_duration_ms: Math.max(0, now - state.createdAt),
+      total_input_tokens: totals.input,
+      total_output_tokens: totals.output,
+      total_reasoning_tokens: totals.reasoning,
+      total_cache_read_tokens: totals.cacheRead,
+      total_cache_creation_tokens: totals.cacheWrite,
       total_tokens: totals.total,
-      cost_usd: totals.cost,
-      message_count: totals.messages,
+      total_cost_usd: totals.cost,
+      total_messages: totals.messages,
     },
     now,
   )

@@ -70,13 +70,14 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
       open.span.setAttribute("gen_ai.tool.call.result", truncateText(s.status === "completed" ? s.output : s.error, CONTENT_LIMIT))
     }
   }
-  yield* instruments.record("tool.duration", duration, { ...sessionAttributes(state), tool_name: part.tool, success: String(success) })
+  const toolName = instruments.toolName(part.tool)
+  yield* instruments.record("tool.duration", duration, { ...sessionAttributes(state), tool_name: toolName, success: instruments.success(success) })
   yield* emitEvent(
     state,
     "tool_result",
     {
-      tool_name: part.tool,
-      success: String(success),
+      tool_name: toolName,
+      success: instruments.success(success),
       duration_ms: duration,
       "call.id": part.callID,
       ...(s.status === "completed"
@@ -95,7 +96,7 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
       const execution = yield* instruments.startSpan("tool", "tool.execution", {
         parent: open.span,
         startTime: start,
-        attributes: { ...sessionAttributes(state), "gen_ai.tool.name": part.tool, "gen_ai.tool.call.id": part.callID },
+        attributes: { ...sessionAttributes(state), "gen_ai.tool.name": toolName, "gen_ai.tool.call.id": part.callID },
       })
       if (errorDescription !== undefined) execution?.setStatus({ code: SpanStatusCode.ERROR, message: errorDescription })
       execution?.end(Math.max(s.time.end, start))
@@ -121,7 +122,8 @@ export const startToolSpan = Effect.fnUntraced(function* (
   start: number,
 ) {
   const instruments = yield* Instruments
-  const name = `execute_tool ${part.tool}`
+  const toolName = instruments.toolName(part.tool)
+  const name = `execute_tool ${toolName}`
   const span = yield* instruments.startSpan("tool", name, {
     startTime: start,
     // Under the LLM call that asked for it while that is open, else under the prompt, else the session.
@@ -129,7 +131,7 @@ export const startToolSpan = Effect.fnUntraced(function* (
     attributes: {
       ...sessionAttributes(state),
       "gen_ai.operation.name": "execute_tool",
-      "gen_ai.tool.name": part.tool,
+      "gen_ai.tool.name": toolName,
       "gen_ai.tool.call.id": part.callID,
       "message.id": part.messageID,
       ...(state.promptId === undefined ? {} : { "prompt.id": state.promptId }),

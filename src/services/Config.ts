@@ -180,15 +180,22 @@ export interface TelemetryConfig {
   readonly signals: Readonly<Record<Signal, SignalTarget>>
   /** Naming profile: `claude-code` uses Claude Code's metric prefix, units and event bodies. */
   readonly profile: Profile
-  /** Prefix of log event bodies: `opencode.` or `claude_code.`. */
+  /** Prefix of log event bodies: none (the bare event name, as the seed plugin sends it) or `claude_code.`. */
   readonly eventPrefix: string
   /**
    * Claude Code's standard attributes on every metric point and event (claude-code profile): `user.id`, an
    * anonymous id of this installation, and `terminal.type` when known.
    */
   readonly standardAttributes: Readonly<Record<string, string>>
-  /** service.name on the resource. */
+  /** service.name on the resource: `opencode`, `claude-code` in that profile, or OTEL_SERVICE_NAME. */
   readonly serviceName: string
+  /** service.version on the resource: the version of the opencode running the plugin, when known. */
+  readonly serviceVersion: string | undefined
+  /**
+   * service.instance.id on the resource, one per plugin instance: two opencode processes continuing one session
+   * then send two series a collector adds up, not one it overwrites.
+   */
+  readonly serviceInstanceId: string
   /** Content that leaves the machine only when opted in (all off by default). */
   readonly content: {
     /** Prompt text on user_prompt events. */
@@ -276,8 +283,21 @@ export interface Identity {
   readonly terminalType?: string | undefined
 }
 
+/** Facts about the running opencode the plugin entry supplies. */
+export interface Host {
+  /** opencode's version (service.version). */
+  readonly opencodeVersion?: string | undefined
+  /** service.instance.id; a random UUID when not given. */
+  readonly instanceId?: string | undefined
+}
+
 /** `identity` may be a function: it is then called only for the claude-code profile, the one that reports it. */
-export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity: Identity | (() => Identity) = {}): Decoded => {
+export const decodeSettings = (
+  raw: RawSettings,
+  workspace?: Workspace,
+  identity: Identity | (() => Identity) = {},
+  host: Host = {},
+): Decoded => {
   const problems: Array<ConfigError> = []
   const problem = (variable: Variable | SignalVariable, value: string | undefined, expected: string, consequence: string) => {
     problems.push(new ConfigError({ variable, value, expected, consequence }))
@@ -330,11 +350,14 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity
     problem("OPENCODE_OTLP_LOGS_INTERVAL", raw.OPENCODE_OTLP_LOGS_INTERVAL, "a positive whole number of milliseconds", logsOff)
   }
 
-  let profile: Profile = "opencode"
+  // The profile: OPENCODE_PROFILE, else claude-code when the metric prefix is Claude Code's (the seed plugin's
+  // documented way to Claude Code's dashboards, which also need its units, bodies and service name).
+  const claudeCodePrefix = raw.OPENCODE_METRIC_PREFIX?.trim() === "claude_code."
+  let profile: Profile = claudeCodePrefix ? "claude-code" : "opencode"
   if (!isEmpty(raw.OPENCODE_PROFILE)) {
     const value = raw.OPENCODE_PROFILE.trim().toLowerCase().replace("_", "-")
     if (isOneOf(PROFILES, value)) profile = value
-    else problem("OPENCODE_PROFILE", raw.OPENCODE_PROFILE, `one of ${PROFILES.join(", ")}`, "The opencode profile applies.")
+    else problem("OPENCODE_PROFILE", raw.OPENCODE_PROFILE, `one of ${PROFILES.join(", ")}`, `The ${profile} profile applies.`)
   }
 
   // Metric prefix: instrument names must stay valid OpenTelemetry names (letter first, then [A-Za-z0-9_./-]).
@@ -422,7 +445,8 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity
     else problem("OPENCODE_OTLP_COMPRESSION", raw.OPENCODE_OTLP_COMPRESSION, `one of ${COMPRESSIONS.join(", ")}`, `${DEFAULTS.compression} applies.`)
   }
 
-  let temporality = DEFAULTS.temporality
+  // Claude Code exports delta by default, and dashboards made for it sum raw samples.
+  let temporality: Temporality = profile === "claude-code" ? "delta" : DEFAULTS.temporality
   if (!isEmpty(raw.OPENCODE_OTLP_METRICS_TEMPORALITY)) {
     const value = raw.OPENCODE_OTLP_METRICS_TEMPORALITY.trim().toLowerCase()
     if (isOneOf(TEMPORALITIES, value)) temporality = value
@@ -619,8 +643,11 @@ export const decodeSettings = (raw: RawSettings, workspace?: Workspace, identity
     tls,
     signals,
     profile,
-    eventPrefix: profile === "claude-code" ? "claude_code." : "opencode.",
-    serviceName: isEmpty(raw.OPENCODE_SERVICE_NAME) ? "opencode" : raw.OPENCODE_SERVICE_NAME.trim(),
+    // Claude Code's bodies are `claude_code.<event>`; the seed plugin's, which dashboards for it match, the bare name.
+    eventPrefix: profile === "claude-code" ? "claude_code." : "",
+    serviceName: isEmpty(raw.OPENCODE_SERVICE_NAME) ? (profile === "claude-code" ? "claude-code" : "opencode") : raw.OPENCODE_SERVICE_NAME.trim(),
+    serviceVersion: host.opencodeVersion,
+    serviceInstanceId: host.instanceId ?? crypto.randomUUID(),
     content,
     endpoint,
     protocol,
@@ -742,14 +769,19 @@ export function readSettingsWithSources(): Effect.Effect<{ settings: RawSettings
  * and decodes once.
  */
 export const layerFrom = (
-  input: { readonly options?: unknown; readonly workspace?: Workspace; readonly identity?: Identity | (() => Identity) } = {},
+  input: {
+    readonly options?: unknown
+    readonly workspace?: Workspace
+    readonly identity?: Identity | (() => Identity)
+    readonly host?: Host
+  } = {},
 ) =>
   Layer.effect(
     Config,
     Effect.gen(function* () {
       const fromEnv = yield* readSettingsWithSources()
       const fromOptions = settingsFromOptions(input.options)
-      const decoded = decodeSettings({ ...fromEnv.settings, ...fromOptions.settings }, input.workspace, input.identity)
+      const decoded = decodeSettings({ ...fromEnv.settings, ...fromOptions.settings }, input.workspace, input.identity, input.host)
       // A problem names where the value came from: a plugin option, or a standard OTEL_* variable.
       const problems = decoded.problems.map((p) => {
         const variable = p.variable as Variable

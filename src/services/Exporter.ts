@@ -90,11 +90,17 @@ export interface SignalExporters {
   }
 }
 
-/** service.name (opencode unless OTEL_SERVICE_NAME says otherwise), the plugin's version, os.type, host.arch, then OPENCODE_RESOURCE_ATTRIBUTES. */
-export const makeResource = (config: Pick<ConfigInterface, "resourceAttributes" | "serviceName">): Resource =>
+/**
+ * service.name, service.version (opencode's), service.instance.id, os.type, host.arch, the plugin's name and
+ * version, then OPENCODE_RESOURCE_ATTRIBUTES. The plugin's name and version are also the instrumentation scope's.
+ */
+export const makeResource = (
+  config: Pick<ConfigInterface, "resourceAttributes" | "serviceName" | "serviceVersion" | "serviceInstanceId">,
+): Resource =>
   resourceFromAttributes({
     "service.name": config.serviceName,
-    "service.version": PACKAGE_VERSION,
+    ...(config.serviceVersion === undefined ? {} : { "service.version": config.serviceVersion }),
+    "service.instance.id": config.serviceInstanceId,
     "os.type": osType(process.platform),
     "host.arch": hostArch(process.arch),
     "telemetry.sdk.name": "opentelemetry",
@@ -178,7 +184,9 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
   const { meterProvider, loggerProvider, tracerProvider } = providers
 
   if (prometheus !== undefined && pullReader !== undefined) {
-    const served = yield* Effect.promise(() => servePrometheus(prometheus.host, prometheus.port, pullReader))
+    const served = yield* Effect.promise(() =>
+      servePrometheus(prometheus.host, prometheus.port, pullReader, config.profile === "claude-code" ? "otel-js" : "collector"),
+    )
     if ("error" in served)
       yield* Effect.logWarning(
         `The Prometheus endpoint ${prometheus.host}:${prometheus.port} could not be served (${served.error}; another opencode may hold the port). Other exports continue.`,

@@ -20,6 +20,7 @@ import {
 import { SeverityNumber } from "@opentelemetry/api-logs"
 import { TraceState } from "@opentelemetry/core"
 import { Context, Effect, Layer, Option } from "effect"
+import { claudeCodeToolName } from "../naming/toolNames.ts"
 import { METRICS, type EventName } from "../signals.ts"
 import { Config, type MetricName, type TraceType } from "./Config.ts"
 import { Exporter } from "./Exporter.ts"
@@ -44,15 +45,19 @@ export type GaugeName = Extract<MetricName, "lines_of_code.total">
 
 export { EVENT_NAMES, type EventName } from "../signals.ts"
 
-/** Claude Code's units, so Prometheus names come out as its dashboards expect (`..._tokens_total`, `..._USD_total`). */
+/**
+ * Claude Code's units, so Collector names come out as its dashboards expect (`..._tokens_total`, `..._USD_total`,
+ * `..._seconds_total`). Its count metrics carry no unit at all (its docs say "count"; its code sets none), so a
+ * Collector names them `claude_code_code_edit_tool_decision_total`, not `..._decision_count_total`.
+ */
 export const CLAUDE_CODE_UNITS: Partial<Record<MetricName, string>> = {
-  "session.count": "count",
+  "session.count": "",
   "token.usage": "tokens",
   "cost.usage": "USD",
-  "lines_of_code.count": "count",
-  "commit.count": "count",
-  "pull_request.count": "count",
-  "code_edit_tool.decision": "count",
+  "lines_of_code.count": "",
+  "commit.count": "",
+  "pull_request.count": "",
+  "code_edit_tool.decision": "",
   "active_time.total": "s",
 }
 
@@ -74,10 +79,17 @@ export interface Interface {
   readonly count: (name: CounterName, value: number, attributes?: Attributes) => Effect.Effect<void>
   readonly record: (name: HistogramName, value: number, attributes?: Attributes) => Effect.Effect<void>
   readonly gauge: (name: GaugeName, value: number, attributes?: Attributes) => Effect.Effect<void>
-  /** A log event: body `opencode.<name>`, attributes event.name, event.timestamp and the given ones. */
+  /** A log event: body `<name>` (`claude_code.<name>` in that profile), attributes event.name, event.timestamp and the given ones. */
   readonly event: (name: EventName, attributes: Attributes, timestamp?: number) => Effect.Effect<void>
   /** Starts a span of a trace type; `undefined` when that type is disabled. */
   readonly startSpan: (type: TraceType, name: string, options?: SpanOptions) => Effect.Effect<Span | undefined>
+  /** A tool's name as exported: opencode's (`bash`), or Claude Code's (`Bash`, `mcp__<server>__<tool>`) in that profile. */
+  readonly toolName: (tool: string) => string
+  /**
+   * A tool call's `success` as exported: a boolean, as the seed plugin sends it (dashboards for it group by a
+   * boolean), or Claude Code's string "true"/"false" in that profile.
+   */
+  readonly success: (success: boolean) => boolean | string
 }
 
 export class Instruments extends Context.Service<Instruments, Interface>()("opencode-plugin-opentelemetry/Instruments") {}
@@ -206,6 +218,9 @@ export const layer = Layer.effect(
       })
 
     // Called several times for every event: plain effects, without Effect.fn's span and stack capture.
-    return Instruments.of({ count, record, gauge, event, startSpan })
+    const claudeCode = config.profile === "claude-code"
+    const toolName = claudeCode ? claudeCodeToolName : (tool: string) => tool
+    const success = claudeCode ? (ok: boolean) => String(ok) : (ok: boolean) => ok
+    return Instruments.of({ count, record, gauge, event, startSpan, toolName, success })
   }),
 )

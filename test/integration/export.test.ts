@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, test } from "bun:test"
 import { Effect } from "effect"
 import { handleEvent } from "../../src/handlers/index.ts"
+import { opencodeVersion } from "../../src/host/opencodeVersion.ts"
 import { Exporter } from "../../src/services/Exporter.ts"
 import { PACKAGE_VERSION } from "../../src/version.ts"
 import { startReceiver, type Protocol, type Receiver } from "../support/otlp-receiver.ts"
@@ -56,7 +57,10 @@ describe.each(["grpc", "http/protobuf", "http/json"] as Array<Protocol>)("OTLP %
     expect(metric.temporality).toBe("delta")
     expect(metric.attributes).toEqual({ "session.id": "ses_e2e", team: "platform" })
     expect(metric.resource["service.name"]).toBe("opencode")
-    expect(metric.resource["service.version"]).toBe(PACKAGE_VERSION)
+    // opencode's version (undefined here, outside opencode, unless this machine has opencode's config directory).
+    expect(metric.resource["service.version"]).toBe(opencodeVersion(process.env))
+    expect(typeof metric.resource["service.instance.id"]).toBe("string")
+    expect(metric.resource["opencode.plugin.version"]).toBe(PACKAGE_VERSION)
     expect(metric.resource["deployment.environment"]).toBe("test")
     expect(typeof metric.resource["os.type"]).toBe("string")
     expect(typeof metric.resource["host.arch"]).toBe("string")

@@ -216,7 +216,7 @@ test("the console exporter writes to opencode's log, never to the terminal", asy
   await hooks.event!({ event: { type: "session.idle", properties: { sessionID: "ses_console" } } })
   await hooks.dispose!()
   const lines = logs.map((l) => l.message)
-  expect(lines.some((l) => l.includes("telemetry: event opencode.session.created") && l.includes("session.id=ses_console"))).toBe(true)
+  expect(lines.some((l) => l.includes("telemetry: event session.created") && l.includes("session.id=ses_console"))).toBe(true)
   expect(lines.some((l) => l.includes("telemetry: metric opencode.session.count") && l.includes("= 1"))).toBe(true)
   expect(lines.some((l) => l.includes("telemetry: span invoke_agent"))).toBe(true)
 })

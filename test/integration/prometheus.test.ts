@@ -53,15 +53,20 @@ test("claude-code profile: dashboard names and opencode's numbers, alongside OTL
     )
     const samples = parse(scraped)
     const tokens = truthTokens(fixture)
-    expect(sum(samples, "claude_code_token_usage_tokens_total", { type: "input" })).toBe(tokens.input)
-    expect(sum(samples, "claude_code_token_usage_tokens_total", { type: "output" })).toBe(tokens.output)
-    expect(sum(samples, "claude_code_token_usage_tokens_total", { type: "cacheRead" })).toBe(tokens.cacheRead)
-    expect(Math.abs(sum(samples, "claude_code_cost_usage_USD_total") - truthCost(fixture))).toBeLessThan(1e-9)
+    // The names Claude Code's own endpoint (OpenTelemetry JS's Prometheus exporter) serves: no unit in the name.
+    expect(sum(samples, "claude_code_token_usage_total", { type: "input" })).toBe(tokens.input)
+    expect(sum(samples, "claude_code_token_usage_total", { type: "output" })).toBe(tokens.output)
+    expect(sum(samples, "claude_code_token_usage_total", { type: "cacheRead" })).toBe(tokens.cacheRead)
+    expect(Math.abs(sum(samples, "claude_code_cost_usage_total") - truthCost(fixture))).toBeLessThan(1e-9)
     expect(sum(samples, "claude_code_session_count_total")).toBe(1)
     expect(sum(samples, "claude_code_lines_of_code_count_total", { type: "added" })).toBe(5)
     expect(sum(samples, "claude_code_lines_of_code_count_total", { type: "removed" })).toBe(1)
-    expect(samples.some((s) => s.name === "claude_code_tool_duration_milliseconds_bucket" && s.labels["le"] === "+Inf")).toBe(true)
-    expect(scraped).toContain("# TYPE claude_code_token_usage_tokens_total counter")
+    expect(samples.some((s) => s.name === "claude_code_tool_duration_bucket" && s.labels["le"] === "+Inf")).toBe(true)
+    expect(scraped).toContain("# TYPE claude_code_token_usage_total counter")
+    expect(scraped).not.toContain("_tokens_total")
+    // target_info carries the resource, as OpenTelemetry JS's exporter serves it.
+    const info = samples.find((s) => s.name === "target_info")!
+    expect([info.labels["service_name"], typeof info.labels["service_instance_id"]]).toEqual(["claude-code", "string"])
     // The OTLP path still gets everything.
     expect(receiver.metrics().some((m) => m.name === "claude_code.token.usage")).toBe(true)
     expect(logs.filter((l) => l.level === "warn")).toEqual([])

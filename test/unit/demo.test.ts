@@ -24,7 +24,7 @@ const metric = (name: string, value: FlatMetric["value"], attributes: FlatMetric
 })
 
 const log: FlatLog = {
-  body: "opencode.api_request",
+  body: "api_request",
   eventName: "api_request",
   severityNumber: 9,
   severityText: "INFO",

@@ -114,7 +114,7 @@ describe("a failed tool's error, by default", () => {
   effectTest(Telemetry.layerTest())("tool_result and spans carry a description; the text is nowhere", () =>
     Effect.gen(function* () {
       const { result, tool, execution, exported } = yield* failingCalls(LONG_ERROR)
-      expect(result.attributes["success"]).toBe("false")
+      expect(result.attributes["success"]).toBe(false)
       expect(result.attributes["error"]).toBe("Error")
       expect(tool.status).toEqual({ code: 2, message: "Error" })
       expect(execution.status).toEqual({ code: 2, message: "Error" })

@@ -105,7 +105,7 @@ describe.each(SCENARIOS)("recorded scenario %s", (name) => {
     expect(eventsNamed(r.logs, "user_prompt")).toHaveLength(fixture.meta.runs.length)
     const calls = truthToolCalls(fixture)
     expect(eventsNamed(r.logs, "tool_result")).toHaveLength(calls.length)
-    expect(eventsNamed(r.logs, "tool_result").filter((l) => l.attributes["success"] === "false")).toHaveLength(
+    expect(eventsNamed(r.logs, "tool_result").filter((l) => l.attributes["success"] === false)).toHaveLength(
       calls.filter((c) => c.state?.status === "error").length,
     )
     expect(histogram(r, prefix("tool.duration")).count).toBe(calls.length)
@@ -131,7 +131,7 @@ describe.each(SCENARIOS)("recorded scenario %s", (name) => {
       // Catalog entries may carry a note: "prompt (OTEL_LOG_USER_PROMPTS=1 only)".
       const allowed = new Set<string>([...COMMON_EVENT_ATTRIBUTES, ...EVENTS[event].attributes.map((a) => a.split(" ")[0]!)])
       expect(Object.keys(log.attributes).filter((k) => !allowed.has(k))).toEqual([])
-      expect(log.body).toBe(`opencode.${event}`)
+      expect(log.body).toBe(event)
     }
     // Sequences are 1, 2, 3, ... within each session and process.
     for (const logs of r.logsByRun) {
@@ -201,7 +201,7 @@ describe("scenario specifics", () => {
       ["bash", "accept", "user_temporary"],
     ])
     const results = eventsNamed(r.logs, "tool_result")
-    expect(results.map((l) => [l.attributes["success"], l.attributes["decision_type"]])).toEqual([["true", "accept"]])
+    expect(results.map((l) => [l.attributes["success"], l.attributes["decision_type"]])).toEqual([[true, "accept"]])
   })
 
   test("permission rejected: a reject decision, and the tool's result is a failure", async () => {
@@ -211,7 +211,7 @@ describe("scenario specifics", () => {
       ["bash", "reject", "user_reject"],
     ])
     const results = eventsNamed(r.logs, "tool_result")
-    expect(results.map((l) => [l.attributes["success"], l.attributes["decision_type"]])).toEqual([["false", "reject"]])
+    expect(results.map((l) => [l.attributes["success"], l.attributes["decision_type"]])).toEqual([[false, "reject"]])
   })
 
   test("subagent: its session nests under the task tool call, shares the prompt.id, and is no user_prompt", async () => {
@@ -315,9 +315,11 @@ describe("Claude Code's trace shape", () => {
     }
     const results = r.logs.filter((l) => l.body === "claude_code.tool_result")
     expect(results.map((l) => [l.attributes["tool_name"], l.attributes["success"]])).toEqual([
-      ["write", "true"],
-      ["edit", "true"],
+      ["Write", "true"],
+      ["Edit", "true"],
     ])
+    // Claude Code's resource: its service name, delta temporality (dashboards for it sum raw samples).
+    expect(r.logs.every((l) => l.resource.attributes["service.name"] === "claude-code")).toBe(true)
     expect(total(r, "claude_code.token.usage")).toBeGreaterThan(0)
   })
 

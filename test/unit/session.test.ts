@@ -228,7 +228,8 @@ describe("the claude-code profile", () => {
       const memory = yield* MemoryExporter
       const metrics = (yield* memory.metrics).at(-1)!.scopeMetrics.flatMap((s) => s.metrics)
       const count = metrics.find((m) => m.descriptor.name === "claude_code.session.count")!
-      expect(count.descriptor.unit).toBe("count")
+      // Claude Code sets no unit on its count metrics.
+      expect(count.descriptor.unit).toBe("")
       const logs = yield* memory.logs
       expect(logs.map((l) => [l.body, l.attributes["event.name"]])).toEqual([
         ["claude_code.session.created", "session.created"],
