@@ -97,7 +97,7 @@ test(
     const received = await runFailingCalls({})
     // Every scripted call was made and answered (the model got each tool's error back).
     expect(received.llmRequests).toBe(CALLS.length + 1)
-    expect(received.results).toEqual(CALLS.map(({ call, described }) => ({ tool: call.name, success: "false", error: described })))
+    expect(received.results).toEqual(CALLS.map(({ call, described }) => ({ tool: call.name, success: false, error: described })))
     expect(received.toolSpans.map((s) => [s.name, s.status.code, s.status.message])).toEqual(
       CALLS.map(({ call, described }) => [`execute_tool ${call.name}`, "ERROR", described]),
     )
@@ -112,7 +112,7 @@ test(
   "with OPENCODE_LOG_TOOL_DETAILS=1: tool_result carries the error texts (bounded), spans still only the description",
   async () => {
     const received = await runFailingCalls({ OPENCODE_LOG_TOOL_DETAILS: "1" })
-    expect(received.results.map((r) => [r.tool, r.success])).toEqual(CALLS.map(({ call }) => [call.name, "false"]))
+    expect(received.results.map((r) => [r.tool, r.success])).toEqual(CALLS.map(({ call }) => [call.name, false]))
     const errors = received.results.map((r) => String(r.error))
     // opencode's fixed sentence for a missing oldString quotes nothing; the others quote what they were given.
     expect(errors[0]).toStartWith("Could not find oldString in the file.")

@@ -164,20 +164,20 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
           expect([c.callID, event.attributes["tool_name"], event.attributes["success"]]).toEqual([
             c.callID,
             c.tool,
-            String(c.state?.status === "completed"),
+            c.state?.status === "completed",
           ])
         }
         expect(histogramTotals(o.segments, metric("tool.duration")).count).toBe(calls.length)
-        expect(histogramTotals(o.segments, metric("tool.duration"), { success: "false" }).count).toBe(failed.length)
+        expect(histogramTotals(o.segments, metric("tool.duration"), { success: false }).count).toBe(failed.length)
 
         const decisions = eventsNamed(o.segments, "tool_decision").map((d) => [d.attributes["tool_name"], d.attributes["decision"], d.attributes["source"]])
         const withDecision = results.map((l) => [l.attributes["tool_name"], l.attributes["success"], l.attributes["decision_type"]])
         if (name === "permission-once") {
           expect(decisions).toEqual([["bash", "accept", "user_temporary"]])
-          expect(withDecision).toEqual([["bash", "true", "accept"]])
+          expect(withDecision).toEqual([["bash", true, "accept"]])
         } else if (name === "permission-reject") {
           expect(decisions).toEqual([["bash", "reject", "user_reject"]])
-          expect(withDecision).toEqual([["bash", "false", "reject"]])
+          expect(withDecision).toEqual([["bash", false, "reject"]])
         } else expect(decisions).toEqual([])
       },
       TIMEOUT,

@@ -23,7 +23,7 @@ export const takeSegment = (receiver: Receiver): Segment => {
 
 export const bigintReplacer = (_key: string, value: unknown): unknown => (typeof value === "bigint" ? value.toString() : value)
 
-type Filter = Readonly<Record<string, string>>
+type Filter = Readonly<Record<string, string | boolean>>
 const matches = (attributes: FlatMetric["attributes"], filter: Filter) => Object.entries(filter).every(([k, v]) => attributes[k] === v)
 const seriesKey = (m: FlatMetric) =>
   `${m.name}\u0000${JSON.stringify(Object.entries(m.attributes).sort(([a], [b]) => a.localeCompare(b)), bigintReplacer)}`

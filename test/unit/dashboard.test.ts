@@ -7,8 +7,7 @@ import { readFileSync } from "node:fs"
 import { join } from "node:path"
 import { prometheusName } from "../../src/exporters/prometheus.ts"
 import { METRICS } from "../../src/signals.ts"
-
-const promName = (name: string, unit: string, kind: string) => prometheusName(`opencode.${name}`, unit, kind === "counter")
+import { CLAUDE_CODE_UNITS } from "../../src/services/Instruments.ts"
 
 test("Prometheus names follow the Collector's translation", () => {
   const claude: Array<[string, string, boolean, string]> = [
@@ -42,12 +41,41 @@ test("claude-code profile: Prometheus names follow OpenTelemetry JS's exporter, 
   for (const [name, unit, counter, expected] of names) expect(prometheusName(name, unit, counter, "otel-js")).toBe(expected)
 })
 
-test("every dashboard query names a metric the plugin emits", () => {
-  const dashboard = JSON.parse(readFileSync(join(import.meta.dir, "..", "..", "dashboards", "grafana-opencode.json"), "utf8"))
-  const known = new Set(Object.entries(METRICS).map(([name, spec]) => promName(name, spec.unit, spec.kind)))
-  const queried = new Set<string>()
-  for (const panel of dashboard.panels)
-    for (const target of panel.targets) for (const m of String(target.expr).matchAll(/\bopencode_[a-z_]+?(?=_bucket\b|\[|\)|\s|$)/g)) queried.add(m[0])
+/** Every name a series of this metric may have: the metric's own, or a histogram's _bucket, _sum and _count. */
+const seriesNames = (prefix: string, naming: "collector" | "otel-js", units: (name: string, unit: string) => string) =>
+  new Set(
+    Object.entries(METRICS).flatMap(([name, spec]) => {
+      const base = prometheusName(`${prefix}${name}`, units(name, spec.unit), spec.kind === "counter", naming)
+      return spec.kind === "histogram" ? [`${base}_bucket`, `${base}_sum`, `${base}_count`] : [base]
+    }),
+  )
+const queriesOf = (file: string): Array<string> => {
+  const dashboard = JSON.parse(readFileSync(join(import.meta.dir, "..", "..", "dashboards", file), "utf8"))
+  return dashboard.panels.flatMap((panel: { targets?: Array<{ expr?: string }> }) => (panel.targets ?? []).map((t) => String(t.expr)))
+}
+
+test("every query of the default profile's dashboard names a metric the plugin emits", () => {
+  const known = seriesNames("opencode.", "collector", (_name, unit) => unit)
+  const queried = new Set(queriesOf("grafana-opencode.json").flatMap((q) => [...q.matchAll(/\bopencode_[A-Za-z_]+/g)].map((m) => m[0])))
   expect(queried.size).toBeGreaterThan(5)
   for (const name of queried) expect([name, known.has(name)]).toEqual([name, true])
+})
+
+test("every query of the claude-code dashboard names a metric the plugin emits, on the pull endpoint and through a Collector", () => {
+  const units = (name: string, unit: string) => CLAUDE_CODE_UNITS[name as keyof typeof CLAUDE_CODE_UNITS] ?? unit
+  const pull = seriesNames("claude_code.", "otel-js", units)
+  const collector = seriesNames("claude_code.", "collector", units)
+  const queries = queriesOf("grafana-claude-code.json")
+  expect(queries.length).toBeGreaterThan(5)
+  for (const query of queries) {
+    // A name or a {__name__=~"..."} matcher: each must find a series on both paths.
+    const patterns = [
+      ...[...query.matchAll(/__name__=~"([^"]+)"/g)].map((m) => new RegExp(`^(?:${m[1]})$`)),
+      ...[...query.replace(/\{__name__=~"[^"]+"\}/g, "").matchAll(/\bclaude_code_[A-Za-z_]+/g)].map((m) => new RegExp(`^${m[0]}$`)),
+    ]
+    expect([query, patterns.length > 0]).toEqual([query, true])
+    for (const pattern of patterns)
+      for (const [path, names] of [["pull", pull], ["collector", collector]] as const)
+        expect([query, path, [...names].some((n) => pattern.test(n))]).toEqual([query, path, true])
+  }
 })
