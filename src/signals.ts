@@ -67,7 +67,7 @@ export const METRICS: Record<MetricName, MetricSpec> = {
     kind: "histogram",
     description: "Tool execution time",
     unit: "ms",
-    attributes: ["session.id", "tool_name", "success"],
+    attributes: ["session.id", "tool_name", "success (a boolean; \"true\"/\"false\" in the claude-code profile)"],
     when: "once per tool call, when it completes or fails",
     buckets: MS_BUCKETS,
   },
@@ -225,7 +225,7 @@ export const EVENTS = {
     attributes: [
       "tool_name",
       "call.id",
-      "success",
+      "success (a boolean; the string \"true\"/\"false\" in the claude-code profile)",
       "duration_ms",
       "tool_result_size_bytes",
       "error (a description; the text with OTEL_LOG_TOOL_DETAILS=1 only)",
@@ -332,7 +332,11 @@ export const renderSignalReference = (): string => {
     lines.push(`| \`${name}\` (self) | ${spec.kind} | \`${spec.unit}\` | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)
   lines.push("", "### Log events (body `<event>`; `claude_code.<event>` in the claude-code profile)", "")
   lines.push(`Every event carries ${COMMON_EVENT_ATTRIBUTES.map((a) => `\`${a}\``).join(", ")} (prompt.id once a prompt was seen).`)
-  lines.push(`In the claude-code profile, metric points and events also carry ${PROFILE_ATTRIBUTES.map((a) => `\`${a}\``).join(", ")}.`, "")
+  lines.push(
+    `In the claude-code profile, metric points and events also carry ${PROFILE_ATTRIBUTES.map((a) => `\`${a}\``).join(", ")}, ` +
+      "and tool names (`tool_name`, `gen_ai.tool.name`) are Claude Code's (`Bash`, `Edit`, `mcp__<server>__<tool>`).",
+    "",
+  )
   lines.push("| event | attributes | emitted |", "| --- | --- | --- |")
   for (const [name, spec] of Object.entries(EVENTS))
     lines.push(`| \`${name}\` | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)
