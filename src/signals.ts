@@ -29,7 +29,8 @@ export const METRICS: Record<MetricName, MetricSpec> = {
   "token.usage": {
     kind: "counter",
     description: "Tokens used, by type (input, output, reasoning, cacheRead, cacheCreation)",
-    unit: "{token}",
+    // The seed plugin's and Claude Code's unit: a Collector names it opencode_token_usage_tokens_total, as for them.
+    unit: "tokens",
     attributes: ["session.id", "type", "model", "provider"],
     when: "once per assistant message (LLM call), when first seen finished, successful or not",
   },
@@ -96,7 +97,7 @@ export const METRICS: Record<MetricName, MetricSpec> = {
   "session.token.total": {
     kind: "histogram",
     description: "Tokens used per session, all types",
-    unit: "{token}",
+    unit: "tokens",
     attributes: ["session.id"],
     when: "once per session, when it ends",
     buckets: TOKEN_BUCKETS,
@@ -210,7 +211,13 @@ export const EVENTS = {
     when: "opencode reports a session error (its response body, headers and URL are never sent)",
   },
   user_prompt: {
-    attributes: ["prompt_length", "model", "provider", "agent", "prompt (OTEL_LOG_USER_PROMPTS=1 only)"],
+    attributes: [
+      "prompt_length",
+      "model (`<provider>/<model>`, as the seed plugin sends it; the model alone in the claude-code profile)",
+      "provider",
+      "agent",
+      "prompt (OTEL_LOG_USER_PROMPTS=1 only)",
+    ],
     when: "a person (or opencode run) submits a prompt; not a subagent's task prompt. No prompt text",
   },
   api_request: {

@@ -11,6 +11,7 @@ import * as Telemetry from "./layers/telemetry.ts"
 import * as Config from "./services/Config.ts"
 import { identity } from "./config/identity.ts"
 import { opencodeVersion } from "./host/opencodeVersion.ts"
+import { learnHost } from "./host/opencodeHost.ts"
 import { randomUUID } from "node:crypto"
 import { Exporter } from "./services/Exporter.ts"
 import type { OpencodeHooks, OpencodePluginInput } from "./plugin.ts"
@@ -36,17 +37,20 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
   }
 
   // Decode once, up front: a setting problem is reported before anything is built. The installation id is read
-  // (or created) only for the claude-code profile, which reports it as user.id.
+  // (or created) only for the claude-code profile, which reports it as user.id. opencode's version and MCP servers
+  // are asked of opencode in the background; the resource waits for the version (bounded) before an export.
+  const host = learnHost(input.client, opencodeVersion(process.env))
   const config = await Effect.runPromise(
     Effect.provide(Effect.service(Config.Config), Config.layerFrom({
         options,
         workspace,
         identity: () => identity(process.env),
-        host: { opencodeVersion: opencodeVersion(process.env), instanceId: randomUUID() },
+        host: { opencodeVersion: host.version, mcpServers: host.mcpServers, instanceId: randomUUID() },
       })),
   )
   for (const problem of config.problems) OpencodeLog.sendLog(client, "warn", problem.message)
   if (!config.enabled) {
+    host.settle()
     if (config.problems.length > 0) OpencodeLog.sendLog(client, "error", "Telemetry is disabled because of the settings above.")
     else OpencodeLog.sendLog(client, "debug", TELEMETRY_OFF)
     return {}
@@ -124,7 +128,8 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
       }),
     )
 
-  const budget = config.shutdownTimeoutMs
+  // A pull endpoint asked to linger may hold the exit that much longer, for one last scrape.
+  const budget = config.shutdownTimeoutMs + (config.metrics.prometheus?.lingerMs ?? 0)
   let disposed = false
   let lastSweep = Date.now()
   // End of a turn: send what it produced soon, not at the next interval, so a SIGTERM (which ends opencode
@@ -185,6 +190,8 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
       if (disposed) return
       disposed = true
       clearTimeout(turnFlush)
+      // The last export must not wait for opencode's answer.
+      host.settle()
       // One deadline for everything: record every session's end (ending open spans), then release the layers,
       // which flushes all three signals and shuts the providers down. opencode's exit waits at most `budget`.
       await withTimeout(

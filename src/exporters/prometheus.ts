@@ -1,12 +1,25 @@
 /**
  * A Prometheus pull endpoint (OTEL_METRICS_EXPORTER=prometheus). Its metric names are either:
  * - `collector` (opencode profile): those an OpenTelemetry Collector's Prometheus exporter gives the same OTLP data
- *   (dots become underscores, the unit is appended unless the name holds it already, ms -> milliseconds,
- *   s -> seconds, annotations like {token} dropped, counters end in _total), so one dashboard serves both paths;
+ *   (the name cut into tokens at every character outside [A-Za-z0-9:], the unit appended unless the name holds it
+ *   already, ms -> milliseconds, s -> seconds, annotations like {token} dropped, counters end in _total), so one
+ *   dashboard serves both paths; label names as the Collector's translator makes them (characters outside
+ *   [A-Za-z0-9_] -> "_", a leading digit gets "key_", a single leading "_" gets "key"), sorted by name;
  * - `otel-js` (claude-code profile): those Claude Code's own endpoint serves, OpenTelemetry JS's Prometheus
- *   exporter: no unit in the name (claude_code_token_usage_total, claude_code_cost_usage_total), _total on
- *   counters unless the name ends in it (claude_code_active_time_total).
- * Both serve `target_info` with the resource's attributes, as the Collector and OpenTelemetry JS do.
+ *   exporter: characters outside [A-Za-z0-9_] -> "_" and runs of "_" collapsed, in metric and label names alike;
+ *   no unit in the name (claude_code_token_usage_total, claude_code_cost_usage_total), _total on monotonic sums
+ *   unless the name ends in it (claude_code_active_time_total); labels in the attributes' order.
+ * Attribute keys that become the same label name are merged, as the Collector's translator does: their values
+ * joined with ";" in the order of the original keys (OpenTelemetry JS would write the label twice, and Prometheus
+ * would reject the whole scrape).
+ *
+ * `target_info` ("Target metadata", a gauge of value 1):
+ * - otel-js: always served, as OpenTelemetry JS does, with every resource attribute as a label (`target_info 1`
+ *   for an empty resource);
+ * - collector: as the Collector's prometheus exporter serves it: only when the resource has service.name or
+ *   service.instance.id; `job` = [service.namespace/]service.name, `instance` = service.instance.id, and every other
+ *   resource attribute as a label. (Unlike a Collector, the series themselves get no job/instance/otel_scope_*
+ *   labels: the Prometheus server scraping this endpoint adds job and instance.)
  *
  * The HTTP server lives as long as the plugin. The SDK collects in delta at each scrape; the reader keeps the
  * running totals ({@link CumulativeState}, bounded) and serves all of them. A port already in use (another
@@ -44,49 +57,107 @@ export class PullReader extends MetricReader {
   }
 }
 
-const UNITS: Record<string, string> = { ms: "milliseconds", s: "seconds", By: "bytes", KiBy: "kibibytes", MiBy: "mebibytes" }
+/** UCUM units the Collector's translator spells out; a "per" unit (USD/1000, By/s) becomes per_<word>. */
+const UNITS: Record<string, string> = {
+  "1": "",
+  d: "days",
+  h: "hours",
+  min: "minutes",
+  s: "seconds",
+  ms: "milliseconds",
+  us: "microseconds",
+  ns: "nanoseconds",
+  By: "bytes",
+  KiBy: "kibibytes",
+  MiBy: "mebibytes",
+  "%": "percent",
+}
+const PER_UNITS: Record<string, string> = { s: "second", m: "minute", h: "hour", d: "day", w: "week", mo: "month", y: "year" }
+const unitWord = (u: string | undefined, words: Record<string, string>) =>
+  u === undefined || u === "" || /[{}]/.test(u) ? "" : (words[u] ?? u).replace(/[^A-Za-z0-9]+/g, "_").replace(/^_+|_+$/g, "")
 
 /** Whose metric names the endpoint serves: an OpenTelemetry Collector's, or OpenTelemetry JS's (Claude Code's own). */
 export type PrometheusNaming = "collector" | "otel-js"
 
+/** OpenTelemetry JS's sanitizePrometheusMetricName, used for metric names and attribute keys alike. */
+const otelJsSanitize = (s: string) => s.replace(/[^a-z0-9_]/gi, "_").replace(/_{2,}/g, "_")
+
+/** The Collector's translator (NormalizeLabel): invalid characters -> "_", "key_" before a digit, "key" before a lone "_". */
+const collectorLabelName = (key: string) => {
+  const s = key.replace(/[^A-Za-z0-9_]/g, "_")
+  return /^[0-9]/.test(s) ? `key_${s}` : s.startsWith("_") && !s.startsWith("__") ? `key${s}` : s
+}
+
 /** The Prometheus name of an OTLP metric, as the Collector's translator (or OpenTelemetry JS's exporter) makes it. */
 export const prometheusName = (name: string, unit: string, counter: boolean, naming: PrometheusNaming = "collector"): string => {
   if (naming === "otel-js") {
-    const base = sanitize(name)
+    const sanitized = otelJsSanitize(name)
+    const base = /^[0-9]/.test(sanitized) ? `_${sanitized}` : sanitized
     return counter && !base.endsWith("_total") ? `${base}_total` : base
   }
-  // A counter's own "_total" moves to the end, after the unit (active_time.total, s -> active_time_seconds_total).
-  const base = counter ? sanitize(name).replace(/_total$/, "") : sanitize(name)
-  const u = unit.startsWith("{") || unit === "1" || unit === "" ? "" : sanitize(UNITS[unit] ?? unit)
-  const withUnit = u === "" || base.split("_").includes(u) ? base : `${base}_${u}`
-  return counter ? `${withUnit}_total` : withUnit
+  const tokens = name.split(/[^A-Za-z0-9:]+/).filter((t) => t !== "")
+  const [main, per] = unit.split(/\/(.*)/s)
+  const u = unitWord(main, UNITS)
+  const p = unitWord(per, PER_UNITS)
+  // A counter's own "total" token moves to the end, after the unit (active_time.total, s -> active_time_seconds_total).
+  const parts = counter ? tokens.filter((t) => t !== "total") : tokens
+  if (u !== "" && !tokens.includes(u)) parts.push(u)
+  if (p !== "" && !tokens.includes(`per_${p}`)) parts.push(`per_${p}`)
+  if (counter) parts.push("total")
+  const joined = parts.join("_")
+  return /^[0-9]/.test(joined) ? `_${joined}` : joined
 }
 
 const prometheusNameOf = prometheusName
 
-const sanitize = (s: string) => s.replace(/[^a-zA-Z0-9_:]/g, "_").replace(/^([0-9])/, "_$1")
+const escapeValue = (s: string) => s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')
 
-const labelValue = (v: unknown) =>
-  String(Array.isArray(v) ? JSON.stringify(v) : v)
-    .replace(/\\/g, "\\\\")
-    .replace(/\n/g, "\\n")
-    .replace(/"/g, '\\"')
+const stringValue = (v: unknown) => (typeof v === "string" ? v : Array.isArray(v) ? JSON.stringify(v) : String(v))
 
-const labels = (attributes: Attributes, extra: Record<string, string> = {}) => {
-  const pairs = [...Object.entries(attributes).filter(([, v]) => v !== undefined), ...Object.entries(extra)].map(
-    ([k, v]) => `${sanitize(k)}="${labelValue(v)}"`,
-  )
-  return pairs.length === 0 ? "" : `{${pairs.join(",")}}`
+const byKey = ([a]: [string, unknown], [b]: [string, unknown]) => (a < b ? -1 : a > b ? 1 : 0)
+
+/**
+ * The label set of some attributes: names sanitized for the naming, keys that collide merged (values joined with
+ * ";", ordered by original key). Collector: sorted by label name; otel-js: in the attributes' order.
+ */
+const labelSet = (attributes: Attributes, naming: PrometheusNaming): Map<string, string> => {
+  const key = naming === "otel-js" ? otelJsSanitize : collectorLabelName
+  const entries = Object.entries(attributes).filter(([, v]) => v !== undefined && v !== null)
+  const names = entries.map(([k]) => key(k))
+  const order = naming === "otel-js" ? [...new Set(names)] : [...new Set(names)].sort()
+  const values = new Map<string, Array<string>>(order.map((n) => [n, []]))
+  for (const [k, v] of [...entries].sort(byKey)) values.get(key(k))!.push(stringValue(v))
+  return new Map(order.map((n) => [n, values.get(n)!.join(";")]))
+}
+
+/** `{name="value",...}` (empty for no labels); `extra` (le) comes last and replaces a label of the same name. */
+const render = (set: Map<string, string>, extra: Record<string, string> = {}) => {
+  const pairs = [...set].filter(([k]) => !(k in extra)).concat(Object.entries(extra))
+  return pairs.length === 0 ? "" : `{${pairs.map(([k, v]) => `${k}="${escapeValue(v)}"`).join(",")}}`
 }
 
 const number = (n: number) => (Number.isFinite(n) ? String(n) : n > 0 ? "+Inf" : n < 0 ? "-Inf" : "NaN")
 
+const SERVICE_NAME = "service.name"
+const SERVICE_NAMESPACE = "service.namespace"
+const SERVICE_INSTANCE_ID = "service.instance.id"
+
+/** target_info's labels, or undefined when it is not served (see the module comment). */
+const targetInfoLabels = (resource: Attributes, naming: PrometheusNaming): Map<string, string> | undefined => {
+  if (naming === "otel-js") return labelSet(resource, naming)
+  const { [SERVICE_NAME]: name, [SERVICE_NAMESPACE]: namespace, [SERVICE_INSTANCE_ID]: instance, ...rest } = resource
+  if (name === undefined && instance === undefined) return undefined
+  const set = labelSet(rest, naming)
+  if (name !== undefined) set.set("job", namespace === undefined ? stringValue(name) : `${stringValue(namespace)}/${stringValue(name)}`)
+  if (instance !== undefined) set.set("instance", stringValue(instance))
+  return new Map([...set].sort(byKey))
+}
+
 /** The text exposition format (version 0.0.4) of one collection. */
 export const serialize = (collection: ResourceMetrics, naming: PrometheusNaming = "collector"): string => {
   const out: Array<string> = []
-  const resource = collection.resource.attributes
-  if (Object.keys(resource).length > 0)
-    out.push("# HELP target_info Target metadata", "# TYPE target_info gauge", `target_info${labels(resource)} 1`)
+  const info = targetInfoLabels(collection.resource.attributes, naming)
+  if (info !== undefined) out.push("# HELP target_info Target metadata", "# TYPE target_info gauge", `target_info${render(info)} 1`)
   for (const scope of collection.scopeMetrics)
     for (const metric of scope.metrics) out.push(...serializeMetric(metric, naming))
   return `${out.join("\n")}\n`
@@ -97,7 +168,10 @@ const serializeMetric = (metric: MetricData, naming: PrometheusNaming): Array<st
   const unit = metric.descriptor.unit
   const prometheusName = (n: string, u: string, counter: boolean) => prometheusNameOf(n, u, counter, naming)
   const lines: Array<string> = []
-  const help = (n: string) => `# HELP ${n} ${description.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`
+  // OpenTelemetry JS writes "description missing" for an empty description.
+  const text = description === "" && naming === "otel-js" ? "description missing" : description
+  const help = (n: string) => `# HELP ${n} ${text.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`
+  const labels = (attributes: Attributes, extra?: Record<string, string>) => render(labelSet(attributes, naming), extra)
   switch (metric.dataPointType) {
     case DataPointType.SUM: {
       const counter = metric.isMonotonic
@@ -143,18 +217,34 @@ export const servePrometheus = (
   port: number,
   reader: PullReader,
   naming: PrometheusNaming = "collector",
-): Promise<{ readonly stop: () => Promise<void>; readonly port: number } | { readonly error: string }> =>
+): Promise<
+  | {
+      /**
+       * Stops serving. With `lingerMs` > 0, first waits for one scrape that arrives from now on (it sees the final
+       * totals), at most `lingerMs`: a short `opencode run` is otherwise over before Prometheus scrapes its end.
+       */
+      readonly stop: (lingerMs?: number) => Promise<void>
+      readonly port: number
+    }
+  | { readonly error: string }
+> =>
   new Promise((resolve) => {
+    /** Called once a scrape that arrived after the wait began has been answered. */
+    let scraped: (() => void) | undefined
+    let waitingSince = Number.POSITIVE_INFINITY
     const server: Server = createServer((req, res) => {
       if (req.method !== "GET" || !(req.url ?? "").startsWith("/metrics")) {
         res.writeHead(404).end()
         return
       }
+      const arrived = performance.now()
       reader
         .scrape()
         .then((resourceMetrics) => {
           res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" })
-          res.end(serialize(resourceMetrics, naming))
+          res.end(serialize(resourceMetrics, naming), () => {
+            if (arrived >= waitingSince) scraped?.()
+          })
         })
         .catch(() => res.writeHead(500).end())
     })
@@ -168,11 +258,24 @@ export const servePrometheus = (
       const address = server.address()
       resolve({
         port: typeof address === "object" && address !== null ? address.port : port,
-        stop: () =>
-          new Promise<void>((done) => {
+        stop: async (lingerMs = 0) => {
+          if (lingerMs > 0) {
+            // The one place the endpoint keeps opencode alive: asked for, and bounded.
+            server.ref()
+            await new Promise<void>((done) => {
+              const timer = setTimeout(done, lingerMs)
+              waitingSince = performance.now()
+              scraped = () => {
+                clearTimeout(timer)
+                done()
+              }
+            })
+          }
+          await new Promise<void>((done) => {
             server.close(() => done())
             server.closeAllConnections()
-          }),
+          })
+        },
       })
     })
   })

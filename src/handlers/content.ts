@@ -19,7 +19,11 @@ export const boundedJson = (value: unknown): string => {
 }
 
 /** The parameters worth a name, per tool: the bash command, a file path, a subagent, a URL or pattern. */
-export const toolParameters = (tool: string, input: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> => {
+export const toolParameters = (
+  tool: string,
+  input: Readonly<Record<string, unknown>> | undefined,
+  mcpServers?: ReadonlySet<string> | undefined,
+): Record<string, unknown> => {
   if (input === undefined) return {}
   const pick = (key: string) => (typeof input[key] === "string" || typeof input[key] === "number" ? input[key] : undefined)
   const out: Record<string, unknown> = {}
@@ -37,7 +41,7 @@ export const toolParameters = (tool: string, input: Readonly<Record<string, unkn
   ] as const)
     if (pick(key) !== undefined) out[name] = pick(key)
   // opencode names MCP tools <server>_<tool>.
-  const mcp = mcpParts(tool)
+  const mcp = mcpParts(tool, mcpServers)
   if (mcp !== undefined) {
     out["mcp_server_name"] = mcp.server
     out["mcp_tool_name"] = mcp.tool

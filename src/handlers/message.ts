@@ -39,7 +39,14 @@ export const onChatMessage = Effect.fnUntraced(function* (
     prompt_length: text.reduce((n, t) => n + t.length, 0),
     // The prompt itself only when the user opted in (OTEL_LOG_USER_PROMPTS).
     ...(config.content.userPrompts ? { prompt: truncateText(text.join("\n"), CONTENT_LIMIT) } : {}),
-    ...(state.model === undefined ? {} : { model: state.model.modelID, provider: state.model.providerID }),
+    // The seed plugin's user_prompt names the model `<provider>/<model>` (dashboards for it group by that); Claude
+    // Code's, and every other event here, by the model alone.
+    ...(state.model === undefined
+      ? {}
+      : {
+          model: config.profile === "claude-code" ? state.model.modelID : `${state.model.providerID}/${state.model.modelID}`,
+          provider: state.model.providerID,
+        }),
     ...optional("agent", message.agent ?? state.agent),
   })
 })

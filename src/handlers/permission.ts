@@ -3,6 +3,7 @@
  * `permission.ask` hook): once/always accept, reject rejects; the tool is the one the request was for.
  */
 import { Effect } from "effect"
+import { isBuiltinTool } from "../naming/toolNames.ts"
 import { Instruments } from "../services/Instruments.ts"
 import { emitEvent, sessionAttributes, sessionState } from "./common.ts"
 import { languageOf } from "./language.ts"
@@ -15,20 +16,24 @@ export const onPermissionAsked = Effect.fnUntraced(function* (asked: {
   readonly tool?: { readonly messageID: string; readonly callID: string } | undefined
 }) {
   const state = yield* sessionState(asked.sessionID)
+  const instruments = yield* Instruments
   const callID = asked.tool?.callID
-  // The tool part (if already seen) names the tool exactly; `permission` names its class (edit covers write).
-  const tool = (callID === undefined ? undefined : state.callTools.get(callID)) ?? asked.permission
+  // The tool part (if already seen) names the tool exactly; else `permission` names its class (edit covers write),
+  // or something that is no tool at all (external_directory, doom_loop): that is exported as opencode names it.
+  const fromPart = callID === undefined ? undefined : state.callTools.get(callID)
+  const tool =
+    fromPart !== undefined ? instruments.toolName(fromPart) : isBuiltinTool(asked.permission) ? instruments.toolName(asked.permission) : asked.permission
   // The wait for the user's answer, under the tool's span (Claude Code's `tool.blocked_on_user`).
   const toolSpan = callID === undefined ? undefined : state.toolSpans.get(callID)?.span
   if (toolSpan !== undefined) {
-    const instruments = yield* Instruments
     const blocked = yield* instruments.startSpan("tool", "tool.blocked_on_user", {
       parent: toolSpan,
-      attributes: { ...sessionAttributes(state), "gen_ai.tool.name": instruments.toolName(tool), "gen_ai.tool.call.id": callID! },
+      attributes: { ...sessionAttributes(state), "gen_ai.tool.name": tool, "gen_ai.tool.call.id": callID! },
     })
     if (blocked !== undefined) state.blocked.set(asked.id, blocked)
   }
   state.permissions.set(asked.id, {
+    // As exported (Claude Code's name in that profile).
     tool,
     callID,
     // Only the file's language leaves the machine, never its path.
@@ -58,14 +63,14 @@ export const onPermissionReplied = Effect.fnUntraced(function* (replied: {
   if (request.language !== undefined) {
     yield* instruments.count("code_edit_tool.decision", 1, {
       ...sessionAttributes(state),
-      tool_name: instruments.toolName(request.tool),
+      tool_name: request.tool,
       decision,
       source,
       language: request.language,
     })
   }
   yield* emitEvent(state, "tool_decision", {
-    tool_name: instruments.toolName(request.tool),
+    tool_name: request.tool,
     decision,
     source,
     ...(request.callID === undefined ? {} : { "call.id": request.callID }),

@@ -61,7 +61,7 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
   const config = yield* Config
   // Tool parameters and content only when the user opted in (OTEL_LOG_TOOL_DETAILS / OTEL_LOG_TOOL_CONTENT).
   const details = config.content.toolDetails
-    ? { tool_parameters: boundedJson(toolParameters(part.tool, s.input)), tool_input: boundedJson(s.input ?? {}) }
+    ? { tool_parameters: boundedJson(toolParameters(part.tool, s.input, config.host.mcpServers())), tool_input: boundedJson(s.input ?? {}) }
     : {}
   if (open !== undefined) {
     open.span.setAttributes(details)

@@ -31,14 +31,25 @@ export const CLAUDE_CODE_TOOL_NAMES: Readonly<Record<string, string>> = {
   invalid: "Invalid",
 }
 
-/** True for opencode's own tools; any other name with an underscore is an MCP tool (`<server>_<tool>`). */
 export const isBuiltinTool = (tool: string): boolean => Object.hasOwn(CLAUDE_CODE_TOOL_NAMES, tool)
 
-/** An MCP tool's server and tool, from opencode's `<server>_<tool>` name; undefined for a built-in tool. */
-export const mcpParts = (tool: string): { readonly server: string; readonly tool: string } | undefined => {
+/**
+ * An MCP tool's server and tool, from opencode's `<server>_<tool>` name; undefined for any other tool. With the
+ * configured servers known (opencode's names, see host/opencodeHost.ts), only their prefixes count, the longest
+ * first; before that, any name with an underscore that is not a built-in tool (a custom tool's own underscore
+ * then passes for a server's).
+ */
+export const mcpParts = (
+  tool: string,
+  servers?: ReadonlySet<string> | undefined,
+): { readonly server: string; readonly tool: string } | undefined => {
   if (isBuiltinTool(tool)) return undefined
+  if (servers !== undefined) {
+    let server: string | undefined
+    for (const s of servers) if (tool.length > s.length + 1 && tool.startsWith(`${s}_`) && (server === undefined || s.length > server.length)) server = s
+    return server === undefined ? undefined : { server, tool: tool.slice(server.length + 1) }
+  }
   const at = tool.indexOf("_")
-  // A server name with an underscore of its own cannot be told apart here: the first one splits.
   return at <= 0 || at === tool.length - 1 ? undefined : { server: tool.slice(0, at), tool: tool.slice(at + 1) }
 }
 
@@ -46,10 +57,10 @@ export const mcpParts = (tool: string): { readonly server: string; readonly tool
  * Claude Code's name for an opencode tool: built-ins by the table, MCP tools as `mcp__<server>__<tool>`, any other
  * tool (a plugin's own) with its first letter upper-cased, as Claude Code's tools are spelled.
  */
-export const claudeCodeToolName = (tool: string): string => {
+export const claudeCodeToolName = (tool: string, servers?: ReadonlySet<string> | undefined): string => {
   const known = CLAUDE_CODE_TOOL_NAMES[tool]
   if (known !== undefined) return known
-  const mcp = mcpParts(tool)
+  const mcp = mcpParts(tool, servers)
   if (mcp !== undefined) return `mcp__${mcp.server}__${mcp.tool}`
   return tool.length === 0 ? tool : `${tool[0]!.toUpperCase()}${tool.slice(1)}`
 }

@@ -81,6 +81,7 @@ export const VARIABLES = {
   OPENCODE_METRICS_EXPORTER: "metricsExporter",
   OPENCODE_PROMETHEUS_HOST: "prometheusHost",
   OPENCODE_PROMETHEUS_PORT: "prometheusPort",
+  OPENCODE_PROMETHEUS_LINGER: "prometheusLinger",
   OPENCODE_LOGS_EXPORTER: "logsExporter",
   OPENCODE_TRACES_EXPORTER: "tracesExporter",
   OPENCODE_METRICS_INCLUDE_SESSION_ID: "metricsIncludeSessionId",
@@ -189,13 +190,15 @@ export interface TelemetryConfig {
   readonly standardAttributes: Readonly<Record<string, string>>
   /** service.name on the resource: `opencode`, `claude-code` in that profile, or OTEL_SERVICE_NAME. */
   readonly serviceName: string
-  /** service.version on the resource: the version of the opencode running the plugin, when known. */
-  readonly serviceVersion: string | undefined
+  /** service.version on the resource: the version of the opencode running the plugin, when known (or once known). */
+  readonly serviceVersion: string | Promise<string | undefined> | undefined
   /**
    * service.instance.id on the resource, one per plugin instance: two opencode processes continuing one session
    * then send two series a collector adds up, not one it overwrites.
    */
   readonly serviceInstanceId: string
+  /** Facts of the running opencode learnt after start (see {@link Host}). */
+  readonly host: { readonly mcpServers: () => ReadonlySet<string> | undefined }
   /** Content that leaves the machine only when opted in (all off by default). */
   readonly content: {
     /** Prompt text on user_prompt events. */
@@ -230,8 +233,11 @@ export interface TelemetryConfig {
     readonly excludeAttributes: ReadonlySet<string>
     readonly temporality: Temporality
     readonly costUsageScale: number
-    /** A Prometheus pull endpoint, when OTEL_METRICS_EXPORTER names `prometheus`. */
-    readonly prometheus: { readonly host: string; readonly port: number } | undefined
+    /**
+     * A Prometheus pull endpoint, when OTEL_METRICS_EXPORTER names `prometheus`. `lingerMs`: at exit, how long the
+     * endpoint may keep opencode waiting for one more scrape of the final totals (0: not at all).
+     */
+    readonly prometheus: { readonly host: string; readonly port: number; readonly lingerMs: number } | undefined
     /** session.id on metric points (OTEL_METRICS_INCLUDE_SESSION_ID, default on). */
     readonly includeSessionId: boolean
     /** app.version (opencode's version) on metric points and events (OTEL_METRICS_INCLUDE_VERSION, default off). */
@@ -272,6 +278,8 @@ export type SignalVariable = (typeof SIGNAL_VARIABLES)[number]
 export type RawSettings = Partial<Record<Variable | SignalVariable, string>>
 
 const TELEMETRY_OFF = "Telemetry is disabled."
+/** The longest a pull endpoint may hold opencode's exit for a last scrape: twice Prometheus's default interval. */
+export const MAX_PROMETHEUS_LINGER_MS = 30_000
 const isEmpty = (value: string | undefined): value is undefined => value === undefined || value.trim() === ""
 
 /**
@@ -285,8 +293,10 @@ export interface Identity {
 
 /** Facts about the running opencode the plugin entry supplies. */
 export interface Host {
-  /** opencode's version (service.version). */
-  readonly opencodeVersion?: string | undefined
+  /** opencode's version (service.version), or a promise of it: the resource then waits for it before an export. */
+  readonly opencodeVersion?: string | Promise<string | undefined> | undefined
+  /** The configured MCP servers' names as opencode spells them in tool ids, once known. */
+  readonly mcpServers?: (() => ReadonlySet<string> | undefined) | undefined
   /** service.instance.id; a random UUID when not given. */
   readonly instanceId?: string | undefined
 }
@@ -519,11 +529,23 @@ export const decodeSettings = (
   if (!traceExporters.has("otlp") && !traceExporters.has("console")) TRACE_TYPES.forEach((t) => disabledTraces.add(t))
   const consoleExport = { metrics: metricExporters.has("console"), logs: logExporters.has("console"), traces: traceExporters.has("console") }
   const otlpExport = { metrics: metricExporters.has("otlp"), logs: logExporters.has("otlp"), traces: traceExporters.has("otlp") }
-  let prometheus: { host: string; port: number } | undefined
+  let prometheus: { host: string; port: number; lingerMs: number } | undefined
   if (metricExporters.has("prometheus")) {
     const port = isEmpty(raw.OPENCODE_PROMETHEUS_PORT) ? 9464 : Number(raw.OPENCODE_PROMETHEUS_PORT.trim())
+    let lingerMs = 0
+    if (!isEmpty(raw.OPENCODE_PROMETHEUS_LINGER)) {
+      const value = raw.OPENCODE_PROMETHEUS_LINGER.trim()
+      if (/^\d+$/.test(value) && Number(value) <= MAX_PROMETHEUS_LINGER_MS) lingerMs = Number(value)
+      else
+        problem(
+          "OPENCODE_PROMETHEUS_LINGER",
+          raw.OPENCODE_PROMETHEUS_LINGER,
+          `a whole number of milliseconds, 0 to ${MAX_PROMETHEUS_LINGER_MS}`,
+          "The endpoint does not wait at exit.",
+        )
+    }
     if (Number.isInteger(port) && port >= 0 && port <= 65535)
-      prometheus = { host: isEmpty(raw.OPENCODE_PROMETHEUS_HOST) ? "127.0.0.1" : raw.OPENCODE_PROMETHEUS_HOST.trim(), port }
+      prometheus = { host: isEmpty(raw.OPENCODE_PROMETHEUS_HOST) ? "127.0.0.1" : raw.OPENCODE_PROMETHEUS_HOST.trim(), port, lingerMs }
     else problem("OPENCODE_PROMETHEUS_PORT", raw.OPENCODE_PROMETHEUS_PORT, "a TCP port, 0 to 65535", "The Prometheus endpoint is not served.")
   }
   if (!otlpExport.metrics && prometheus === undefined && !consoleExport.metrics) metricsEnabled = false
@@ -648,6 +670,7 @@ export const decodeSettings = (
     serviceName: isEmpty(raw.OPENCODE_SERVICE_NAME) ? (profile === "claude-code" ? "claude-code" : "opencode") : raw.OPENCODE_SERVICE_NAME.trim(),
     serviceVersion: host.opencodeVersion,
     serviceInstanceId: host.instanceId ?? crypto.randomUUID(),
+    host: { mcpServers: host.mcpServers ?? (() => undefined) },
     content,
     endpoint,
     protocol,

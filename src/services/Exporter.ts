@@ -191,7 +191,7 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
       yield* Effect.logWarning(
         `The Prometheus endpoint ${prometheus.host}:${prometheus.port} could not be served (${served.error}; another opencode may hold the port). Other exports continue.`,
       )
-    else yield* Effect.addFinalizer(() => Effect.promise(served.stop))
+    else yield* Effect.addFinalizer(() => Effect.promise(() => served.stop(prometheus.lingerMs)))
   }
   return Exporter.of({
     resource,

@@ -219,7 +219,7 @@ export const layer = Layer.effect(
 
     // Called several times for every event: plain effects, without Effect.fn's span and stack capture.
     const claudeCode = config.profile === "claude-code"
-    const toolName = claudeCode ? claudeCodeToolName : (tool: string) => tool
+    const toolName = claudeCode ? (tool: string) => claudeCodeToolName(tool, config.host.mcpServers()) : (tool: string) => tool
     const success = claudeCode ? (ok: boolean) => String(ok) : (ok: boolean) => ok
     return Instruments.of({ count, record, gauge, event, startSpan, toolName, success })
   }),

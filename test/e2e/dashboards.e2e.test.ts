@@ -5,9 +5,9 @@
  * opencode's own accounting (`opencode export` of each session, the git log); every other panel returns data with
  * the expected label sets. A panel this file does not know fails the test.
  *
- * Two sessions per dashboard (two `opencode run`s in one project), so "Sessions" = 2 is checked. A test-only
- * plugin (test/lib/linger-plugin.ts), loaded before the telemetry plugin, holds opencode's exit for 2.5 s, so
- * Prometheus (1 s scrapes) sees the final totals, the last LLM call included.
+ * Two sessions per dashboard (two `opencode run`s in one project), so "Sessions" = 2 is checked. The plugin's
+ * OPENCODE_PROMETHEUS_LINGER (what a user of `opencode run` with a pull endpoint sets) holds opencode's exit until
+ * Prometheus (1 s scrapes) has scraped the final totals, the last LLM call included.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -295,7 +295,7 @@ async function checkDashboard(profile: Profile, truth: Truth) {
 
 async function runProfile(profile: Profile) {
   const result = await runScenario(scenario, {
-    plugins: [join(REPO_ROOT, "test", "lib", "linger-plugin.ts"), join(REPO_ROOT, "src", "plugin.ts")],
+    plugins: [join(REPO_ROOT, "src", "plugin.ts")],
     env: {
       OPENCODE_ENABLE_TELEMETRY: "1",
       OTEL_METRICS_EXPORTER: "prometheus",
@@ -303,7 +303,7 @@ async function runProfile(profile: Profile) {
       OTEL_TRACES_EXPORTER: "none",
       OPENCODE_PROMETHEUS_PORT: String(ports[profile]),
       ...(profile === "claude-code" ? { OPENCODE_PROFILE: "claude-code" } : {}),
-      LINGER_MS: "2500",
+      OPENCODE_PROMETHEUS_LINGER: "5000",
       PATH: `${fakeBin}:${process.env["PATH"] ?? "/usr/bin:/bin"}`,
     },
   })

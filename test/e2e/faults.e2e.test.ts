@@ -717,6 +717,7 @@ const MALFORMED: Record<Exclude<Variable, "OPENCODE_ENABLE_TELEMETRY">, { value:
   OPENCODE_METRICS_EXPORTER: { value: "statsd" },
   OPENCODE_PROMETHEUS_HOST: { value: "odd host name" },
   OPENCODE_PROMETHEUS_PORT: { value: "99999", extra: { OPENCODE_METRICS_EXPORTER: "otlp,prometheus" } },
+  OPENCODE_PROMETHEUS_LINGER: { value: "a while", extra: { OPENCODE_METRICS_EXPORTER: "otlp,prometheus" } },
   OPENCODE_LOGS_EXPORTER: { value: "kafka,otlp" },
   OPENCODE_TRACES_EXPORTER: { value: "jaeger" },
   OPENCODE_METRICS_INCLUDE_SESSION_ID: { value: "maybe?" },

@@ -11,8 +11,12 @@
  *
  * - SigNoz: a small model of its query builder over the received OTLP data points and log records (below);
  * - Collector path: the metrics translated by an independent implementation of an OpenTelemetry Collector's
- *   deltatocumulative + prometheus exporter (test/lib/collector-naming.ts), served as exposition text on 127.0.0.1,
- *   scraped by a real Prometheus, and the dashboards' PromQL run through its HTTP API;
+ *   deltatocumulative + prometheus exporter (test/lib/collector-naming.ts), served as exposition text on 127.0.0.1
+ *   export after export as the exporter would have served them (a series from its first exported value on, samples
+ *   stamped with their points' times), scraped by a real Prometheus, and the dashboards' PromQL run through its HTTP
+ *   API. Queries reading a series' value (COLLECTOR_PROMQL_EXACT) equal export; queries built on increase()
+ *   (SHORT_BY_FIRST_INCREMENT) are short by each series' first increment, as on every real Prometheus path, and
+ *   are checked as exactly that (then Prometheus's extrapolation, computed from the stored samples);
  * - Loki: a small model of Loki's native OTLP ingestion and LogQL (below).
  *
  * Facts opencode has no data for are listed in NOT_APPLICABLE (dashboard-facts.ts) and shown as a test each.
@@ -25,6 +29,7 @@ import { join } from "node:path"
 import {
   CLAWKER,
   COLLECTOR_PROMQL,
+  COLLECTOR_PROMQL_EXACT,
   LOKI_QUERIES,
   NOT_APPLICABLE,
   SIGNOZ_CLAUDE_CODE_2025,
@@ -34,6 +39,7 @@ import {
   SIGNOZ_CLAUDE_CODE_METRICS,
   SIGNOZ_OPENCODE_LOGS,
   SIGNOZ_OPENCODE_METRICS,
+  SHORT_BY_FIRST_INCREMENT,
   cite,
   type GroupedTruth,
   type LokiQuery,
@@ -41,7 +47,7 @@ import {
   type SignozMetricQuery,
   type Truth,
 } from "../lib/dashboard-facts.ts"
-import { collectorFamilies, collectorMetricName, exposition, labelValue, targetInfo, type PromFamily } from "../lib/collector-naming.ts"
+import { collectorFamilies, collectorMetricName, collectorStates, exposition, labelValue, targetInfo, type CollectorState } from "../lib/collector-naming.ts"
 import { assistantMessages, truthCost, truthLines, truthTokens, truthToolCalls, type Exported, type ExportedSession } from "../lib/fixtures.ts"
 import { freePort } from "../lib/net.ts"
 import { takeSegment, type Segment } from "../lib/received.ts"
@@ -188,7 +194,12 @@ const truthOf = (o: Observed, key: Truth | GroupedTruth): number | Groups => {
     case "tools.bySuccess":
       return calls.reduce((g, c) => add(g, String(c.state?.status === "completed"), 1), {} as Groups)
     case "prompts.byModel":
-      return prompts.reduce((g, m) => add(g, String((m.info as { model?: { modelID?: string } }).model?.modelID), 1), {} as Groups)
+      // user_prompt's model: the modelID in the claude-code profile (Claude Code's), `<providerID>/<modelID>` in the
+      // default profile (the seed plugin's; SigNoz's OpenCode "Model Distribution" groups by it).
+      return prompts.reduce((g, m) => {
+        const model = (m.info as { model?: { modelID?: string; providerID?: string } }).model
+        return add(g, o.profile === "claude-code" ? String(model?.modelID) : `${model?.providerID}/${model?.modelID}`, 1)
+      }, {} as Groups)
     case "toolEvents.byName":
       return decisions.reduce((g, c) => add(g, toolName(c.tool), 1), calls.reduce((g, c) => add(g, toolName(c.tool), 1), {} as Groups))
     case "modelEvents.byModel": {
@@ -353,7 +364,7 @@ const startPrometheus = async (): Promise<Prom> => {
   // The job name of ColeMurray/claude-code-otel and the monitoring guide's scrape of the Collector.
   writeFileSync(
     join(dir, "prometheus.yml"),
-    `global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n  - job_name: otel-collector\n    static_configs:\n      - targets: ["127.0.0.1:${targetPort}"]\n`,
+    `global:\n  scrape_interval: 200ms\n  scrape_timeout: 200ms\nscrape_configs:\n  - job_name: otel-collector\n    static_configs:\n      - targets: ["127.0.0.1:${targetPort}"]\n`,
   )
   const child = spawn(
     prometheusBinary,
@@ -369,21 +380,27 @@ const startPrometheus = async (): Promise<Prom> => {
 }
 
 /**
- * Serves the Collector's exposition on 127.0.0.1 in two stages: every sample 0 at t0 (each counter's start), then the
- * real values at t1, each stage until Prometheus scraped it. Returns t1 (ms), the time to evaluate queries at.
+ * Serves the Collector's exposition on 127.0.0.1 as a real Collector's prometheus exporter would have over the run:
+ * state after state (collectorStates: one per export, in arrival order; a series first appears at its first exported
+ * value), each sample stamped with its point's time (`send_timestamps: true`), each state until Prometheus scraped it
+ * once, the last until it scraped it twice (so the one before was stored). Nothing is served before a series' first
+ * point: no 0 sample that a real pipeline would not have. Returns t1 (ms), the time to evaluate queries at.
  */
-const serveCollector = async (port: number, families: ReadonlyArray<PromFamily>): Promise<{ t1: number; stop: () => void }> => {
-  const t0 = Date.now()
+const serveCollector = async (port: number, states: ReadonlyArray<CollectorState>, metrics: ReadonlyArray<FlatMetric>): Promise<{ t1: number; stop: () => void }> => {
+  if (states.length === 0) throw new Error("no metric state to serve")
   let stage = 0
-  let t1 = 0
-  const scrapes = [0, 0]
+  const scrapes = states.map(() => 0)
+  const bodies = states.map((st) => exposition([...st.families, targetInfo(metrics.filter((m) => m.timeUnixNano <= BigInt(st.timeMs + 1) * 1_000_000n))], st.timeMs))
+  const last = states.length - 1
   const server = Bun.serve({
     hostname: "127.0.0.1",
     port,
     fetch: () => {
-      const body = stage === 0 ? exposition(families, t0, () => 0) : exposition(families, t1)
-      scrapes[stage]! += 1
-      return new Response(body, { headers: { "content-type": "text/plain; version=0.0.4" } })
+      const served = stage
+      scrapes[served]! += 1
+      // The next scrape (Prometheus scrapes a target one request at a time) sees the next state.
+      if (served < last) stage = served + 1
+      return new Response(bodies[served], { headers: { "content-type": "text/plain; version=0.0.4" } })
     },
   })
   const lifetime = setTimeout(() => server.stop(true), 120_000)
@@ -391,18 +408,10 @@ const serveCollector = async (port: number, families: ReadonlyArray<PromFamily>)
     clearTimeout(lifetime)
     server.stop(true)
   }
-  const waitFor = async (ok: () => boolean, what: string) => {
-    for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 50))
-    if (!ok()) throw new Error(`Prometheus did not scrape ${what}`)
-  }
   try {
-    await waitFor(() => scrapes[0]! > 0, "the start stage")
-    // Scrapes that began before the switch may still be read as stage 0: wait a scrape interval more.
-    await new Promise((r) => setTimeout(r, 1100))
-    t1 = Math.max(Date.now(), t0 + 1000)
-    stage = 1
-    await waitFor(() => scrapes[1]! > 1, "the values")
-    return { t1, stop }
+    for (let i = 0; i < 2400 && scrapes[last]! < 2; i++) await new Promise((r) => setTimeout(r, 50))
+    if (scrapes[last]! < 2) throw new Error(`Prometheus scraped ${scrapes.filter((n) => n > 0).length} of ${states.length} states`)
+    return { t1: Date.now(), stop }
   } catch (error) {
     stop()
     throw error
@@ -415,7 +424,7 @@ let cc: Observed
 let oc: Observed
 let prom: Prom | undefined
 let collector: { t1: number; stop: () => void } | undefined
-let families: Array<PromFamily> = []
+let states: Array<CollectorState> = []
 let version = ""
 
 beforeAll(async () => {
@@ -423,11 +432,14 @@ beforeAll(async () => {
   const started = startPrometheus()
   ;[cc, oc, version] = await Promise.all([observe("claude-code", "http/protobuf"), observe("opencode", "grpc"), opencodeVersion()])
   prom = await started
-  families = [...collectorFamilies([...cc.segment.metrics, ...oc.segment.metrics]), targetInfo([...cc.segment.metrics, ...oc.segment.metrics])]
-  collector = await serveCollector(prom.targetPort, families)
+  const metrics = [...cc.segment.metrics, ...oc.segment.metrics]
+  states = collectorStates(metrics)
+  collector = await serveCollector(prom.targetPort, states, metrics)
+  servedSeries = servedSamples()
 }, TIMEOUT)
 
 afterAll(() => {
+  if (process.env["PUBDASH_REPORT"]) console.log(JSON.stringify({ states: states.length, short: shortReport }, null, 1))
   collector?.stop()
   prom?.process.kill("SIGKILL")
   if (prom) rmSync(prom.dir, { recursive: true, force: true })
@@ -438,6 +450,108 @@ const promQuery = async (promql: string): Promise<Array<{ metric: Record<string,
   const body = (await (await fetch(url)).json()) as { status: string; error?: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } }
   if (body.status !== "success") throw new Error(`${promql}: ${body.error}`)
   return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }))
+}
+
+/** Raw samples of a range selector at t1: per series, [time ms, value] in time order. */
+const promRange = async (selector: string): Promise<Array<{ metric: Record<string, string>; samples: Array<[number, number]> }>> => {
+  const url = `http://127.0.0.1:${prom!.webPort}/api/v1/query?query=${encodeURIComponent(selector)}&time=${collector!.t1 / 1000}`
+  const body = (await (await fetch(url)).json()) as { status: string; error?: string; data: { resultType: string; result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> } }
+  if (body.status !== "success" || body.data.resultType !== "matrix") throw new Error(`${selector}: ${body.error ?? body.data.resultType}`)
+  return body.data.result.map((r) => ({ metric: r.metric, samples: r.values.map(([t, v]) => [Math.round(t * 1000), Number(v)] as [number, number]) }))
+}
+
+/**
+ * A series' identity as served (name, the exporter's labels) from Prometheus's labels: the scrape's job/instance are
+ * the target's, the exporter's own job/instance were kept as exported_job/exported_instance (honor_labels off).
+ */
+const servedKey = (labels: Readonly<Record<string, string>>): string => {
+  const { __name__: name, job: _job, instance: _instance, exported_job, exported_instance, ...rest } = labels
+  const all: Record<string, string> = { ...rest, ...(exported_job === undefined ? {} : { job: exported_job }), ...(exported_instance === undefined ? {} : { instance: exported_instance }) }
+  return JSON.stringify([name, Object.entries(all).filter(([, v]) => v !== "").sort(([a], [b]) => a.localeCompare(b))])
+}
+
+/** Per series, the samples the replay served ([time ms, value], one per distinct time), in order. */
+const servedSamples = (): Map<string, Array<[number, number]>> => {
+  const out = new Map<string, Array<[number, number]>>()
+  for (const st of states)
+    for (const f of st.families)
+      for (const x of f.samples) {
+        const key = servedKey({ __name__: x.name, ...Object.fromEntries(Object.entries(x.labels).map(([k, v]) => [k === "job" ? "exported_job" : k === "instance" ? "exported_instance" : k, v])) })
+        const list = out.get(key) ?? []
+        out.set(key, list)
+        const t = x.timestampMs ?? st.timeMs
+        if (list.length === 0 || list[list.length - 1]![0] !== t) list.push([t, x.value])
+      }
+  return out
+}
+let servedSeries = new Map<string, Array<[number, number]>>()
+
+/**
+ * Prometheus's increase() of one series' samples over [rangeStart, rangeEnd] (s), as v2.42's extrapolatedRate
+ * computes it (promql/functions.go): the growth last − first (plus resets), scaled by (sampled interval + the
+ * distance to the range's start, capped at the counter's extrapolated zero, + the distance to its end; each
+ * replaced by half the average spacing when it exceeds 1.1 spacings) / sampled interval. Undefined below 2 samples.
+ */
+const prometheusIncrease = (samples: ReadonlyArray<[number, number]>, rangeStart: number, rangeEnd: number): number | undefined => {
+  if (samples.length < 2) return undefined
+  const first = samples[0]!
+  const last = samples[samples.length - 1]!
+  let result = last[1] - first[1]
+  let prev = 0
+  for (const [, v] of samples) {
+    if (v < prev) result += prev
+    prev = v
+  }
+  let toStart = first[0] / 1000 - rangeStart
+  const toEnd = rangeEnd - last[0] / 1000
+  const sampled = (last[0] - first[0]) / 1000
+  const spacing = sampled / (samples.length - 1)
+  if (result > 0 && first[1] >= 0) toStart = Math.min(toStart, sampled * (first[1] / result))
+  const threshold = spacing * 1.1
+  const interval = sampled + (toStart < threshold ? toStart : spacing / 2) + (toEnd < threshold ? toEnd : spacing / 2)
+  return result * (interval / sampled)
+}
+
+const seconds = (d: string) => Number(d.slice(0, -1)) * ({ s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[d.slice(-1)]!
+
+/** What each SHORT_BY_FIRST_INCREMENT check measured (printed at the end). */
+const shortReport: Array<Record<string, unknown>> = []
+
+/**
+ * The check of a SHORT_BY_FIRST_INCREMENT fact: with `first` each selected series' first served value (its first
+ * export), Σ (last − first) over the series Prometheus stored is exactly export − Σ first (per group); the query's
+ * result is that growth as Prometheus extrapolates it (prometheusIncrease, summed), so it is >= export − Σ first.
+ */
+const expectShortByFirstIncrement = async (promql: string, by: string | undefined, want: number | Groups, rows: ReadonlyArray<{ metric: Record<string, string>; value: number }>) => {
+  const m = /increase\(\s*(.+?)\[([0-9]+[smhd])\]\s*\)/.exec(promql)
+  expect(m, promql).not.toBeNull()
+  const [, selector, range] = m!
+  const raw = await promRange(`${selector}[${range}]`)
+  const end = collector!.t1 / 1000
+  const wantG: Groups = typeof want === "number" ? { "": want } : { ...want }
+  const firsts: Groups = {}
+  const growth: Groups = {}
+  const predicted: Groups = {}
+  for (const r of raw) {
+    const g = by === undefined ? "" : (r.metric[by] ?? "")
+    const served = servedSeries.get(servedKey(r.metric))
+    expect([servedKey(r.metric), served?.[0]?.[1]]).toEqual([servedKey(r.metric), r.samples[0]![1]])
+    add(firsts, g, served![0]![1])
+    add(growth, g, r.samples[r.samples.length - 1]![1] - r.samples[0]![1])
+    add(predicted, g, prometheusIncrease(r.samples, end - seconds(range!), end) ?? 0)
+  }
+  const got: Groups = {}
+  for (const r of rows) add(got, by === undefined ? "" : (r.metric[by] ?? ""), r.value)
+  const groups = [...new Set([...Object.keys(wantG), ...Object.keys(firsts), ...Object.keys(got)])].sort()
+  for (const g of groups) {
+    const short = (wantG[g] ?? 0) - (firsts[g] ?? 0)
+    // The identity: what Prometheus saw grow is export minus each series' first increment, exactly.
+    expectNumber(`${promql} {${g}}: Σ(last − first) = export − Σ first`, growth[g] ?? 0, short)
+    // The query: that growth, extrapolated by Prometheus (never less).
+    expectNumber(`${promql} {${g}}: result = extrapolated growth`, got[g] ?? 0, predicted[g] ?? 0)
+    expect([promql, g, (got[g] ?? 0) >= short - Math.abs(short) * 1e-9]).toEqual([promql, g, true])
+  }
+  shortReport.push({ promql, export: wantG, firstIncrements: firsts, exportMinusFirst: Object.fromEntries(groups.map((g) => [g, (wantG[g] ?? 0) - (firsts[g] ?? 0)])), result: got })
 }
 
 const windowOf = (o: Observed) => ({ startNs: BigInt(o.startedAt - 1000) * 1_000_000n, endNs: BigInt(o.endedAt + 1000) * 1_000_000n })
@@ -540,6 +654,39 @@ describe("b. SigNoz opencode dashboard (default profile, cumulative)", () => {
     expect(names).toEqual(new Set(["write", "bash", "edit", "read"]))
     for (const x of [...oc.segment.logs, ...oc.segment.metrics]) expect(x.resource["service.name"]).toBe("opencode")
   })
+  test(`${cite(SIGNOZ_OPENCODE_LOGS[5]!.source)} "Model Distribution": user_prompt's model is <providerID>/<modelID> (the seed plugin's), provider the providerID; the claude-code profile's model is the modelID`, () => {
+    const prompt = (o: Observed) => o.segment.logs.filter((l) => l.attributes["event.name"] === "user_prompt")
+    expect(prompt(oc).map((l) => [l.attributes["model"], l.attributes["provider"]])).toEqual([["fake/m", "fake"]])
+    expect(prompt(cc).map((l) => [l.attributes["model"], l.attributes["provider"]])).toEqual([["m", "fake"]])
+  })
+})
+
+describe("collector-naming pinned to known Collector outputs (/tmp/research ccguide.md name table, column (b): Collector prometheus exporter, suffixes on)", () => {
+  const cases: ReadonlyArray<[string, string, "counter" | "gauge" | "histogram", string]> = [
+    // Claude Code's metrics with the units its code sets (the count metrics set none).
+    ["claude_code.session.count", "", "counter", "claude_code_session_count_total"],
+    ["claude_code.lines_of_code.count", "", "counter", "claude_code_lines_of_code_count_total"],
+    ["claude_code.pull_request.count", "", "counter", "claude_code_pull_request_count_total"],
+    ["claude_code.commit.count", "", "counter", "claude_code_commit_count_total"],
+    ["claude_code.cost.usage", "USD", "counter", "claude_code_cost_usage_USD_total"],
+    ["claude_code.token.usage", "tokens", "counter", "claude_code_token_usage_tokens_total"],
+    ["claude_code.code_edit_tool.decision", "", "counter", "claude_code_code_edit_tool_decision_total"],
+    // The table's note: with the documented unit "count" really set, the unit word would be appended.
+    ["claude_code.code_edit_tool.decision", "count", "counter", "claude_code_code_edit_tool_decision_count_total"],
+    // An existing `total` token moves last, after the unit word.
+    ["claude_code.active_time.total", "s", "counter", "claude_code_active_time_seconds_total"],
+    // The default profile (decisions.md; token.usage and session.token.total with unit tokens, as the seed plugin).
+    ["opencode.token.usage", "tokens", "counter", "opencode_token_usage_tokens_total"],
+    ["opencode.token.usage", "{token}", "counter", "opencode_token_usage_total"],
+    ["opencode.session.token.total", "tokens", "histogram", "opencode_session_token_total_tokens"],
+    ["opencode.cost.usage", "USD", "counter", "opencode_cost_usage_USD_total"],
+    ["opencode.session.count", "{session}", "counter", "opencode_session_count_total"],
+    ["opencode.tool.duration", "ms", "histogram", "opencode_tool_duration_milliseconds"],
+  ]
+  for (const [name, unit, kind, want] of cases)
+    test(`${name} (unit ${JSON.stringify(unit)}, ${kind}) -> ${want}`, () => {
+      expect(collectorMetricName(name, unit, kind)).toBe(want)
+    })
 })
 
 describe("c. Collector path: Prometheus exporter names, a real Prometheus, the dashboards' PromQL", () => {
@@ -569,7 +716,7 @@ describe("c. Collector path: Prometheus exporter names, a real Prometheus, the d
       commits: "claude_code_commit_count_total",
       decisions: "claude_code_code_edit_tool_decision_total",
       active: "claude_code_active_time_seconds_total",
-      ocTokens: "opencode_token_usage_total",
+      ocTokens: "opencode_token_usage_tokens_total",
       ocCost: "opencode_cost_usage_USD_total",
       ocSessions: "opencode_session_count_total",
       ocToolDuration: "opencode_tool_duration_milliseconds",
@@ -580,10 +727,12 @@ describe("c. Collector path: Prometheus exporter names, a real Prometheus, the d
     expect(collectorMetricName("a.seconds.count", "s", "counter")).toBe("a_seconds_count_total")
     expect(collectorMetricName("x.total.bytes", "By/s", "gauge")).toBe("x_total_bytes_per_second")
     expect(collectorMetricName("q", "{request}", "counter")).toBe("q_total")
+    // The replay ends at what the exporter serves once everything arrived.
+    expect(states[states.length - 1]!.families).toEqual(collectorFamilies([...cc.segment.metrics, ...oc.segment.metrics]))
   })
 
-  for (const q of COLLECTOR_PROMQL)
-    test(`${cite(q.source)} "${q.panel}": ${q.promql} = export's ${q.truth}`, async () => {
+  for (const q of COLLECTOR_PROMQL_EXACT)
+    test(`${cite(q.source)} "${q.panel}": ${q.promql} = export's ${q.truth} exactly (reads each series' value)`, async () => {
       const rows = await promQuery(q.promql.replaceAll("[RANGE]", "[10m]"))
       const want = truthOf(cc, q.truth)
       if (q.by === undefined) {
@@ -594,6 +743,22 @@ describe("c. Collector path: Prometheus exporter names, a real Prometheus, the d
         for (const r of rows) add(got, r.metric[q.by] ?? "", r.value)
         expectGroups(q.promql, nonZero(got), want as Groups)
       }
+    })
+
+  test("Prometheus stored every series as served: from its first exported value (no 0 before it) to its final total, one sample per change", async () => {
+    const rows = await promRange('{__name__=~"claude_code_.+|opencode_.+"}[10m]')
+    expect(rows.length).toBe(servedSeries.size)
+    for (const r of rows) {
+      const key = servedKey(r.metric)
+      const want = servedSeries.get(key)
+      expect([key, want === undefined]).toEqual([key, false])
+      expect([key, r.samples]).toEqual([key, want!])
+    }
+  })
+
+  for (const q of SHORT_BY_FIRST_INCREMENT)
+    test(`${cite(q.source)} "${q.panel}": ${q.promql} = export's ${q.truth} SHORT BY each series' first increment (SHORT_BY_FIRST_INCREMENT: increase() never counts a series' first value), then scaled by Prometheus's extrapolation`, async () => {
+      await expectShortByFirstIncrement(q.promql.replaceAll("[RANGE]", "[10m]"), q.by, truthOf(cc, q.truth), await promQuery(q.promql.replaceAll("[RANGE]", "[10m]")))
     })
 
   test(`${cite(COLLECTOR_PROMQL[0]!.source)} labels: session_id, model, type, user_id on the series; job is the scrape job, exported_job the service`, async () => {
@@ -614,11 +779,16 @@ describe("c. Collector path: Prometheus exporter names, a real Prometheus, the d
       expect([promql, rows.length]).toEqual([promql, 1])
       return rows[0]!.value
     }
-    expectNumber("tokens", await one("sum(opencode_token_usage_total)"), truthOf(oc, "tokens.total") as number)
-    expectNumber("cost", await one("sum(increase(opencode_cost_usage_USD_total[10m]))"), truthOf(oc, "cost") as number)
+    expectNumber("tokens", await one("sum(opencode_token_usage_tokens_total)"), truthOf(oc, "tokens.total") as number)
+    expectNumber("cost", await one("sum(opencode_cost_usage_USD_total)"), truthOf(oc, "cost") as number)
     expectNumber("sessions", await one("sum(opencode_session_count_total)"), truthOf(oc, "sessions") as number)
     expectNumber("tool calls", await one("sum(opencode_tool_duration_milliseconds_count)"), truthOf(oc, "toolCalls") as number)
     expectNumber("failed tools", await one('sum(opencode_tool_duration_milliseconds_count{success="false"})'), truthOf(oc, "toolsFailed") as number)
+  })
+
+  test("the default profile's increase() is short by each series' first increment too (cumulative temporality changes nothing: each series starts at its first point)", async () => {
+    const promql = "sum(increase(opencode_cost_usage_USD_total[10m]))"
+    await expectShortByFirstIncrement(promql, undefined, truthOf(oc, "cost"), await promQuery(promql))
   })
 })
 

@@ -117,6 +117,24 @@ test("hooks never throw, whatever the event or the client", async () => {
   expect(receiver.metrics().find((m) => m.name === "opencode.session.count")?.value).toBe(1)
 })
 
+test("service.version is the version opencode reports (GET /global/health), on every signal's resource", async () => {
+  receiver = await startReceiver({ protocol: "http/protobuf" })
+  const { client } = captureClient()
+  const health = { get: async (o: { url: string }) => (o.url === "/global/health" ? { data: { healthy: true, version: "9.8.7" } } : {}) }
+  const hooks = await OpenTelemetryPlugin({ ...input(client), client: Object.assign(client, { _client: health }) }, {
+    enabled: true,
+    endpoint: receiver.url,
+    protocol: "http/protobuf",
+  })
+  await hooks.event!({ event: created("ses_version") })
+  await hooks.event!({ event: { type: "session.idle", properties: { sessionID: "ses_version" } } })
+  await hooks.dispose!()
+  const resources = [...receiver.metrics(), ...receiver.logs(), ...receiver.spans()].map((r) => r.resource)
+  expect(resources.length).toBeGreaterThan(2)
+  expect(new Set(resources.map((r) => r["service.version"]))).toEqual(new Set(["9.8.7"]))
+  expect(new Set(resources.map((r) => r["service.instance.id"])).size).toBe(1)
+})
+
 test("a plugin that cannot start says so once and its hooks do nothing, instead of throwing", async () => {
   const { client, logs } = captureClient()
   // A getter that throws stands in for any unexpected failure while starting.

@@ -2,7 +2,7 @@
  * The Prometheus pull endpoint (OTEL_METRICS_EXPORTER=prometheus): scraped over HTTP like a Prometheus server,
  * its values equal opencode's accounting of a recorded run, under the names a Collector would give them.
  */
-import { expect, test } from "bun:test"
+import { describe, expect, test } from "bun:test"
 import { createServer } from "node:net"
 import { Effect } from "effect"
 import { replay, loadFixture, truthTokens, truthCost } from "../lib/fixtures.ts"
@@ -103,4 +103,47 @@ test("a port already taken (another opencode): one message, and OTLP export cont
     blocker.close()
     await receiver.stop()
   }
+})
+
+describe("OPENCODE_PROMETHEUS_LINGER: at exit, the endpoint waits for one last scrape, bounded", () => {
+  const settings = (port: number, linger?: string) => ({
+    OPENCODE_METRICS_EXPORTER: "prometheus",
+    OPENCODE_LOGS_EXPORTER: "none",
+    OPENCODE_TRACES_EXPORTER: "none",
+    OPENCODE_PROMETHEUS_PORT: String(port),
+    ...(linger === undefined ? {} : { OPENCODE_PROMETHEUS_LINGER: linger }),
+  })
+  const fixture = loadFixture("write-edit")
+  const run = (port: number, linger?: string) =>
+    runScoped(liveLayer(settings(port, linger), captureClient().client), replay(fixture.lines.filter((l) => l.hook !== "dispose")))
+
+  test("a scrape during the wait sees the final totals, and release follows it at once", async () => {
+    const port = await freePort()
+    const started = performance.now()
+    const released = run(port, "20000").then(() => performance.now() - started)
+    // The run's events are replayed in a few ms; then the layer is released and waits for a scrape.
+    await new Promise((r) => setTimeout(r, 500))
+    const scraped = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    const elapsed = await released
+    expect(sum(parse(scraped), "opencode_token_usage_tokens_total", { type: "input" })).toBe(truthTokens(fixture).input)
+    expect(elapsed).toBeLessThan(5_000)
+    // Then the endpoint is gone.
+    expect(await fetch(`http://127.0.0.1:${port}/metrics`).then(() => "served", () => "closed")).toBe("closed")
+  }, 30_000)
+
+  test("nobody scrapes: the wait ends at the bound", async () => {
+    const port = await freePort()
+    const started = performance.now()
+    await run(port, "800")
+    const elapsed = performance.now() - started
+    expect(elapsed).toBeGreaterThanOrEqual(750)
+    expect(elapsed).toBeLessThan(5_000)
+  }, 30_000)
+
+  test("by default the endpoint does not wait", async () => {
+    const port = await freePort()
+    const started = performance.now()
+    await run(port)
+    expect(performance.now() - started).toBeLessThan(700)
+  }, 30_000)
 })

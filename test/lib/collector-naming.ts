@@ -11,7 +11,12 @@
  *
  * with the exporter's defaults: no `namespace`, suffixes on, `resource_to_telemetry_conversion` off (a series'
  * labels are its point attributes plus `job`/`instance` from the resource and the scope labels; every other
- * resource attribute goes to `target_info` only).
+ * resource attribute goes to `target_info` only), and `send_timestamps: true` as in the monitoring guide's config
+ * (a sample carries its latest point's time).
+ *
+ * Over time (collectorStates): the exporter knows a series only once a point of it arrived, and serves it from that
+ * first value on (a delta stream's first delta, a cumulative stream's first point); there is no 0 sample before it.
+ * So Prometheus's increase()/rate() over a series never count its first value.
  *
  * Metric names:
  * - the OTLP name is cut into tokens at every character outside [A-Za-z0-9:] (so dots, dashes and repeated
@@ -120,6 +125,8 @@ export interface PromSample {
   readonly name: string
   readonly labels: Readonly<Record<string, string>>
   readonly value: number
+  /** The time of the stream's latest point (ms): what the exporter stamps the sample with under `send_timestamps`. */
+  readonly timestampMs?: number
 }
 
 export interface PromFamily {
@@ -128,74 +135,108 @@ export interface PromFamily {
   readonly samples: ReadonlyArray<PromSample>
 }
 
+/** What the exporter serves after one export arrived: `timeMs` is that export's point time. */
+export interface CollectorState {
+  readonly timeMs: number
+  readonly families: ReadonlyArray<PromFamily>
+}
+
+interface Stream {
+  readonly family: string
+  readonly kind: PromKind
+  readonly labels: Record<string, string>
+  value: number
+  histogram?: { count: number; sum: number; bounds: number[]; buckets: number[] }
+  lastTime: bigint
+}
+
+const byTime = (a: FlatMetric, b: FlatMetric) => (a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0)
+
 /**
  * The deltatocumulative processor and the exporter's accumulator: per stream (resource, scope, metric, point
- * attributes) a delta point adds to the stream's running sum, a cumulative point replaces the stream's value; what
- * is served is each stream's current value.
+ * attributes) a delta point adds to the stream's running sum, a cumulative point replaces the stream's value.
  */
-export const collectorFamilies = (metrics: ReadonlyArray<FlatMetric>): Array<PromFamily> => {
-  interface Stream {
-    readonly family: string
-    readonly kind: PromKind
-    readonly labels: Record<string, string>
-    value: number
-    histogram?: { count: number; sum: number; bounds: number[]; buckets: number[] }
-    lastTime: bigint
+const accumulate = (streams: Map<string, Stream>, m: FlatMetric) => {
+  const kind = promKind(m)
+  if (kind === undefined) return
+  const family = collectorMetricName(m.name, m.unit, kind)
+  const job = typeof m.resource["service.namespace"] === "string" ? `${m.resource["service.namespace"]}/${labelValue(m.resource["service.name"])}` : labelValue(m.resource["service.name"] ?? "")
+  const labels: Record<string, string> = {
+    ...labelsOf(m.attributes),
+    job,
+    instance: labelValue(m.resource["service.instance.id"] ?? ""),
+    otel_scope_name: m.scope.name,
+    ...(m.scope.version === "" ? {} : { otel_scope_version: m.scope.version }),
   }
-  const streams = new Map<string, Stream>()
-  const ordered = [...metrics].sort((a, b) => (a.timeUnixNano < b.timeUnixNano ? -1 : a.timeUnixNano > b.timeUnixNano ? 1 : 0))
-  for (const m of ordered) {
-    const kind = promKind(m)
-    if (kind === undefined) continue
-    const family = collectorMetricName(m.name, m.unit, kind)
-    const job = typeof m.resource["service.namespace"] === "string" ? `${m.resource["service.namespace"]}/${labelValue(m.resource["service.name"])}` : labelValue(m.resource["service.name"] ?? "")
-    const labels: Record<string, string> = {
-      ...labelsOf(m.attributes),
-      job,
-      instance: labelValue(m.resource["service.instance.id"] ?? ""),
-      otel_scope_name: m.scope.name,
-      ...(m.scope.version === "" ? {} : { otel_scope_version: m.scope.version }),
-    }
-    const key = JSON.stringify([family, Object.entries(labels).sort(([a], [b]) => a.localeCompare(b))])
-    const delta = m.temporality === "delta"
-    let s = streams.get(key)
-    if (s === undefined) {
-      s = { family, kind, labels, value: 0, lastTime: 0n }
-      streams.set(key, s)
-    }
-    s.lastTime = m.timeUnixNano
-    if (kind === "histogram") {
-      const h = m.value as HistogramValue
-      if (!delta || s.histogram === undefined) s.histogram = { count: h.count, sum: h.sum ?? 0, bounds: [...h.explicitBounds], buckets: [...h.bucketCounts] }
-      else {
-        s.histogram.count += h.count
-        s.histogram.sum += h.sum ?? 0
-        s.histogram.buckets = s.histogram.buckets.map((b, i) => b + (h.bucketCounts[i] ?? 0))
-      }
-    } else {
-      const v = m.value as number
-      s.value = delta && kind === "counter" ? s.value + v : v
-    }
+  const key = JSON.stringify([family, Object.entries(labels).sort(([a], [b]) => a.localeCompare(b))])
+  const delta = m.temporality === "delta"
+  let s = streams.get(key)
+  if (s === undefined) {
+    s = { family, kind, labels, value: 0, lastTime: 0n }
+    streams.set(key, s)
   }
+  s.lastTime = m.timeUnixNano
+  if (kind === "histogram") {
+    const h = m.value as HistogramValue
+    if (!delta || s.histogram === undefined) s.histogram = { count: h.count, sum: h.sum ?? 0, bounds: [...h.explicitBounds], buckets: [...h.bucketCounts] }
+    else {
+      s.histogram.count += h.count
+      s.histogram.sum += h.sum ?? 0
+      s.histogram.buckets = s.histogram.buckets.map((b, i) => b + (h.bucketCounts[i] ?? 0))
+    }
+  } else {
+    const v = m.value as number
+    s.value = delta && kind === "counter" ? s.value + v : v
+  }
+}
+
+/** What is served for the streams seen so far: each stream's current value, stamped with its latest point's time. */
+const served = (streams: ReadonlyMap<string, Stream>): Array<PromFamily> => {
   const families = new Map<string, { kind: PromKind; samples: PromSample[] }>()
   for (const s of streams.values()) {
     const f = families.get(s.family) ?? { kind: s.kind, samples: [] }
     families.set(s.family, f)
+    const timestampMs = Number(s.lastTime / 1_000_000n)
     if (s.kind !== "histogram" || s.histogram === undefined) {
-      f.samples.push({ name: s.family, labels: s.labels, value: s.value })
+      f.samples.push({ name: s.family, labels: s.labels, value: s.value, timestampMs })
       continue
     }
     const h = s.histogram
     let running = 0
     h.bounds.forEach((le, i) => {
       running += h.buckets[i] ?? 0
-      f.samples.push({ name: `${s.family}_bucket`, labels: { ...s.labels, le: String(le) }, value: running })
+      f.samples.push({ name: `${s.family}_bucket`, labels: { ...s.labels, le: String(le) }, value: running, timestampMs })
     })
-    f.samples.push({ name: `${s.family}_bucket`, labels: { ...s.labels, le: "+Inf" }, value: h.count })
-    f.samples.push({ name: `${s.family}_sum`, labels: s.labels, value: h.sum })
-    f.samples.push({ name: `${s.family}_count`, labels: s.labels, value: h.count })
+    f.samples.push({ name: `${s.family}_bucket`, labels: { ...s.labels, le: "+Inf" }, value: h.count, timestampMs })
+    f.samples.push({ name: `${s.family}_sum`, labels: s.labels, value: h.sum, timestampMs })
+    f.samples.push({ name: `${s.family}_count`, labels: s.labels, value: h.count, timestampMs })
   }
   return [...families.entries()].map(([name, f]) => ({ name, kind: f.kind, samples: f.samples }))
+}
+
+/** What the exporter serves once every point has arrived. */
+export const collectorFamilies = (metrics: ReadonlyArray<FlatMetric>): Array<PromFamily> => {
+  const streams = new Map<string, Stream>()
+  for (const m of [...metrics].sort(byTime)) accumulate(streams, m)
+  return served(streams)
+}
+
+/**
+ * What the exporter serves over time: one state per export (the points of one export share their time), in
+ * arrival order. A stream appears in the state of its first export, at its first value (a delta stream's first
+ * delta, a cumulative stream's first point): nothing before it, as with a real Collector, whose exporter knows a
+ * stream only once a point of it arrived. A scrape of each state in turn is what Prometheus stores of a real run.
+ */
+export const collectorStates = (metrics: ReadonlyArray<FlatMetric>): Array<CollectorState> => {
+  const streams = new Map<string, Stream>()
+  const states: Array<CollectorState> = []
+  const ordered = [...metrics].sort(byTime)
+  for (let i = 0; i < ordered.length; i++) {
+    accumulate(streams, ordered[i]!)
+    const next = ordered[i + 1]
+    if (next === undefined || next.timeUnixNano !== ordered[i]!.timeUnixNano) states.push({ timeMs: Number(ordered[i]!.timeUnixNano / 1_000_000n), families: served(streams) })
+  }
+  return states
 }
 
 /** `target_info`: one gauge per resource, its attributes (minus service.name/instance.id, which are job/instance). */
@@ -212,14 +253,10 @@ export const targetInfo = (metrics: ReadonlyArray<FlatMetric>): PromFamily => {
 const escapeValue = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")
 
 /**
- * The families as Prometheus text exposition (format 0.0.4). `timestampMs` stamps every sample (the exporter's
- * `send_timestamps: true`); `valueOf` may rewrite a value (e.g. 0 for the start of every counter).
+ * The families as Prometheus text exposition (format 0.0.4), every sample stamped (the exporter's
+ * `send_timestamps: true`, as in the monitoring guide's Collector config) with its own time, or `timestampMs`.
  */
-export const exposition = (
-  families: ReadonlyArray<PromFamily>,
-  timestampMs: number,
-  valueOf: (s: PromSample, f: PromFamily) => number = (s) => s.value,
-): string => {
+export const exposition = (families: ReadonlyArray<PromFamily>, timestampMs: number): string => {
   const lines: Array<string> = []
   for (const f of families) {
     lines.push(`# TYPE ${f.name} ${f.kind}`)
@@ -227,7 +264,7 @@ export const exposition = (
       const labels = Object.entries(s.labels)
         .map(([k, v]) => `${k}="${escapeValue(v)}"`)
         .join(",")
-      lines.push(`${s.name}{${labels}} ${valueOf(s, f)} ${timestampMs}`)
+      lines.push(`${s.name}{${labels}} ${s.value} ${s.timestampMs ?? timestampMs}`)
     }
   }
   return `${lines.join("\n")}\n`

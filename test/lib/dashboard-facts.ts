@@ -6,7 +6,9 @@
  * and compares the result with opencode's own accounting (`opencode export`).
  *
  * `truth` names the number from opencode's accounting a fact must equal (see the test's `truthOf`); a grouped fact
- * (`groupBy`) names a grouped truth (`tokens.byType`, ...).
+ * (`groupBy`) names a grouped truth (`tokens.byType`, ...). The PromQL facts come in two classes: those that read
+ * a series' value (COLLECTOR_PROMQL_EXACT, equal to `truth`) and those built on increase() (SHORT_BY_FIRST_INCREMENT,
+ * `truth` minus each series' first increment, then Prometheus's extrapolation; the reason is given there).
  */
 
 export interface Source {
@@ -227,34 +229,20 @@ export interface PromQuery {
 
 const p = (source: Source, panel: string, promql: string, truth: Truth | GroupedTruth, by?: string): PromQuery => ({ source, panel, promql, truth, ...(by === undefined ? {} : { by }) })
 
-export const COLLECTOR_PROMQL: ReadonlyArray<PromQuery> = [
-  // anthropics/claude-code-monitoring-guide: the Grafana dashboard (increase over the dashboard range)
-  p(CC_MONITORING_GUIDE_DASHBOARD, "Total Cost", "sum(increase(claude_code_cost_usage_USD_total[RANGE]))", "cost"),
-  p(CC_MONITORING_GUIDE_DASHBOARD, "Total Tokens", "sum(increase(claude_code_token_usage_tokens_total[RANGE]))", "tokens.total"),
-  p(CC_MONITORING_GUIDE_DASHBOARD, "Lines of Code", "sum(increase(claude_code_lines_of_code_count_total[RANGE]))", "lines.total"),
-  p(CC_MONITORING_GUIDE_DASHBOARD, "Cost by Model", "sum by (model)(increase(claude_code_cost_usage_USD_total[RANGE]))", "cost.byModel", "model"),
-  p(CC_MONITORING_GUIDE_DASHBOARD, "Token Usage by Type", "sum by (type)(increase(claude_code_token_usage_tokens_total[RANGE]))", "tokens.byType", "type"),
-  p(CC_MONITORING_GUIDE_DASHBOARD, "Lines of Code by Type", "sum by (type)(increase(claude_code_lines_of_code_count_total[RANGE]))", "lines.byType", "type"),
+/**
+ * Class 1: queries that read each series' value as it is (`sum(x)`, `sum by (l) (x)`, `x{...}`, `max_over_time`,
+ * `count by`). A series' value on the Collector path is its running total (deltatocumulative for delta points, the
+ * point itself for cumulative ones), so these equal opencode export exactly.
+ */
+export const COLLECTOR_PROMQL_EXACT: ReadonlyArray<PromQuery> = [
   // the guide's documented queries and its fetch script (raw sums of the cumulative counters)
   p(CC_MONITORING_GUIDE_DOC, "Key Prometheus Queries 1", "sum(claude_code_cost_usage_USD_total)", "cost"),
   p(CC_MONITORING_GUIDE_DOC, "Key Prometheus Queries 2", "sum(claude_code_token_usage_tokens_total) by (type)", "tokens.byType", "type"),
   p(CC_MONITORING_GUIDE_DOC, "Key Prometheus Queries 4", "sum(claude_code_cost_usage_USD_total) by (model)", "cost.byModel", "model"),
   p(CC_MONITORING_GUIDE_DOC, "fetch script: input tokens", 'sum(claude_code_token_usage_tokens_total{type="input"})', "tokens.input"),
   p(CC_MONITORING_GUIDE_DOC, "fetch script: output tokens", 'sum(claude_code_token_usage_tokens_total{type="output"})', "tokens.output"),
-  // ColeMurray/claude-code-otel (every selector carries the scrape job; [1h] holds the run)
-  p(COLEMURRAY, "Active Sessions (1h)", 'sum(increase(claude_code_session_count_total{job="otel-collector"}[1h]))', "sessions"),
-  p(COLEMURRAY, "Cost (Last Hour)", 'sum(increase(claude_code_cost_usage_USD_total{job="otel-collector"}[1h]))', "cost"),
-  p(COLEMURRAY, "Token Usage (1h)", 'sum(increase(claude_code_token_usage_tokens_total{job="otel-collector"}[1h]))', "tokens.total"),
-  p(COLEMURRAY, "Lines of Code (1h)", 'sum(increase(claude_code_lines_of_code_count_total{job="otel-collector"}[1h]))', "lines.total"),
-  p(COLEMURRAY, "Cost by Model (Hourly)", 'sum by (model) (increase(claude_code_cost_usage_USD_total{job="otel-collector"}[1h]))', "cost.byModel", "model"),
-  p(COLEMURRAY, "Development Activity (A)", 'sum(increase(claude_code_commit_count_total{job="otel-collector"}[1h])) or vector(0)', "commits"),
-  p(COLEMURRAY, "Development Activity (B)", 'sum(increase(claude_code_pull_request_count_total{job="otel-collector"}[1h])) or vector(0)', "pullRequests"),
   // 0x7067/claude-code-metrics (template variables at their match-all value)
   p(X0X7067, "Sessions", 'count(sum by (session_id) (max_over_time(claude_code_session_count_total{project=~".*",user_email=~".*"}[RANGE])) > 0)', "sessions"),
-  p(X0X7067, "Lines Changed (A)", 'sum(increase(claude_code_lines_of_code_count_total{type="added"}[RANGE])) or vector(0)', "lines.added"),
-  p(X0X7067, "Lines Changed (B)", 'sum(increase(claude_code_lines_of_code_count_total{type="removed"}[RANGE])) or vector(0)', "lines.removed"),
-  p(X0X7067, "Commits & Pull Requests", "sum(increase(claude_code_commit_count_total[RANGE])) or vector(0)", "commits"),
-  p(X0X7067, "Model Breakdown: cacheRead tokens", 'sum by (model) (increase(claude_code_token_usage_tokens_total{type="cacheRead"}[RANGE]))', "tokens.cacheRead"),
   // halyph/claude-mon (raw sums)
   p(HALYPH_METRICS, "Total Cost", "sum(claude_code_cost_usage_USD_total)", "cost"),
   p(HALYPH_METRICS, "Total Tokens", "sum(claude_code_token_usage_tokens_total)", "tokens.total"),
@@ -270,6 +258,55 @@ export const COLLECTOR_PROMQL: ReadonlyArray<PromQuery> = [
   p(OHNAW, "Output", 'sum(claude_code_token_usage_tokens_total{type="output"})', "tokens.output"),
   p(OHNAW, "Cache Read", 'sum(claude_code_token_usage_tokens_total{type="cacheRead"})', "tokens.cacheRead"),
 ]
+
+/**
+ * Class 2: queries built on `increase()` (or `rate()`) over the per-session series. They come out SHORT of opencode
+ * export by each series' first increment, on every Prometheus path and for Claude Code's own data alike:
+ * - every series carries session_id (and model, type, ...), so each is new in the session that it counts;
+ * - a Collector's prometheus exporter knows a series only once a point of it arrived, and serves it at that first
+ *   value (deltatocumulative starts a delta stream at its first delta; a cumulative stream starts at its first
+ *   point); Claude Code's own endpoint and Prometheus's OTLP receiver likewise start a series at its first value;
+ * - increase() is the growth between a series' first and last stored sample, so the first value (the series' first
+ *   increment: the first LLM call's tokens and cost, the session's 1, the first edit's lines) is never counted, and
+ *   a series with a single sample (it never grew after its first export) gives no increase at all.
+ * What the test asserts for each: Prometheus's stored samples per series run from the first value served to the last
+ * (the final total); the sum over series of (last − first) is exactly export − Σ first values; the query result is
+ * that growth extrapolated as Prometheus does (functions.go extrapolatedRate, v2.42: each series' growth scaled by
+ * (sampled interval + extrapolation to the range's start and end, each at most half the average sample spacing
+ * when the range reaches further, the start also capped where the counter would reach 0) / sampled interval). So
+ * export − Σ first <= result; an exact equality with export − Σ first is impossible because of that extrapolation,
+ * and `result <= export` does not hold either: with the samples a Collector with `send_timestamps: true` (the
+ * monitoring guide's config) gives, one per export, a series with n samples is scaled by up to 1 + 1/(n − 1), i.e.
+ * doubled with two (measured: tokens 82565.5 from export 60382 − first increments 16015 = 44367). A series whose
+ * whole growth came in its first export (lines, commits, the session's 1 in a short run) gives no increase at all.
+ * This is the least a real pipeline loses: the test lets Prometheus scrape after every export; a scrape interval
+ * longer than the export interval folds several exports into a series' first sample and loses more.
+ */
+export const SHORT_BY_FIRST_INCREMENT: ReadonlyArray<PromQuery> = [
+  // anthropics/claude-code-monitoring-guide: the Grafana dashboard (increase over the dashboard range)
+  p(CC_MONITORING_GUIDE_DASHBOARD, "Total Cost", "sum(increase(claude_code_cost_usage_USD_total[RANGE]))", "cost"),
+  p(CC_MONITORING_GUIDE_DASHBOARD, "Total Tokens", "sum(increase(claude_code_token_usage_tokens_total[RANGE]))", "tokens.total"),
+  p(CC_MONITORING_GUIDE_DASHBOARD, "Lines of Code", "sum(increase(claude_code_lines_of_code_count_total[RANGE]))", "lines.total"),
+  p(CC_MONITORING_GUIDE_DASHBOARD, "Cost by Model", "sum by (model)(increase(claude_code_cost_usage_USD_total[RANGE]))", "cost.byModel", "model"),
+  p(CC_MONITORING_GUIDE_DASHBOARD, "Token Usage by Type", "sum by (type)(increase(claude_code_token_usage_tokens_total[RANGE]))", "tokens.byType", "type"),
+  p(CC_MONITORING_GUIDE_DASHBOARD, "Lines of Code by Type", "sum by (type)(increase(claude_code_lines_of_code_count_total[RANGE]))", "lines.byType", "type"),
+  // ColeMurray/claude-code-otel (every selector carries the scrape job; [1h] holds the run)
+  p(COLEMURRAY, "Active Sessions (1h)", 'sum(increase(claude_code_session_count_total{job="otel-collector"}[1h]))', "sessions"),
+  p(COLEMURRAY, "Cost (Last Hour)", 'sum(increase(claude_code_cost_usage_USD_total{job="otel-collector"}[1h]))', "cost"),
+  p(COLEMURRAY, "Token Usage (1h)", 'sum(increase(claude_code_token_usage_tokens_total{job="otel-collector"}[1h]))', "tokens.total"),
+  p(COLEMURRAY, "Lines of Code (1h)", 'sum(increase(claude_code_lines_of_code_count_total{job="otel-collector"}[1h]))', "lines.total"),
+  p(COLEMURRAY, "Cost by Model (Hourly)", 'sum by (model) (increase(claude_code_cost_usage_USD_total{job="otel-collector"}[1h]))', "cost.byModel", "model"),
+  p(COLEMURRAY, "Development Activity (A)", 'sum(increase(claude_code_commit_count_total{job="otel-collector"}[1h])) or vector(0)', "commits"),
+  p(COLEMURRAY, "Development Activity (B)", 'sum(increase(claude_code_pull_request_count_total{job="otel-collector"}[1h])) or vector(0)', "pullRequests"),
+  // 0x7067/claude-code-metrics (template variables at their match-all value)
+  p(X0X7067, "Lines Changed (A)", 'sum(increase(claude_code_lines_of_code_count_total{type="added"}[RANGE])) or vector(0)', "lines.added"),
+  p(X0X7067, "Lines Changed (B)", 'sum(increase(claude_code_lines_of_code_count_total{type="removed"}[RANGE])) or vector(0)', "lines.removed"),
+  p(X0X7067, "Commits & Pull Requests", "sum(increase(claude_code_commit_count_total[RANGE])) or vector(0)", "commits"),
+  p(X0X7067, "Model Breakdown: cacheRead tokens", 'sum by (model) (increase(claude_code_token_usage_tokens_total{type="cacheRead"}[RANGE]))', "tokens.cacheRead"),
+]
+
+/** Every PromQL fact (both classes). */
+export const COLLECTOR_PROMQL: ReadonlyArray<PromQuery> = [...COLLECTOR_PROMQL_EXACT, ...SHORT_BY_FIRST_INCREMENT]
 
 // ---- Loki (native OTLP ingestion) ------------------------------------------------------------------------------
 

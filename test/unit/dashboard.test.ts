@@ -8,6 +8,7 @@ import { join } from "node:path"
 import { prometheusName } from "../../src/exporters/prometheus.ts"
 import { METRICS } from "../../src/signals.ts"
 import { CLAUDE_CODE_UNITS } from "../../src/services/Instruments.ts"
+import { collectorMetricName } from "../lib/collector-naming.ts"
 
 test("Prometheus names follow the Collector's translation", () => {
   const claude: Array<[string, string, boolean, string]> = [
@@ -41,11 +42,20 @@ test("claude-code profile: Prometheus names follow OpenTelemetry JS's exporter, 
   for (const [name, unit, counter, expected] of names) expect(prometheusName(name, unit, counter, "otel-js")).toBe(expected)
 })
 
-/** Every name a series of this metric may have: the metric's own, or a histogram's _bucket, _sum and _count. */
-const seriesNames = (prefix: string, naming: "collector" | "otel-js", units: (name: string, unit: string) => string) =>
+/**
+ * Every name a series of this metric may have: the metric's own, or a histogram's _bucket, _sum and _count.
+ * `naming`: the plugin's pull endpoint in that naming, or "collector-reference": what a real Collector serves,
+ * from test/lib/collector-naming.ts (an independent implementation of the Collector's rules, not the plugin's).
+ */
+const seriesNames = (prefix: string, naming: "collector" | "otel-js" | "collector-reference", units: (name: string, unit: string) => string) =>
   new Set(
     Object.entries(METRICS).flatMap(([name, spec]) => {
-      const base = prometheusName(`${prefix}${name}`, units(name, spec.unit), spec.kind === "counter", naming)
+      const otlpName = `${prefix}${name}`
+      const unit = units(name, spec.unit)
+      const base =
+        naming === "collector-reference"
+          ? collectorMetricName(otlpName, unit, spec.kind)
+          : prometheusName(otlpName, unit, spec.kind === "counter", naming)
       return spec.kind === "histogram" ? [`${base}_bucket`, `${base}_sum`, `${base}_count`] : [base]
     }),
   )
@@ -64,7 +74,7 @@ test("every query of the default profile's dashboard names a metric the plugin e
 test("every query of the claude-code dashboard names a metric the plugin emits, on the pull endpoint and through a Collector", () => {
   const units = (name: string, unit: string) => CLAUDE_CODE_UNITS[name as keyof typeof CLAUDE_CODE_UNITS] ?? unit
   const pull = seriesNames("claude_code.", "otel-js", units)
-  const collector = seriesNames("claude_code.", "collector", units)
+  const collector = seriesNames("claude_code.", "collector-reference", units)
   const queries = queriesOf("grafana-claude-code.json")
   expect(queries.length).toBeGreaterThan(5)
   for (const query of queries) {
@@ -78,4 +88,19 @@ test("every query of the claude-code dashboard names a metric the plugin emits, 
       for (const [path, names] of [["pull", pull], ["collector", collector]] as const)
         expect([query, path, [...names].some((n) => pattern.test(n))]).toEqual([query, path, true])
   }
+})
+
+test("the plugin's collector naming gives every metric the name the independent Collector reference gives it", () => {
+  for (const [prefix, units] of [
+    ["opencode.", (_name: string, unit: string) => unit],
+    ["claude_code.", (name: string, unit: string) => CLAUDE_CODE_UNITS[name as keyof typeof CLAUDE_CODE_UNITS] ?? unit],
+  ] as const)
+    for (const [name, spec] of Object.entries(METRICS)) {
+      const unit = units(name, spec.unit)
+      const otlpName = `${prefix}${name}`
+      expect([otlpName, prometheusName(otlpName, unit, spec.kind === "counter")]).toEqual([otlpName, collectorMetricName(otlpName, unit, spec.kind)])
+    }
+  // A scaled cost's unit (USD/1000) and odd names, as the Collector's translator tokenizes them.
+  for (const [name, unit] of [["opencode.cost.usage", "USD/1000"], ["a..b-c.total", "s"], ["x", "By/s"]] as const)
+    expect(prometheusName(name, unit, true)).toBe(collectorMetricName(name, unit, "counter"))
 })

@@ -10,6 +10,7 @@ import { join } from "node:path"
 import { Effect } from "effect"
 import { endAllSessions, handleChatMessage, handleEvent } from "../../src/handlers/index.ts"
 import { toolParameters } from "../../src/handlers/content.ts"
+import { learnHost } from "../../src/host/opencodeHost.ts"
 import { opencodeVersion } from "../../src/host/opencodeVersion.ts"
 import * as Telemetry from "../../src/layers/telemetry.ts"
 import { claudeCodeToolName } from "../../src/naming/toolNames.ts"
@@ -180,11 +181,85 @@ describe("on the wire", () => {
       () =>
         Effect.gen(function* () {
           const seen = yield* oneTurn
-          expect([seen.prompt["model"], seen.prompt["provider"], seen.prompt["agent"]]).toEqual(["m", "fake", "build"])
+          const model = profile === "claude-code" ? "m" : "fake/m"
+          expect([seen.prompt["model"], seen.prompt["provider"], seen.prompt["agent"]]).toEqual([model, "fake", "build"])
           for (const perCall of ["input_tokens", "output_tokens", "cost_usd", "duration_ms", "cache_read_tokens", "message_count"])
             expect([perCall, perCall in seen.idle]).toEqual([perCall, false])
           for (const total of ["total_input_tokens", "total_tokens", "total_cost_usd", "total_messages", "session_duration_ms"])
             expect([total, total in seen.idle]).toEqual([total, true])
         }),
     )
+})
+
+describe("permissions in the claude-code profile", () => {
+  const asked = (id: string, permission: string, extra: Record<string, unknown> = {}) => ({
+    type: "permission.asked",
+    properties: { id, sessionID: "ses_q", permission, patterns: [], always: [], metadata: {}, ...extra },
+  })
+  const replied = (id: string, reply: string) => ({ type: "permission.replied", properties: { sessionID: "ses_q", requestID: id, reply } })
+  effectTest(Telemetry.layerTest({ OPENCODE_PROFILE: "claude-code" }))(
+    "decisions name the tool as Claude Code does; a permission that is no tool keeps opencode's name",
+    () =>
+      Effect.gen(function* () {
+        yield* handleEvent(created("ses_q"))
+        // The write's tool part is seen first: its decision names Write, not the edit permission's class.
+        yield* handleEvent({
+          type: "message.part.updated",
+          properties: {
+            part: { id: "prt_w", sessionID: "ses_q", messageID: "msg_w", type: "tool", callID: "call_w", tool: "write", state: { status: "running", input: {}, time: { start: 1 } } },
+          },
+        })
+        for (const e of [
+          asked("per_1", "edit", { metadata: { filepath: "/repo/a.ts", diff: "" }, tool: { messageID: "msg_w", callID: "call_w" } }),
+          replied("per_1", "once"),
+          asked("per_2", "bash"),
+          replied("per_2", "reject"),
+          asked("per_3", "external_directory"),
+          replied("per_3", "once"),
+        ])
+          yield* handleEvent(e)
+        const memory = yield* MemoryExporter
+        const decisions = (yield* memory.logs).filter((l) => l.attributes["event.name"] === "tool_decision").map((l) => l.attributes["tool_name"])
+        expect(decisions).toEqual(["Write", "Bash", "external_directory"])
+        const metrics = (yield* memory.metrics).flatMap((m) => m.scopeMetrics.flatMap((s) => s.metrics))
+        const edits = metrics
+          .filter((m) => m.descriptor.name === "claude_code.code_edit_tool.decision")
+          .flatMap((m) => m.dataPoints.map((p) => [p.attributes["tool_name"], p.attributes["language"]]))
+        expect(edits).toEqual([["Write", "TypeScript"]])
+      }),
+  )
+})
+
+describe("MCP tools, once opencode named its MCP servers", () => {
+  test("only a configured server's prefix makes an MCP tool; the longest wins", () => {
+    const servers = new Set(["github", "my_docs"])
+    expect(claudeCodeToolName("github_create_issue", servers)).toBe("mcp__github__create_issue")
+    expect(claudeCodeToolName("my_docs_search", servers)).toBe("mcp__my_docs__search")
+    // A custom tool file's export (`<file>_<export>`) is no MCP tool.
+    expect(claudeCodeToolName("deploy_staging", servers)).toBe("Deploy_staging")
+    expect(toolParameters("deploy_staging", {}, servers)).toEqual({})
+    expect(toolParameters("my_docs_search", {}, servers)).toEqual({ mcp_server_name: "my_docs", mcp_tool_name: "search" })
+  })
+})
+
+describe("what opencode says about itself (learnHost)", () => {
+  test("opencode's version from /global/health; its MCP servers as tool-id prefixes", async () => {
+    const client = {
+      _client: { get: async (o: { url: string }) => (o.url === "/global/health" ? { data: { healthy: true, version: "1.18.33" } } : {}) },
+      mcp: { status: async () => ({ data: { github: { status: "connected" }, "docs.site": { status: "failed" } } }) },
+    }
+    const host = learnHost(client, "1.0.0")
+    expect(await host.version).toBe("1.18.33")
+    await new Promise((r) => setTimeout(r, 0))
+    expect([...(host.mcpServers() ?? [])]).toEqual(["github", "docs_site"])
+  })
+  test("a failing, odd or missing answer leaves the fallback; settle() never waits", async () => {
+    expect(await learnHost({ _client: { get: async () => ({ data: { version: "not a version" } }) } }, "1.0.0").version).toBe("1.0.0")
+    expect(await learnHost({ _client: { get: async () => Promise.reject(new Error("down")) } }, "1.0.0").version).toBe("1.0.0")
+    expect(await learnHost(undefined, undefined).version).toBeUndefined()
+    const pending = learnHost({ _client: { get: () => new Promise(() => undefined) } }, "1.0.0")
+    pending.settle()
+    expect(await pending.version).toBe("1.0.0")
+    expect(pending.mcpServers()).toBeUndefined()
+  })
 })
