@@ -189,8 +189,24 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
     )
   }
 
-  /** One message when exports start failing and one when they recover: never one per export. */
+  /**
+   * One message when exports start failing and one when they recover: never one per export. A first failure
+   * waits (bounded) for the endpoint check at start, which on a loaded machine can answer after the first export:
+   * a mismatch is then named once as such, not as the transport's error.
+   */
   private noteHealth = (result: ExportResult) =>
+    Effect.suspend(() => {
+      const diagnosed = this.target.gate?.diagnosed
+      const firstFailure = result.code !== ExportResultCode.SUCCESS && this.healthy && this.target.gate?.mismatch === undefined
+      return firstFailure && diagnosed !== undefined
+        ? Effect.andThen(
+            Effect.promise(() => Promise.race([diagnosed, unrefDelay(DIAGNOSIS_WAIT_MS)])),
+            Effect.suspend(() => this.reportHealth(result)),
+          )
+        : this.reportHealth(result)
+    })
+
+  private reportHealth = (result: ExportResult) =>
     Effect.suspend(() => {
       const ok = result.code === ExportResultCode.SUCCESS
       // Once per signal: telemetry is known to arrive.
@@ -427,3 +443,13 @@ export const describeError = (error: unknown): string => {
   }
   return "unknown error"
 }
+
+/** The longest a first failure waits for the endpoint check before it is reported as it is. */
+const DIAGNOSIS_WAIT_MS = 5_000
+
+const unrefDelay = (ms: number) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    // Never keep opencode's process alive for our sake.
+    timer.unref?.()
+  })

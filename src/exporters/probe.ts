@@ -212,6 +212,12 @@ export interface Gate {
   readonly mismatch: Mismatch | undefined
   /** True when a connection to the endpoint is refused (nothing listens there): asked at shutdown, bounded. */
   readonly refusing?: (() => Promise<boolean>) | undefined
+  /**
+   * Resolves when the check at start has its answer, however long that took (it is bounded itself): a failure
+   * seen before it (a loaded machine) waits for it, so that a mismatch is still named as one, not as the
+   * transport's own error.
+   */
+  readonly diagnosed?: Promise<void> | undefined
 }
 
 /** How long the check at shutdown waits for a connection: a refusal answers at once, this bounds the rest. */
@@ -226,6 +232,7 @@ const VERIFIED_FOR_MS = 30_000
  */
 export class EndpointCheck implements Gate {
   readonly ready: Promise<void>
+  readonly diagnosed: Promise<void>
   private found: Mismatch | undefined
   private verifiedUntil = 0
 
@@ -238,6 +245,7 @@ export class EndpointCheck implements Gate {
       (mismatch) => (mismatch === undefined ? undefined : this.report(mismatch)),
       () => undefined,
     )
+    this.diagnosed = diagnosis
     this.ready = Promise.race([diagnosis, delay(timeoutMs)])
   }
 
