@@ -263,14 +263,18 @@ export const SPANS = {
   session: {
     name: "invoke_agent <agent>",
     kind: "INTERNAL",
-    attributes: ["session.id", "session.parent_id", "session.kind", "gen_ai.operation.name", "gen_ai.conversation.id"],
-    when: "from session.created to the session's end; a subagent's nests under the task tool call that spawned it",
-  },
-  interaction: {
-    name: "interaction",
-    kind: "INTERNAL",
-    attributes: ["session.id", "prompt.id"],
-    when: "one per user prompt (trace type session), from the prompt to the end of its turn; holds its LLM calls and tools",
+    attributes: [
+      "session.id",
+      "session.parent_id",
+      "session.kind",
+      "gen_ai.operation.name",
+      "gen_ai.conversation.id (the session id: links a session's turns)",
+      "gen_ai.agent.name",
+      "prompt.id",
+    ],
+    when:
+      "one per turn, the root of its trace: from the prompt to the session.idle that ends it (a subagent: from its session's start, " +
+      "nested under the task tool call that spawned it); no span outlives its turn, so a session open for days gives one complete trace per turn",
   },
   blocked: {
     name: "tool.blocked_on_user",
@@ -305,7 +309,7 @@ export const SPANS = {
       "message.id",
       "prompt.id",
     ],
-    when: "one per assistant message, under its prompt's interaction span (the session span for subagents)",
+    when: "one per assistant message, under its turn's span",
   },
   tool: {
     name: "execute_tool <tool>",

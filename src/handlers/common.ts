@@ -99,6 +99,48 @@ export const endSession = Effect.fnUntraced(function* (state: SessionState, now:
   }
   for (const open of [...state.toolSpans.values(), ...state.llmSpans.values()])
     open.span.setStatus({ code: SpanStatusCode.ERROR, message: "not finished when the session ended" })
-  state.span?.setStatus(state.errored ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.OK })
+  state.turn?.setStatus(state.errored ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.OK })
   endOpenSpans(state, Math.max(endTime, state.createdAt))
+})
+
+/**
+ * Starts a turn: the root of its trace (a subagent's under the `task` call that spawned it), named after the agent
+ * as the GenAI conventions name `invoke_agent` spans. A turn still open is ended first.
+ */
+export const startTurn = Effect.fnUntraced(function* (state: SessionState, at: number) {
+  if (state.turn !== undefined) yield* endTurn(state, at)
+  const instruments = yield* Instruments
+  state.errored = false
+  state.turn = yield* instruments.startSpan("session", state.agent === undefined ? "invoke_agent" : `invoke_agent ${state.agent}`, {
+    startTime: at,
+    parent: state.turnParent,
+    attributes: {
+      ...sessionAttributes(state),
+      ...(state.parentID === undefined ? {} : { "session.parent_id": state.parentID }),
+      "session.kind": state.parentID === undefined ? "main" : "subagent",
+      "gen_ai.operation.name": "invoke_agent",
+      "gen_ai.conversation.id": state.id,
+      ...(state.agent === undefined ? {} : { "gen_ai.agent.name": state.agent }),
+      ...(state.promptId === undefined ? {} : { "prompt.id": state.promptId }),
+    },
+  })
+})
+
+/** The open turn's span, starting one for work seen outside any prompt (a compaction, a plugin loaded mid-turn). */
+export const ensureTurn = Effect.fnUntraced(function* (state: SessionState, at: number) {
+  if (state.turn === undefined) yield* startTurn(state, at)
+  return state.turn
+})
+
+/**
+ * Ends the turn at its session.idle: whatever of it is still open (a call aborted without a final event) ends
+ * with it, marked unfinished, so the turn's trace is complete when it is sent.
+ */
+export const endTurn = Effect.fnUntraced(function* (state: SessionState, at: number) {
+  if (state.turn === undefined && state.toolSpans.size === 0 && state.llmSpans.size === 0 && state.blocked.size === 0) return
+  for (const open of [...state.toolSpans.values(), ...state.llmSpans.values()])
+    open.span.setStatus({ code: SpanStatusCode.ERROR, message: "not finished when the turn ended" })
+  for (const id of [...state.toolSpans.keys(), ...state.llmSpans.keys()]) state.cutShort.add(id)
+  state.turn?.setStatus(state.errored ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.OK })
+  endOpenSpans(state, at)
 })

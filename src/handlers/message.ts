@@ -9,7 +9,7 @@ import { Config } from "../services/Config.ts"
 import { Instruments } from "../services/Instruments.ts"
 import { CONTENT_LIMIT, truncateText } from "./content.ts"
 import type { SessionState } from "../services/SessionStore.ts"
-import { emitEvent, sessionAttributes, sessionState } from "./common.ts"
+import { emitEvent, ensureTurn, sessionAttributes, sessionState, startTurn } from "./common.ts"
 import { countActiveTime, errorAttributes } from "./session.ts"
 
 /** The `chat.message` hook: a prompt submitted by a person (or `opencode run`). A subagent's task prompt is not one. */
@@ -26,14 +26,10 @@ export const onChatMessage = Effect.fnUntraced(function* (
   // The prompt's own model: it arrives before the user message's message.updated.
   if (message.model !== undefined) state.model = { modelID: message.model.modelID, providerID: message.model.providerID }
   const config = yield* Config
-  const instruments = yield* Instruments
   state.promptId = crypto.randomUUID()
-  // Claude Code's trace shape: one `interaction` span per prompt, holding its LLM calls and tools.
-  state.interaction?.end()
-  state.interaction = yield* instruments.startSpan("session", "interaction", {
-    parent: state.span,
-    attributes: { ...sessionAttributes(state), "prompt.id": state.promptId },
-  })
+  if (message.agent !== undefined) state.agent = message.agent
+  // The prompt starts a turn: the root of one trace holding its LLM calls and tools.
+  yield* startTurn(state, Date.now())
   const text = parts.filter((p) => p.type === "text").map((p) => p.text ?? "")
   yield* emitEvent(state, "user_prompt", {
     prompt_length: text.reduce((n, t) => n + t.length, 0),
@@ -55,7 +51,10 @@ export const onUserMessage = Effect.fnUntraced(function* (info: UserMessage) {
   const state = yield* sessionState(info.sessionID)
   if (info.model !== undefined) state.model = { modelID: info.model.modelID, providerID: info.model.providerID }
   if (info.agent !== undefined) {
-    if (state.agent === undefined) state.span?.updateName(`invoke_agent ${info.agent}`)
+    if (state.agent === undefined) {
+      state.turn?.updateName(`invoke_agent ${info.agent}`)
+      state.turn?.setAttribute("gen_ai.agent.name", info.agent)
+    }
     state.agent = info.agent
   }
 })
@@ -64,9 +63,10 @@ export const onAssistantMessage = Effect.fnUntraced(function* (info: AssistantMe
   const state = yield* sessionState(info.sessionID)
   if (state.countedMessages.has(info.id)) return
   const finished = info.time.completed !== undefined || info.error !== undefined
-  const open = state.llmSpans.get(info.id) ?? (yield* startLlmSpan(state, info))
+  const open = state.llmSpans.get(info.id) ?? (state.cutShort.has(info.id) ? undefined : yield* startLlmSpan(state, info))
   if (!finished) return
   state.countedMessages.add(info.id)
+  state.cutShort.delete(info.id)
   state.llmSpans.delete(info.id)
   yield* countActiveTime(state, Date.now())
 
@@ -140,10 +140,11 @@ const optional = (key: string, value: string | undefined) => (value === undefine
 /** One CLIENT span per assistant message, under its prompt's interaction span. */
 const startLlmSpan = Effect.fnUntraced(function* (state: SessionState, info: AssistantMessage) {
   const instruments = yield* Instruments
+  const turn = yield* ensureTurn(state, info.time.created)
   const span = yield* instruments.startSpan("llm", `chat ${info.modelID}`, {
     kind: SpanKind.CLIENT,
     startTime: info.time.created,
-    parent: state.interaction ?? state.span,
+    parent: turn,
     attributes: {
       ...sessionAttributes(state),
       "gen_ai.operation.name": "chat",

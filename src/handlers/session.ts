@@ -8,7 +8,7 @@ import { Instruments } from "../services/Instruments.ts"
 import { newSessionState, SessionStore, type SessionState } from "../services/SessionStore.ts"
 import { startToolSpan } from "./tool.ts"
 import { boundedErrorMessage } from "./errors.ts"
-import { emitEvent, endSession, existingSession, sessionAttributes, sessionState, sessionTotals } from "./common.ts"
+import { emitEvent, endSession, endTurn, existingSession, sessionAttributes, sessionState, sessionTotals, startTurn } from "./common.ts"
 
 export const onSessionCreated = Effect.fnUntraced(function* (info: SessionInfo) {
   const store = yield* SessionStore
@@ -19,7 +19,6 @@ export const onSessionCreated = Effect.fnUntraced(function* (info: SessionInfo) 
   for (const old of evicted) yield* endSession(old, Date.now())
   // session.created can be re-sent; a session is counted once. A state made earlier from a stray event is
   // completed here instead.
-  if (!created && state.seenCreated && state.span !== undefined) return
   if (!created) {
     if (state.seenCreated) return
     state.seenCreated = true
@@ -28,29 +27,18 @@ export const onSessionCreated = Effect.fnUntraced(function* (info: SessionInfo) 
   }
 
   state.version = info.version
-  // A subagent's session nests under the parent's tool call that spawned it, and shares its prompt.
+  if (info.agent !== undefined) state.agent ??= info.agent
+  yield* instruments.count("session.count", 1, sessionAttributes(state))
+  yield* emitEvent(state, "session.created", info.parentID === undefined ? {} : { "session.parent_id": info.parentID }, info.time.created)
+  // A subagent's session runs one turn at once, nested under the parent's tool call that spawned it, and shares
+  // its prompt. A main session's turns start with its prompts.
   const parent = info.parentID === undefined ? undefined : yield* existingSession(info.parentID)
   if (parent !== undefined) {
     state.promptId = parent.promptId
     state.model = parent.model
+    state.turnParent = (yield* spawningToolSpan(parent, info.id, info.time.created)) ?? parent.turn
+    yield* startTurn(state, info.time.created)
   }
-  const parentSpan = parent === undefined ? undefined : (yield* spawningToolSpan(parent, info.id, info.time.created)) ?? parent.span
-
-  const attributes = { ...sessionAttributes(state), ...(info.parentID === undefined ? {} : { "session.parent_id": info.parentID }) }
-  yield* instruments.count("session.count", 1, sessionAttributes(state))
-  yield* emitEvent(state, "session.created", info.parentID === undefined ? {} : { "session.parent_id": info.parentID }, info.time.created)
-  // GenAI conventions: `invoke_agent {agent}`; a main session learns its agent from its first prompt.
-  state.span = yield* instruments.startSpan("session", info.agent === undefined ? "invoke_agent" : `invoke_agent ${info.agent}`, {
-    startTime: info.time.created,
-    parent: parentSpan,
-    attributes: {
-      ...attributes,
-      "session.kind": info.parentID === undefined ? "main" : "subagent",
-      "gen_ai.operation.name": "invoke_agent",
-      "gen_ai.conversation.id": info.id,
-      ...(info.agent === undefined ? {} : { "gen_ai.agent.name": info.agent }),
-    },
-  })
 })
 
 /**
@@ -101,8 +89,7 @@ export const onSessionIdle = Effect.fnUntraced(function* (sessionID: string) {
   state.lastIdleAt = now
   state.idleSinceBusy = true
   // The prompt's work is done.
-  state.interaction?.end(now)
-  state.interaction = undefined
+  yield* endTurn(state, now)
   yield* countActiveTime(state, now)
   state.busySince = undefined
   const totals = sessionTotals(state)
@@ -156,7 +143,7 @@ export const onSessionError = Effect.fnUntraced(function* (sessionID: string | u
   if (state.errorSinceBusy) return
   state.errorSinceBusy = true
   state.errored = true
-  state.span?.setStatus({ code: SpanStatusCode.ERROR, message: error?.name ?? "error" })
+  state.turn?.setStatus({ code: SpanStatusCode.ERROR, message: error?.name ?? "error" })
   yield* emitEvent(state, "session.error", errorAttributes(error))
 })
 

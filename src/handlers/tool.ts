@@ -15,7 +15,7 @@ import { Instruments } from "../services/Instruments.ts"
 import { boundedJson, CONTENT_LIMIT, toolParameters, truncateText } from "./content.ts"
 import { describeToolError, toolErrorText } from "./errors.ts"
 import type { SessionState } from "../services/SessionStore.ts"
-import { emitEvent, existingSession, sessionAttributes, sessionState } from "./common.ts"
+import { emitEvent, ensureTurn, existingSession, sessionAttributes, sessionState } from "./common.ts"
 
 const decodeOption = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
   const decode = Schema.decodeUnknownOption(schema)
@@ -44,10 +44,12 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
   const child = taskMetadata(s.metadata)
   if (part.tool === "task" && child !== undefined) state.childSessions.set(part.callID, child.sessionId)
 
-  const open = state.toolSpans.get(part.callID) ?? (yield* startToolSpan(state, part, s.time.start))
+  const open =
+    state.toolSpans.get(part.callID) ?? (state.cutShort.has(part.callID) ? undefined : yield* startToolSpan(state, part, s.time.start))
   if (s.status === "running") return
 
   state.finishedCalls.add(part.callID)
+  state.cutShort.delete(part.callID)
   state.toolSpans.delete(part.callID)
   const instruments = yield* Instruments
   const success = s.status === "completed"
@@ -127,7 +129,7 @@ export const startToolSpan = Effect.fnUntraced(function* (
   const span = yield* instruments.startSpan("tool", name, {
     startTime: start,
     // Under the LLM call that asked for it while that is open, else under the prompt, else the session.
-    parent: state.llmSpans.get(part.messageID)?.span ?? state.interaction ?? state.span,
+    parent: state.llmSpans.get(part.messageID)?.span ?? (yield* ensureTurn(state, start)),
     attributes: {
       ...sessionAttributes(state),
       "gen_ai.operation.name": "execute_tool",

@@ -29,10 +29,18 @@ export interface SessionState {
   seenCreated: boolean
   /** opencode's version, as the session reports it. */
   version: string | undefined
-  /** The session span, while open. */
-  span: Span | undefined
-  /** The span of the prompt being processed (Claude Code's `interaction`), while open. */
-  interaction: Span | undefined
+  /**
+   * The current turn's root span (`invoke_agent <agent>`), from its prompt (a subagent: its session's start) to its
+   * session.idle. No span outlives its turn: a session open for days gives one complete trace per turn.
+   */
+  turn: Span | undefined
+  /** A subagent session's turns nest under the parent's `task` tool call that spawned it. */
+  turnParent: Span | undefined
+  /**
+   * Assistant message ids and tool callIDs whose spans the end of their turn cut short (opencode may report an
+   * errored call after session.idle): their late completion is counted, but starts no span, and no new turn.
+   */
+  readonly cutShort: Set<string>
   /** Spans of permission waits (`tool.blocked_on_user`) by permission request id. */
   readonly blocked: Map<string, Span>
   /** Per-session counter for event.sequence on log events. */
@@ -77,7 +85,7 @@ export interface SessionState {
   idleSinceBusy: boolean
   /** True once a session.error was reported since the last busy status. */
   errorSinceBusy: boolean
-  /** Whether the session ended with an error (for the session span's status). */
+  /** Whether the current turn had an error (for its span's status). */
   errored: boolean
   /** Whether the session's end was recorded (duration, totals, span end). */
   ended: boolean
@@ -89,8 +97,9 @@ export const newSessionState = (id: string, init: { parentID?: string | undefine
   createdAt: init.createdAt,
   seenCreated: init.seenCreated,
   version: undefined,
-  span: undefined,
-  interaction: undefined,
+  turn: undefined,
+  turnParent: undefined,
+  cutShort: new Set(),
   blocked: new Map(),
   sequence: 0,
   promptId: undefined,
@@ -126,10 +135,8 @@ export const endOpenSpans = (state: SessionState, endTime?: number) => {
   state.toolSpans.clear()
   for (const open of state.llmSpans.values()) open.span.end(endTime)
   state.llmSpans.clear()
-  state.interaction?.end(endTime)
-  state.interaction = undefined
-  state.span?.end(endTime)
-  state.span = undefined
+  state.turn?.end(endTime)
+  state.turn = undefined
 }
 
 export interface Interface {

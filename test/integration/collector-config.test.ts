@@ -11,6 +11,7 @@ import { OpenTelemetryPlugin } from "../../src/plugin.ts"
 import { REPO_ROOT } from "../support/opencode.ts"
 import { startReceiver, type Protocol } from "../support/otlp-receiver.ts"
 import { captureClient } from "../lib/telemetry.ts"
+import { turnEvents } from "../lib/turn.ts"
 
 const text = readFileSync(join(REPO_ROOT, "docs", "collector.yaml"), "utf8")
 const config = Bun.YAML.parse(text) as {
@@ -64,8 +65,7 @@ describe("the plugin, configured as the file says, reaches the collector's recei
       // Plugin options may be written with the variable names: the documented settings exactly, environment aside.
       const hooks = await OpenTelemetryPlugin({ client, directory: process.cwd(), worktree: process.cwd() }, documented)
       const now = Date.now()
-      await hooks.event!({ event: { type: "session.created", properties: { sessionID: "ses_collector", info: { id: "ses_collector", title: "t", time: { created: now, updated: now } } } } })
-      await hooks.event!({ event: { type: "session.idle", properties: { sessionID: "ses_collector" } } })
+      for (const event of turnEvents("ses_collector", now)) await hooks.event!({ event })
       await hooks.dispose!()
       expect(receiver.metrics().find((m) => m.name === "opencode.session.count")?.value).toBe(1)
       expect(receiver.logs().map((l) => l.attributes["event.name"])).toContain("session.created")

@@ -7,6 +7,7 @@ import { expect, test } from "bun:test"
 import { OpenTelemetryPlugin } from "../../src/plugin.ts"
 import { freePort } from "../lib/net.ts"
 import { captureClient } from "../lib/telemetry.ts"
+import { turnEvents } from "../lib/turn.ts"
 
 const BUDGET_MS = 3_000
 
@@ -18,8 +19,7 @@ test.each(["grpc", "http/protobuf", "http/json"] as const)("%s: dispose with a r
     { enabled: true, endpoint: `http://127.0.0.1:${port}`, protocol, shutdownTimeout: BUDGET_MS },
   )
   const now = Date.now()
-  await hooks.event!({ event: { type: "session.created", properties: { sessionID: "ses_exit", info: { id: "ses_exit", title: "t", time: { created: now, updated: now } } } } })
-  await hooks.event!({ event: { type: "session.idle", properties: { sessionID: "ses_exit" } } })
+  for (const event of turnEvents("ses_exit", now)) await hooks.event!({ event })
   // The turn's flush (1 s after the turn) has started its attempts; exit comes while they are in flight.
   await Bun.sleep(1_300)
   const started = performance.now()

@@ -10,11 +10,9 @@ import { Exporter } from "../../src/services/Exporter.ts"
 import { PACKAGE_VERSION } from "../../src/version.ts"
 import { startReceiver, type Protocol, type Receiver } from "../support/otlp-receiver.ts"
 import { captureClient, liveLayer, runScoped } from "../lib/telemetry.ts"
+import { turnEvents } from "../lib/turn.ts"
 
-const sessionEvents = (id: string) => [
-  { type: "session.created", properties: { sessionID: id, info: { id, title: "t", time: { created: Date.now() - 1000, updated: Date.now() } } } },
-  { type: "session.idle", properties: { sessionID: id } },
-]
+const sessionEvents = (id: string) => turnEvents(id)
 
 let receiver: Receiver | undefined
 afterEach(async () => {
@@ -89,7 +87,7 @@ describe.each(["grpc", "http/protobuf", "http/json"] as Array<Protocol>)("OTLP %
   })
 })
 
-test("OPENCODE_TRACEPARENT parents the session span under the caller's trace", async () => {
+test("OPENCODE_TRACEPARENT parents each turn's span under the caller's trace", async () => {
   receiver = await startReceiver({ protocol: "http/protobuf" })
   const { client } = captureClient()
   const layer = liveLayer(
@@ -107,9 +105,11 @@ test("OPENCODE_TRACEPARENT parents the session span under the caller's trace", a
     }),
   )
   await receiver.waitFor((x) => x.spans().length > 0)
-  const span = receiver.spans()[0]!
+  // Each turn's root nests under the caller's span; everything of the turn is in the caller's trace.
+  const span = receiver.spans().find((s) => s.name.startsWith("invoke_agent"))!
   expect(span.traceId).toBe("4bf92f3577b34da6a3ce929d0e0e4736")
   expect(span.parentSpanId).toBe("00f067aa0ba902b7")
+  expect(receiver.spans().every((s) => s.traceId === "4bf92f3577b34da6a3ce929d0e0e4736")).toBe(true)
 })
 
 test("per-signal endpoints, protocols and headers (OTEL_EXPORTER_OTLP_<SIGNAL>_*) send each signal its own way", async () => {

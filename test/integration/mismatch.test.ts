@@ -22,6 +22,7 @@ import { opencodeBin, REPO_ROOT } from "../support/opencode.ts"
 import { startReceiver, type Protocol, type Receiver } from "../support/otlp-receiver.ts"
 import { freePort } from "../lib/net.ts"
 import { captureClient, liveLayer, runScoped, type CapturedLog } from "../lib/telemetry.ts"
+import { turnEvents } from "../lib/turn.ts"
 
 const PREFIX = "opencode-plugin-opentelemetry: "
 const tlsDir = join(import.meta.dir, "..", "support", "tls")
@@ -105,7 +106,7 @@ const runLive = async (settings: Record<string, string>) => {
   await runScoped(
     liveLayer({ OPENCODE_OTLP_SHUTDOWN_TIMEOUT: "1500", ...settings }, client),
     Effect.gen(function* () {
-      yield* handleEvent({ type: "session.created", properties: { info: { id: "ses_mismatch", time: { created: Date.now() } } } })
+      for (const event of turnEvents("ses_mismatch")) yield* handleEvent(event)
       // Past the check at start, so that the order of the lines is the one opencode shows.
       yield* Effect.sleep("300 millis")
     }),

@@ -11,6 +11,7 @@ import { sendsCredentialsInClear } from "../../src/services/Exporter.ts"
 import * as pluginModule from "../../src/plugin.ts"
 import { startReceiver, type Receiver } from "../support/otlp-receiver.ts"
 import { captureClient } from "../lib/telemetry.ts"
+import { turnEvents } from "../lib/turn.ts"
 
 const input = (client: ReturnType<typeof captureClient>["client"]) => ({
   client,
@@ -126,8 +127,7 @@ test("service.version is the version opencode reports (GET /global/health), on e
     endpoint: receiver.url,
     protocol: "http/protobuf",
   })
-  await hooks.event!({ event: created("ses_version") })
-  await hooks.event!({ event: { type: "session.idle", properties: { sessionID: "ses_version" } } })
+  for (const event of turnEvents("ses_version")) await hooks.event!({ event })
   await hooks.dispose!()
   const resources = [...receiver.metrics(), ...receiver.logs(), ...receiver.spans()].map((r) => r.resource)
   expect(resources.length).toBeGreaterThan(2)
@@ -230,8 +230,7 @@ test("the console exporter writes to opencode's log, never to the terminal", asy
     logsExporter: "console",
     tracesExporter: "console",
   })
-  await hooks.event!({ event: created("ses_console") })
-  await hooks.event!({ event: { type: "session.idle", properties: { sessionID: "ses_console" } } })
+  for (const event of turnEvents("ses_console")) await hooks.event!({ event })
   await hooks.dispose!()
   const lines = logs.map((l) => l.message)
   expect(lines.some((l) => l.includes("telemetry: event session.created") && l.includes("session.id=ses_console"))).toBe(true)

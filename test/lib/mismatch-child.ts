@@ -9,6 +9,7 @@ import { createServer } from "node:http"
 import { Effect } from "effect"
 import { handleEvent } from "../../src/handlers/index.ts"
 import { captureClient, liveLayer, runScoped } from "./telemetry.ts"
+import { turnEvents } from "./turn.ts"
 
 const options = JSON.parse(process.env["MISMATCH_CHILD"] ?? "{}") as {
   readonly settings: Record<string, string>
@@ -24,7 +25,7 @@ const { client, logs } = captureClient()
 await runScoped(
   liveLayer(options.settings, client),
   Effect.gen(function* () {
-    yield* handleEvent({ type: "session.created", properties: { info: { id: "ses_child", time: { created: Date.now() } } } })
+    for (const event of turnEvents("ses_child")) yield* handleEvent(event)
     if (options.http1Port !== undefined) {
       yield* Effect.sleep(options.http1AfterMs ?? 0)
       yield* Effect.promise(() => new Promise<void>((resolve) => server.listen(options.http1Port, "127.0.0.1", resolve)))

@@ -4,7 +4,7 @@
  */
 import { expect, test } from "bun:test"
 import { ConfigProvider, Effect, Layer } from "effect"
-import { endAllSessions, Exporter, handleEvent, Instruments, Telemetry } from "../../src/index.ts"
+import { endAllSessions, Exporter, handleChatMessage, handleEvent, Instruments, Telemetry } from "../../src/index.ts"
 import { startReceiver } from "../support/otlp-receiver.ts"
 
 test("embedding: the live layer from a ConfigProvider, driven by your own events", async () => {
@@ -48,9 +48,10 @@ test("embedding: the test layer with in-memory exporters", async () => {
   expect(names).toEqual(["session.created"])
 })
 
-test("embedding: a session's span reaches the in-memory exporter when the session ends (endAllSessions)", async () => {
+test("embedding: a turn still open reaches the in-memory exporter when the session ends (endAllSessions)", async () => {
   const program = Effect.gen(function* () {
     yield* handleEvent({ type: "session.created", properties: { info: { id: "ses_open", time: { created: Date.now() } } } })
+    yield* handleChatMessage({ sessionID: "ses_open" }, { message: {}, parts: [{ type: "text", text: "hi" }] })
     const memory = yield* Exporter.MemoryExporter
     const before = (yield* memory.spans).map((s) => s.name)
     yield* endAllSessions()

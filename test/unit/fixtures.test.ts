@@ -114,10 +114,26 @@ describe.each(SCENARIOS)("recorded scenario %s", (name) => {
     expect(total(r, prefix("lines_of_code.count"), { type: "removed" })).toBe(lines.removed)
   })
 
-  test("every span has its parent and an end; one session span per session this process saw created", async () => {
+  test("every span has its parent and an end; one turn (invoke_agent) per prompt and per subagent session, each its trace's root", async () => {
     const r = await received
     expect(spanTreeProblems(r.spans)).toEqual([])
-    expect(r.spans.filter((s) => s.name.startsWith("invoke_agent"))).toHaveLength(total(r, prefix("session.count")))
+    const turns = r.spans.filter((s) => s.name.startsWith("invoke_agent"))
+    const subagents = eventsNamed(r.logs, "session.created").filter((l) => l.attributes["session.parent_id"] !== undefined)
+    expect(turns).toHaveLength(eventsNamed(r.logs, "user_prompt").length + subagents.length)
+    // A main session's turn is a root; a subagent's nests under the task call that spawned it.
+    const byId = new Map(r.spans.map((s) => [s.spanContext().spanId, s]))
+    for (const turn of turns) {
+      const parent = turn.parentSpanContext === undefined ? undefined : byId.get(turn.parentSpanContext.spanId)
+      expect([turn.attributes["session.kind"], parent?.name]).toEqual(
+        turn.attributes["session.kind"] === "subagent" ? ["subagent", "execute_tool task"] : ["main", undefined],
+      )
+    }
+    // Every other span lies within a turn.
+    const rootOf = (s: (typeof r.spans)[number]): (typeof r.spans)[number] => {
+      const parent = s.parentSpanContext === undefined ? undefined : byId.get(s.parentSpanContext.spanId)
+      return parent === undefined ? s : rootOf(parent)
+    }
+    for (const s of r.spans) expect([s.name, rootOf(s).name.startsWith("invoke_agent")]).toEqual([s.name, true])
     const toolSpans = r.spans.filter((s) => s.name.startsWith("execute_tool "))
     expect(new Set(toolSpans.map((s) => s.attributes["gen_ai.tool.call.id"])).size).toBe(toolSpans.length)
     expect(toolSpans).toHaveLength(truthToolCalls(fixture).length)
@@ -278,13 +294,13 @@ describe("switches stop only what they name", () => {
 })
 
 describe("Claude Code's trace shape", () => {
-  test("one interaction per prompt, holding its LLM calls; a permission wait under the tool", async () => {
+  test("one turn per prompt, holding its LLM calls; a permission wait under the tool", async () => {
     const r = await receive(loadFixture("permission-once"))
     const byId = new Map(r.spans.map((s) => [s.spanContext().spanId, s]))
-    const interactions = r.spans.filter((s) => s.name === "interaction")
-    expect(interactions).toHaveLength(1)
+    const turns = r.spans.filter((s) => s.name.startsWith("invoke_agent"))
+    expect(turns).toHaveLength(1)
     for (const chat of r.spans.filter((s) => s.name.startsWith("chat ")))
-      expect(byId.get(chat.parentSpanContext!.spanId)!.name).toBe("interaction")
+      expect(byId.get(chat.parentSpanContext!.spanId)!.name).toBe(turns[0]!.name)
     const blocked = r.spans.filter((s) => s.name === "tool.blocked_on_user")
     expect(blocked).toHaveLength(1)
     expect(byId.get(blocked[0]!.parentSpanContext!.spanId)!.name).toBe("execute_tool bash")
@@ -323,8 +339,10 @@ describe("Claude Code's trace shape", () => {
     expect(total(r, "claude_code.token.usage")).toBeGreaterThan(0)
   })
 
-  test("continue: one interaction per prompt, in each process", async () => {
+  test("continue: one turn per prompt, in each process, each a root", async () => {
     const r = await receive(loadFixture("continue"))
-    expect(r.spans.filter((s) => s.name === "interaction")).toHaveLength(2)
+    const turns = r.spans.filter((s) => s.name.startsWith("invoke_agent"))
+    expect(turns).toHaveLength(2)
+    expect(turns.every((t) => t.parentSpanContext === undefined)).toBe(true)
   })
 })

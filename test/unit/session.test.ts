@@ -21,23 +21,34 @@ const sumOf = (metrics: ReadonlyArray<ResourceMetrics>, name: string, type?: str
 describe("session lifecycle", () => {
   const it = effectTest(Telemetry.layerTest())
 
-  it("session.created counts once, emits the event and opens a session span", () =>
+  it("session.created counts once and emits the event; each prompt's turn is one span, ended by its session.idle", () =>
     Effect.gen(function* () {
       yield* handleEvent(created("ses_1"))
       yield* handleEvent(created("ses_1")) // re-sent: not counted again
-      yield* handleEvent({ type: "session.idle", properties: { sessionID: "ses_1" } })
-      // The session span stays open across turns; it ends with the session (here: shutdown).
       const memory = yield* MemoryExporter
-      expect(yield* memory.spans).toHaveLength(0)
-      yield* endAllSessions()
+      // No span outlives its turn: nothing is open between turns, so nothing waits for the session's end.
+      for (const turn of [1, 2]) {
+        yield* handleChatMessage({ sessionID: "ses_1" }, { message: { agent: "build" }, parts: [{ type: "text", text: `turn ${turn}` }] })
+        yield* handleEvent({ type: "session.status", properties: { sessionID: "ses_1", status: { type: "busy" } } })
+        yield* handleEvent({ type: "session.idle", properties: { sessionID: "ses_1" } })
+        expect((yield* memory.spans).map((s) => s.name)).toEqual(Array(turn).fill("invoke_agent build"))
+      }
       expect(sumOf(yield* memory.metrics, "opencode.session.count")).toBe(1)
       const logs = yield* memory.logs
-      expect(logs.map((l) => l.attributes["event.name"])).toEqual(["session.created", "session.idle"])
+      expect(logs.map((l) => l.attributes["event.name"])).toEqual(["session.created", "user_prompt", "session.idle", "user_prompt", "session.idle"])
       expect(logs[0]!.attributes["session.id"]).toBe("ses_1")
       expect(logs[0]!.attributes["event.sequence"]).toBe(1)
       const spans = yield* memory.spans
-      expect(spans.map((s) => s.name)).toEqual(["invoke_agent"])
-      expect(spans[0]!.attributes["session.id"]).toBe("ses_1")
+      expect(spans.map((s) => [s.attributes["session.id"], s.attributes["gen_ai.conversation.id"], s.attributes["gen_ai.agent.name"]])).toEqual([
+        ["ses_1", "ses_1", "build"],
+        ["ses_1", "ses_1", "build"],
+      ])
+      // Each turn carries its prompt's id, as its events do.
+      const promptIds = logs.filter((l) => l.attributes["event.name"] === "user_prompt").map((l) => String(l.attributes["prompt.id"]))
+      expect(spans.map((s) => String(s.attributes["prompt.id"]))).toEqual(promptIds)
+      expect(spans.every((s) => s.parentSpanContext === undefined)).toBe(true)
+      yield* endAllSessions()
+      expect(yield* memory.spans).toHaveLength(2)
     }),
   )
 
@@ -65,6 +76,7 @@ describe("settings reach the instruments", () => {
   it("prefix, metric-only and span-only attributes, exclusions and disabled logs", () =>
     Effect.gen(function* () {
       yield* handleEvent(created("ses_2"))
+      yield* handleChatMessage({ sessionID: "ses_2" }, { message: {}, parts: [{ type: "text", text: "hi" }] })
       yield* handleEvent({ type: "session.deleted", properties: { sessionID: "ses_2", info: created("ses_2").properties.info } })
       const memory = yield* MemoryExporter
       const metrics = yield* memory.metrics
@@ -246,6 +258,7 @@ describe("app.version (OTEL_METRICS_INCLUDE_VERSION)", () => {
   })
   const attributesSeen = Effect.gen(function* () {
     yield* handleEvent(withVersion("ses_v"))
+    yield* handleChatMessage({ sessionID: "ses_v" }, { message: {}, parts: [{ type: "text", text: "hi" }] })
     yield* endAllSessions()
     const memory = yield* MemoryExporter
     const metrics = (yield* memory.metrics).at(-1)!.scopeMetrics.flatMap((s) => s.metrics)
