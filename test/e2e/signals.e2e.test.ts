@@ -227,13 +227,24 @@ describe.each(PROTOCOLS)("%s", (protocol) => {
     )
 
     test(
-      "spans: a whole tree; one session span per session, one tool span per call, one chat span per LLM call",
+      "spans: one trace per turn, rooted at its invoke_agent span; one tool span per call, one chat span per LLM call",
       async () => {
         const o = await get()
         const spans = allSpans(o.segments)
         expect(spanTreeProblems(spans)).toEqual([])
         const sessionSpans = spans.filter((s) => s.name.startsWith("invoke_agent"))
-        expect(sessionSpans.map((s) => String(s.attributes["session.id"])).sort()).toEqual([...o.result.sessionIDs].sort())
+        expect([...new Set(sessionSpans.map((s) => String(s.attributes["session.id"])))].sort()).toEqual([...o.result.sessionIDs].sort())
+        const prompts = eventsNamed(o.segments, "user_prompt").length
+        const subagents = eventsNamed(o.segments, "session.created").filter((l) => l.attributes["session.parent_id"] !== undefined).length
+        expect(sessionSpans).toHaveLength(prompts + subagents)
+        // A main session's turn is its trace's root; every span lies within a turn.
+        const byId = new Map(spans.map((s) => [`${s.traceId}/${s.spanId}`, s]))
+        const rootOf = (s: (typeof spans)[number]): (typeof spans)[number] => {
+          const parent = s.parentSpanId === "" ? undefined : byId.get(`${s.traceId}/${s.parentSpanId}`)
+          return parent === undefined ? s : rootOf(parent)
+        }
+        for (const s of spans) expect([s.name, rootOf(s).name.startsWith("invoke_agent")]).toEqual([s.name, true])
+        for (const turn of sessionSpans.filter((s) => s.attributes["session.kind"] === "main")) expect(turn.parentSpanId).toBe("")
 
         const calls = truthToolCalls(o.truth)
         const toolSpans = spans.filter((s) => s.name.startsWith("execute_tool "))
