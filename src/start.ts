@@ -133,7 +133,8 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
   let disposed = false
   let lastSweep = Date.now()
   // End of a turn: send what it produced soon, not at the next interval, so a SIGTERM (which ends opencode
-  // without dispose) loses little. Not queued: a slow collector must not delay the next hook.
+  // without dispose) loses little. Likewise when a turn stops to ask a person (who may never answer): what it did
+  // so far goes out. Not queued: a slow collector must not delay the next hook.
   let turnFlush: ReturnType<typeof setTimeout> | undefined
   const scheduleTurnFlush = () => {
     if (turnFlush !== undefined) return
@@ -153,7 +154,7 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
         const type = readType(event)
         if (type === undefined) return
         queue({ event })
-        if (type === "session.idle") scheduleTurnFlush()
+        if (type === "session.idle" || type === "permission.asked") scheduleTurnFlush()
         if (Date.now() - lastSweep > SWEEP_EVERY_MS) {
           lastSweep = Date.now()
           void submit(sweepSessions(SESSION_IDLE_RELEASE_MS), "session sweep")

@@ -107,11 +107,12 @@ export const endSession = Effect.fnUntraced(function* (state: SessionState, now:
  * Starts a turn: the root of its trace (a subagent's under the `task` call that spawned it), named after the agent
  * as the GenAI conventions name `invoke_agent` spans. A turn still open is ended first.
  */
-export const startTurn = Effect.fnUntraced(function* (state: SessionState, at: number) {
+export const startTurn = Effect.fnUntraced(function* (state: SessionState, at: number, agent = state.agent) {
   if (state.turn !== undefined) yield* endTurn(state, at)
+  cutLeftovers(state, at)
   const instruments = yield* Instruments
   state.errored = false
-  state.turn = yield* instruments.startSpan("session", state.agent === undefined ? "invoke_agent" : `invoke_agent ${state.agent}`, {
+  state.turn = yield* instruments.startSpan("session", agent === undefined ? "invoke_agent" : `invoke_agent ${agent}`, {
     startTime: at,
     parent: state.turnParent,
     attributes: {
@@ -120,27 +121,44 @@ export const startTurn = Effect.fnUntraced(function* (state: SessionState, at: n
       "session.kind": state.parentID === undefined ? "main" : "subagent",
       "gen_ai.operation.name": "invoke_agent",
       "gen_ai.conversation.id": state.id,
-      ...(state.agent === undefined ? {} : { "gen_ai.agent.name": state.agent }),
+      ...(agent === undefined ? {} : { "gen_ai.agent.name": agent }),
       ...(state.promptId === undefined ? {} : { "prompt.id": state.promptId }),
     },
   })
 })
 
-/** The open turn's span, starting one for work seen outside any prompt (a compaction, a plugin loaded mid-turn). */
-export const ensureTurn = Effect.fnUntraced(function* (state: SessionState, at: number) {
-  if (state.turn === undefined) yield* startTurn(state, at)
+/**
+ * The open turn's span, starting one for work seen outside any prompt (a compaction, a plugin loaded mid-turn),
+ * named after that work's agent. Such a turn belongs to no prompt: it carries no prompt.id.
+ */
+export const ensureTurn = Effect.fnUntraced(function* (state: SessionState, at: number, agent?: string) {
+  if (state.turn === undefined) {
+    if (state.parentID === undefined) state.promptId = undefined
+    yield* startTurn(state, at, agent ?? state.agent)
+  }
   return state.turn
 })
 
 /**
- * Ends the turn at its session.idle: whatever of it is still open (a call aborted without a final event) ends
- * with it, marked unfinished, so the turn's trace is complete when it is sent.
+ * Ends the turn at its session.idle. A call opencode reports finished just after the idle (an aborted tool, an
+ * errored LLM call) keeps its span open until then, under the ended turn; whatever is still open when the next
+ * turn starts, or the session ends, is ended then, marked unfinished.
  */
 export const endTurn = Effect.fnUntraced(function* (state: SessionState, at: number) {
-  if (state.turn === undefined && state.toolSpans.size === 0 && state.llmSpans.size === 0 && state.blocked.size === 0) return
+  if (state.turn === undefined) return
+  state.turn.setStatus(state.errored ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.OK })
+  state.turn.end(at)
+  state.turn = undefined
+})
+
+/** Spans of an earlier turn still open when a new one starts: ended, marked unfinished; their late reports start nothing. */
+const cutLeftovers = (state: SessionState, at: number) => {
+  if (state.toolSpans.size === 0 && state.llmSpans.size === 0 && state.blocked.size === 0) return
   for (const open of [...state.toolSpans.values(), ...state.llmSpans.values()])
     open.span.setStatus({ code: SpanStatusCode.ERROR, message: "not finished when the turn ended" })
   for (const id of [...state.toolSpans.keys(), ...state.llmSpans.keys()]) state.cutShort.add(id)
-  state.turn?.setStatus(state.errored ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.OK })
+  const turn = state.turn
+  state.turn = undefined
   endOpenSpans(state, at)
-})
+  state.turn = turn
+}

@@ -140,7 +140,7 @@ const optional = (key: string, value: string | undefined) => (value === undefine
 /** One CLIENT span per assistant message, under its prompt's interaction span. */
 const startLlmSpan = Effect.fnUntraced(function* (state: SessionState, info: AssistantMessage) {
   const instruments = yield* Instruments
-  const turn = yield* ensureTurn(state, info.time.created)
+  const turn = yield* ensureTurn(state, info.time.created, info.agent)
   const span = yield* instruments.startSpan("llm", `chat ${info.modelID}`, {
     kind: SpanKind.CLIENT,
     startTime: info.time.created,

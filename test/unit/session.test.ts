@@ -278,3 +278,66 @@ describe("app.version (OTEL_METRICS_INCLUDE_VERSION)", () => {
     }),
   )
 })
+
+describe("turns", () => {
+  const it = effectTest(Telemetry.layerTest())
+  const assistant = (id: string, sessionID: string, extra: Record<string, unknown>) => ({
+    type: "message.updated",
+    properties: {
+      info: {
+        id,
+        sessionID,
+        role: "assistant",
+        modelID: "m",
+        providerID: "fake",
+        cost: 0.001,
+        tokens: { input: 10, output: 2, reasoning: 0, cache: { read: 0, write: 0 } },
+        time: { created: 1_700_000_000_100 },
+        ...extra,
+      },
+    },
+  })
+  const bash = (sessionID: string, state: Record<string, unknown>) => ({
+    type: "message.part.updated",
+    properties: { part: { id: "prt_a", sessionID, messageID: "msg_a", type: "tool", callID: "call_a", tool: "bash", state } },
+  })
+
+  it("a call reported finished just after its turn's idle (an abort) ends its own span, with its own status; no new turn", () =>
+    Effect.gen(function* () {
+      yield* handleEvent(created("ses_a"))
+      yield* handleChatMessage({ sessionID: "ses_a" }, { message: {}, parts: [{ type: "text", text: "run it" }] })
+      yield* handleEvent(assistant("msg_a", "ses_a", {}))
+      yield* handleEvent(bash("ses_a", { status: "running", input: { command: "sleep 5" }, time: { start: 1 } }))
+      yield* handleEvent({ type: "session.idle", properties: { sessionID: "ses_a" } })
+      yield* handleEvent(bash("ses_a", { status: "completed", input: { command: "sleep 5" }, output: "aborted", metadata: { exit: null }, time: { start: 1, end: 2 } }))
+      yield* handleEvent(assistant("msg_a", "ses_a", { error: { name: "MessageAbortedError", data: {} }, time: { created: 1_700_000_000_100, completed: 1_700_000_000_200 } }))
+      const memory = yield* MemoryExporter
+      const spans = yield* memory.spans
+      expect(spans.filter((s) => s.name.startsWith("invoke_agent"))).toHaveLength(1)
+      const tool = spans.find((s) => s.name === "execute_tool bash")!
+      // opencode recorded the call completed: its span says so, as its tool_result does.
+      expect(tool.status.code).not.toBe(2)
+      expect(spans.some((s) => s.name === "tool.execution")).toBe(true)
+      expect(spans.find((s) => s.name === "chat m")!.status.message).toBe("MessageAbortedError")
+    }),
+  )
+
+  it("work outside any prompt (a compaction) is a turn of its own, named after its agent, with no prompt's id", () =>
+    Effect.gen(function* () {
+      yield* handleEvent(created("ses_c"))
+      yield* handleChatMessage({ sessionID: "ses_c" }, { message: { agent: "build" }, parts: [{ type: "text", text: "hi" }] })
+      yield* handleEvent({ type: "session.idle", properties: { sessionID: "ses_c" } })
+      yield* handleEvent({ type: "session.status", properties: { sessionID: "ses_c", status: { type: "busy" } } })
+      yield* handleEvent(assistant("msg_c", "ses_c", { agent: "compaction", mode: "compaction", time: { created: 1_700_000_000_300, completed: 1_700_000_000_400 } }))
+      yield* handleEvent({ type: "session.idle", properties: { sessionID: "ses_c" } })
+      const memory = yield* MemoryExporter
+      const turns = (yield* memory.spans).filter((s) => s.name.startsWith("invoke_agent"))
+      expect(turns.map((t) => [t.name, typeof t.attributes["prompt.id"]])).toEqual([
+        ["invoke_agent build", "string"],
+        ["invoke_agent compaction", "undefined"],
+      ])
+      const request = (yield* memory.logs).find((l) => l.attributes["event.name"] === "api_request")!
+      expect(request.attributes["prompt.id"]).toBeUndefined()
+    }),
+  )
+})
