@@ -15,7 +15,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { instantiate, loadRecordings, neverIdle, type HookCall } from "./lib/streams.ts"
+import { instantiate, loadRecordings, neverIdle, turnsIn, type HookCall } from "./lib/streams.ts"
 
 export interface ReplayOptions {
   readonly plugin: "plugin" | "noop"
@@ -47,6 +47,8 @@ export interface ReplayResult {
   readonly plugin: "plugin" | "noop"
   readonly sessions: number
   readonly opencodeSessions: number
+  /** Turns replayed (prompts and subagent sessions): one trace, rooted at an invoke_agent span, each. */
+  readonly opencodeTurns: number
   readonly calls: number
   readonly events: number
   readonly init: {
@@ -194,6 +196,7 @@ export const replay = async (options: ReplayOptions): Promise<ReplayResult> => {
   let started = 0
   let finished = 0
   let opencodeSessions = 0
+  let opencodeTurns = 0
   let calls = 0
   let events = 0
   let sliceCalls = 0
@@ -206,8 +209,10 @@ export const replay = async (options: ReplayOptions): Promise<ReplayResult> => {
     if (started >= options.sessions) return
     const recording = recordings[started % recordings.length]!
     const sessionCalls = instantiate(recording, started)
-    open.push({ calls: options.neverIdle ? neverIdle(sessionCalls) : sessionCalls, next: 0 })
+    const replayed = options.neverIdle ? neverIdle(sessionCalls) : sessionCalls
+    open.push({ calls: replayed, next: 0 })
     opencodeSessions += recording.sessions
+    opencodeTurns += options.neverIdle ? turnsIn(replayed) : recording.turns
     started++
   }
   while (open.length < options.concurrency && started < options.sessions) openNext()
@@ -284,6 +289,7 @@ export const replay = async (options: ReplayOptions): Promise<ReplayResult> => {
     plugin: options.plugin,
     sessions: finished,
     opencodeSessions,
+    opencodeTurns,
     calls,
     events,
     init: {

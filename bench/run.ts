@@ -153,9 +153,9 @@ const summarize = (rounds: Rounds) => ({
 })
 type Summary = ReturnType<typeof summarize>
 
-/** Everything sent arrived: one session.count and one session span per opencode session. */
+/** Everything sent arrived: one session.count per opencode session, one turn (invoke_agent) span per turn. */
 const delivered = (m: Measurement) =>
-  m.sink.sessionCount === m.replay.opencodeSessions && m.sink.sessionSpans === m.replay.opencodeSessions && m.sink.undecodable === 0
+  m.sink.sessionCount === m.replay.opencodeSessions && m.sink.sessionSpans === m.replay.opencodeTurns && m.sink.undecodable === 0
 
 // ---- the run --------------------------------------------------------------------------------------------------
 

@@ -32,6 +32,8 @@ export interface Recording {
   readonly name: string
   /** opencode sessions in one replay (a subagent recording has two). */
   readonly sessions: number
+  /** Turns in one replay, one trace each: its prompts and its subagent sessions. */
+  readonly turns: number
   readonly calls: number
   /** The calls as JSON with every id followed by MARK. */
   readonly template: string
@@ -61,8 +63,23 @@ export const loadRecordings = (): ReadonlyArray<Recording> =>
         )
       const template = JSON.stringify(calls).replace(ID, `$1${MARK}`)
       if (template.includes(`${MARK}${MARK}`)) throw new Error(`${name}: an id was marked twice`)
-      return { name, sessions, calls: calls.length, template }
+      return { name, sessions, turns: turnsIn(calls), calls: calls.length, template }
     })
+
+/**
+ * Turns in a stream of calls: its subagent sessions (each runs one turn) and the prompts (`chat.message`) of its
+ * other sessions (a subagent's task prompt also passes through `chat.message`, and starts no turn of its own).
+ */
+export const turnsIn = (calls: ReadonlyArray<HookCall>): number => {
+  const subagents = new Set<string>()
+  for (const c of calls) {
+    const info = (c.input as { type?: string; properties?: { info?: { id?: string; parentID?: string } } }).properties?.info
+    if (c.hook === "event" && (c.input as { type?: string }).type === "session.created" && info?.parentID !== undefined && info.id !== undefined)
+      subagents.add(info.id)
+  }
+  const prompts = calls.filter((c) => c.hook === "chat.message" && !subagents.has(String((c.input as { sessionID?: string }).sessionID))).length
+  return subagents.size + prompts
+}
 
 /** The i-th replay of a recording: fresh objects whose ids no other replay uses. */
 export const instantiate = (recording: Recording, i: number): ReadonlyArray<HookCall> =>
