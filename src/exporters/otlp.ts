@@ -19,7 +19,7 @@ import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base"
 import { Context, Data, Duration, Effect, Fiber, Schedule, Semaphore } from "effect"
 import type { Protocol, Signal } from "../services/Config.ts"
 import type { ProtocolExporters } from "./protocols/types.ts"
-import { MISMATCH_SUMMARY, type Gate } from "./probe.ts"
+import { delay, MISMATCH_SUMMARY, type Gate } from "./probe.ts"
 import type { Interface as HeaderProviderInterface } from "../services/HeaderProvider.ts"
 
 export type { OtlpTarget, ProtocolExporters } from "./protocols/types.ts"
@@ -200,7 +200,7 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
       const firstFailure = result.code !== ExportResultCode.SUCCESS && this.healthy && this.target.gate?.mismatch === undefined
       return firstFailure && diagnosed !== undefined
         ? Effect.andThen(
-            Effect.promise(() => Promise.race([diagnosed, unrefDelay(DIAGNOSIS_WAIT_MS)])),
+            Effect.promise(() => Promise.race([diagnosed, delay(DIAGNOSIS_WAIT_MS)])),
             Effect.suspend(() => this.reportHealth(result)),
           )
         : this.reportHealth(result)
@@ -446,10 +446,3 @@ export const describeError = (error: unknown): string => {
 
 /** The longest a first failure waits for the endpoint check before it is reported as it is. */
 const DIAGNOSIS_WAIT_MS = 5_000
-
-const unrefDelay = (ms: number) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms)
-    // Never keep opencode's process alive for our sake.
-    timer.unref?.()
-  })

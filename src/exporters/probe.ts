@@ -294,7 +294,8 @@ export class EndpointCheck implements Gate {
   }
 }
 
-const delay = (ms: number) =>
+/** Resolves after `ms`, keeping no process alive. */
+export const delay = (ms: number) =>
   new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms)
     // Never keep opencode's process alive for our sake.

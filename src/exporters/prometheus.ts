@@ -108,8 +108,6 @@ export const prometheusName = (name: string, unit: string, counter: boolean, nam
   return /^[0-9]/.test(joined) ? `_${joined}` : joined
 }
 
-const prometheusNameOf = prometheusName
-
 const escapeValue = (s: string) => s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"')
 
 const stringValue = (v: unknown) => (typeof v === "string" ? v : Array.isArray(v) ? JSON.stringify(v) : String(v))
@@ -164,9 +162,8 @@ export const serialize = (collection: ResourceMetrics, naming: PrometheusNaming 
 }
 
 const serializeMetric = (metric: MetricData, naming: PrometheusNaming): Array<string> => {
-  const { name, description } = metric.descriptor
-  const unit = metric.descriptor.unit
-  const prometheusName = (n: string, u: string, counter: boolean) => prometheusNameOf(n, u, counter, naming)
+  const { name, unit, description } = metric.descriptor
+  const nameOf = (counter: boolean) => prometheusName(name, unit, counter, naming)
   const lines: Array<string> = []
   // OpenTelemetry JS writes "description missing" for an empty description.
   const text = description === "" && naming === "otel-js" ? "description missing" : description
@@ -175,19 +172,19 @@ const serializeMetric = (metric: MetricData, naming: PrometheusNaming): Array<st
   switch (metric.dataPointType) {
     case DataPointType.SUM: {
       const counter = metric.isMonotonic
-      const n = prometheusName(name, unit, counter)
+      const n = nameOf(counter)
       lines.push(help(n), `# TYPE ${n} ${counter ? "counter" : "gauge"}`)
       for (const p of metric.dataPoints) lines.push(`${n}${labels(p.attributes)} ${number(p.value)}`)
       break
     }
     case DataPointType.GAUGE: {
-      const n = prometheusName(name, unit, false)
+      const n = nameOf(false)
       lines.push(help(n), `# TYPE ${n} gauge`)
       for (const p of metric.dataPoints) lines.push(`${n}${labels(p.attributes)} ${number(p.value)}`)
       break
     }
     case DataPointType.HISTOGRAM: {
-      const n = prometheusName(name, unit, false)
+      const n = nameOf(false)
       lines.push(help(n), `# TYPE ${n} histogram`)
       for (const p of metric.dataPoints) {
         const h: Histogram = p.value

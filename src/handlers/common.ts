@@ -5,7 +5,7 @@
 import { SpanStatusCode, type Attributes } from "@opentelemetry/api"
 import { Effect, Option } from "effect"
 import { Instruments, type EventName } from "../services/Instruments.ts"
-import { endOpenSpans, newSessionState, SessionStore, type SessionState } from "../services/SessionStore.ts"
+import { endCallSpans, newSessionState, SessionStore, type SessionState } from "../services/SessionStore.ts"
 
 /** Attributes every signal of a session carries (metrics may strip them through the exclusion list). */
 export const sessionAttributes = (state: SessionState): Attributes => ({
@@ -97,10 +97,9 @@ export const endSession = Effect.fnUntraced(function* (state: SessionState, now:
     yield* instruments.record("session.token.total", totals.total, attributes)
     yield* instruments.record("session.cost.total", totals.cost, attributes)
   }
-  for (const open of [...state.toolSpans.values(), ...state.llmSpans.values()])
-    open.span.setStatus({ code: SpanStatusCode.ERROR, message: "not finished when the session ended" })
-  state.turn?.setStatus(state.errored ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.OK })
-  endOpenSpans(state, Math.max(endTime, state.createdAt))
+  const at = Math.max(endTime, state.createdAt)
+  cutCalls(state, at, "not finished when the session ended")
+  yield* endTurn(state, at)
 })
 
 /**
@@ -108,8 +107,8 @@ export const endSession = Effect.fnUntraced(function* (state: SessionState, now:
  * as the GenAI conventions name `invoke_agent` spans. A turn still open is ended first.
  */
 export const startTurn = Effect.fnUntraced(function* (state: SessionState, at: number, agent = state.agent) {
-  if (state.turn !== undefined) yield* endTurn(state, at)
-  cutLeftovers(state, at)
+  yield* endTurn(state, at)
+  cutCalls(state, at, "not finished when the turn ended")
   const instruments = yield* Instruments
   state.errored = false
   state.turn = yield* instruments.startSpan("session", agent === undefined ? "invoke_agent" : `invoke_agent ${agent}`, {
@@ -151,14 +150,14 @@ export const endTurn = Effect.fnUntraced(function* (state: SessionState, at: num
   state.turn = undefined
 })
 
-/** Spans of an earlier turn still open when a new one starts: ended, marked unfinished; their late reports start nothing. */
-const cutLeftovers = (state: SessionState, at: number) => {
-  if (state.toolSpans.size === 0 && state.llmSpans.size === 0 && state.blocked.size === 0) return
-  for (const open of [...state.toolSpans.values(), ...state.llmSpans.values()])
-    open.span.setStatus({ code: SpanStatusCode.ERROR, message: "not finished when the turn ended" })
-  for (const id of [...state.toolSpans.keys(), ...state.llmSpans.keys()]) state.cutShort.add(id)
-  const turn = state.turn
-  state.turn = undefined
-  endOpenSpans(state, at)
-  state.turn = turn
+/**
+ * Call spans still open when their turn is over (a new turn starts, the session ends): ended, marked unfinished;
+ * their late reports start nothing.
+ */
+const cutCalls = (state: SessionState, at: number, why: string) => {
+  for (const [id, open] of [...state.toolSpans, ...state.llmSpans]) {
+    open.span.setStatus({ code: SpanStatusCode.ERROR, message: why })
+    state.cutShort.add(id)
+  }
+  endCallSpans(state, at)
 }

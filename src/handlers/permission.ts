@@ -20,9 +20,8 @@ export const onPermissionAsked = Effect.fnUntraced(function* (asked: {
   const callID = asked.tool?.callID
   // The tool part (if already seen) names the tool exactly; else `permission` names its class (edit covers write),
   // or something that is no tool at all (external_directory, doom_loop): that is exported as opencode names it.
-  const fromPart = callID === undefined ? undefined : state.callTools.get(callID)
-  const tool =
-    fromPart !== undefined ? instruments.toolName(fromPart) : isBuiltinTool(asked.permission) ? instruments.toolName(asked.permission) : asked.permission
+  const named = (callID === undefined ? undefined : state.callTools.get(callID)) ?? (isBuiltinTool(asked.permission) ? asked.permission : undefined)
+  const tool = named === undefined ? asked.permission : instruments.toolName(named)
   // The wait for the user's answer, under the tool's span (Claude Code's `tool.blocked_on_user`).
   const toolSpan = callID === undefined ? undefined : state.toolSpans.get(callID)?.span
   if (toolSpan !== undefined) {

@@ -35,16 +35,21 @@ const answer = async (call: () => unknown): Promise<unknown> => {
   return typeof result === "object" && result !== null && "data" in result ? result.data : undefined
 }
 
+/** A method of the client by its path, bound to its owner; undefined when missing (or a getter throws). */
 const method = (target: unknown, ...path: ReadonlyArray<string>): ((...args: ReadonlyArray<unknown>) => unknown) | undefined => {
-  let value: unknown = target
-  let owner: unknown = undefined
-  for (const key of path) {
-    if (typeof value !== "object" || value === null) return undefined
-    owner = value
-    value = Reflect.get(value, key)
+  try {
+    let value: unknown = target
+    let owner: unknown = undefined
+    for (const key of path) {
+      if (typeof value !== "object" || value === null) return undefined
+      owner = value
+      value = Reflect.get(value, key)
+    }
+    const fn = value
+    return typeof fn === "function" ? (...args) => Reflect.apply(fn, owner, args) : undefined
+  } catch {
+    return undefined
   }
-  const fn = value
-  return typeof fn === "function" ? (...args) => Reflect.apply(fn, owner, args) : undefined
 }
 
 /** opencode names an MCP server's tools `<server>_<tool>`, with the server's name sanitized so. */

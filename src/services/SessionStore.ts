@@ -127,14 +127,19 @@ export const newSessionState = (id: string, init: { parentID?: string | undefine
   ended: false,
 })
 
-/** Ends every span still open in a session: tools, then LLM calls, then the session itself. */
-export const endOpenSpans = (state: SessionState, endTime?: number) => {
+/** Ends the call spans still open in a session: permission waits, tools, then LLM calls. */
+export const endCallSpans = (state: SessionState, endTime?: number) => {
   for (const span of state.blocked.values()) span.end(endTime)
   state.blocked.clear()
   for (const open of state.toolSpans.values()) open.span.end(endTime)
   state.toolSpans.clear()
   for (const open of state.llmSpans.values()) open.span.end(endTime)
   state.llmSpans.clear()
+}
+
+/** Ends every span still open in a session: its calls, then its turn. */
+export const endOpenSpans = (state: SessionState, endTime?: number) => {
+  endCallSpans(state, endTime)
   state.turn?.end(endTime)
   state.turn = undefined
 }

@@ -7,62 +7,29 @@
  * stale when opencode exits.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test"
-import { spawn, spawnSync, type ChildProcess } from "node:child_process"
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { freePort } from "../lib/net.ts"
+import { startPrometheus, type PrometheusServer } from "../lib/prometheus.ts"
 import { REPO_ROOT } from "../support/opencode.ts"
 import { runScenario, type Scenario } from "../support/scenarios.ts"
 
-
-const prometheusBinary = spawnSync("sh", ["-c", "command -v prometheus"], { encoding: "utf8" }).stdout.trim()
-
-let prometheus: ChildProcess | undefined
-let dir: string
-let webPort: number
+let prometheus: PrometheusServer | undefined
 let pluginPort: number
 
 beforeAll(async () => {
   // Not silently skipped: CI installs Prometheus (.ci/run); a machine without it fails here, saying why.
-  expect(prometheusBinary, "the prometheus binary (apt-get install prometheus) is needed").not.toBe("")
-  dir = mkdtempSync(join(tmpdir(), "otel-prom-"))
-  webPort = await freePort()
   pluginPort = await freePort()
-  writeFileSync(
-    join(dir, "prometheus.yml"),
-    `global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n  - job_name: opencode\n    static_configs:\n      - targets: ["127.0.0.1:${pluginPort}"]\n`,
-  )
-  prometheus = spawn(
-    prometheusBinary,
-    [
-      `--config.file=${join(dir, "prometheus.yml")}`,
-      `--storage.tsdb.path=${join(dir, "data")}`,
-      `--web.listen-address=127.0.0.1:${webPort}`,
-      "--storage.tsdb.retention.time=1h",
-    ],
-    { stdio: "ignore" },
-  )
-  // Ready when its API answers (bounded).
-  for (let i = 0; i < 60; i++) {
-    const ok = await fetch(`http://127.0.0.1:${webPort}/-/ready`).then((r) => r.ok).catch(() => false)
-    if (ok) return
-    await new Promise((r) => setTimeout(r, 250))
-  }
-  throw new Error("Prometheus did not become ready")
+  prometheus = await startPrometheus({ opencode: pluginPort })
 }, 60_000)
 
 afterAll(() => {
-  prometheus?.kill("SIGKILL")
-  if (dir) rmSync(dir, { recursive: true, force: true })
+  prometheus?.stop()
   rmSync(fakeBin, { recursive: true, force: true })
 })
 
-const query = async (promql: string): Promise<Array<{ metric: Record<string, string>; value: number }>> => {
-  const url = `http://127.0.0.1:${webPort}/api/v1/query?query=${encodeURIComponent(promql)}`
-  const body = (await (await fetch(url)).json()) as { data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } }
-  return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }))
-}
+const query = (promql: string) => prometheus!.query(promql)
 
 /** A stand-in `gh` on PATH: `gh pr create` succeeds without any network. */
 const fakeBin = mkdtempSync(join(tmpdir(), "otel-fake-gh-"))

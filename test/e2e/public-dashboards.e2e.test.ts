@@ -22,9 +22,6 @@
  * Facts opencode has no data for are listed in NOT_APPLICABLE (dashboard-facts.ts) and shown as a test each.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test"
-import { spawn, spawnSync, type ChildProcess } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
 import {
   CLAWKER,
@@ -50,6 +47,7 @@ import {
 import { collectorFamilies, collectorMetricName, collectorStates, exposition, labelValue, targetInfo, type CollectorState } from "../lib/collector-naming.ts"
 import { assistantMessages, truthCost, truthLines, truthTokens, truthToolCalls, type Exported, type ExportedSession } from "../lib/fixtures.ts"
 import { freePort } from "../lib/net.ts"
+import { startPrometheus, type PrometheusServer } from "../lib/prometheus.ts"
 import { takeSegment, type Segment } from "../lib/received.ts"
 import type { AttributeValue, FlatLog, FlatMetric, Protocol } from "../support/otlp-receiver.ts"
 import { startReceiver } from "../support/otlp-receiver.ts"
@@ -348,37 +346,6 @@ const loki = (lines: ReadonlyArray<LokiLine>, q: LokiQuery): number | Groups => 
 
 // ---- Prometheus ---------------------------------------------------------------------------------------------
 
-const prometheusBinary = spawnSync("sh", ["-c", "command -v prometheus"], { encoding: "utf8" }).stdout.trim()
-
-interface Prom {
-  readonly process: ChildProcess
-  readonly dir: string
-  readonly webPort: number
-  readonly targetPort: number
-}
-
-const startPrometheus = async (): Promise<Prom> => {
-  const dir = mkdtempSync(join(tmpdir(), "otel-pubdash-"))
-  const webPort = await freePort()
-  const targetPort = await freePort()
-  // The job name of ColeMurray/claude-code-otel and the monitoring guide's scrape of the Collector.
-  writeFileSync(
-    join(dir, "prometheus.yml"),
-    `global:\n  scrape_interval: 200ms\n  scrape_timeout: 200ms\nscrape_configs:\n  - job_name: otel-collector\n    static_configs:\n      - targets: ["127.0.0.1:${targetPort}"]\n`,
-  )
-  const child = spawn(
-    prometheusBinary,
-    [`--config.file=${join(dir, "prometheus.yml")}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${webPort}`, "--storage.tsdb.retention.time=1h"],
-    { stdio: "ignore" },
-  )
-  for (let i = 0; i < 120; i++) {
-    if (await fetch(`http://127.0.0.1:${webPort}/-/ready`).then((r) => r.ok, () => false)) return { process: child, dir, webPort, targetPort }
-    await new Promise((r) => setTimeout(r, 250))
-  }
-  child.kill("SIGKILL")
-  throw new Error("Prometheus did not become ready")
-}
-
 /**
  * Serves the Collector's exposition on 127.0.0.1 as a real Collector's prometheus exporter would have over the run:
  * state after state (collectorStates: one per export, in arrival order; a series first appears at its first exported
@@ -422,43 +389,34 @@ const serveCollector = async (port: number, states: ReadonlyArray<CollectorState
 
 let cc: Observed
 let oc: Observed
-let prom: Prom | undefined
+let prom: PrometheusServer | undefined
+let targetPort = 0
 let collector: { t1: number; stop: () => void } | undefined
 let states: Array<CollectorState> = []
 let version = ""
 
 beforeAll(async () => {
-  expect(prometheusBinary, "the prometheus binary (apt-get install prometheus) is needed").not.toBe("")
-  const started = startPrometheus()
+  targetPort = await freePort()
+  // The job name of ColeMurray/claude-code-otel and the monitoring guide's scrape of the Collector.
+  const started = startPrometheus({ "otel-collector": targetPort }, { interval: "200ms", timeout: "200ms" })
   ;[cc, oc, version] = await Promise.all([observe("claude-code", "http/protobuf"), observe("opencode", "grpc"), opencodeVersion()])
   prom = await started
   const metrics = [...cc.segment.metrics, ...oc.segment.metrics]
   states = collectorStates(metrics)
-  collector = await serveCollector(prom.targetPort, states, metrics)
+  collector = await serveCollector(targetPort, states, metrics)
   servedSeries = servedSamples()
 }, TIMEOUT)
 
 afterAll(() => {
   if (process.env["PUBDASH_REPORT"]) console.log(JSON.stringify({ states: states.length, short: shortReport }, null, 1))
   collector?.stop()
-  prom?.process.kill("SIGKILL")
-  if (prom) rmSync(prom.dir, { recursive: true, force: true })
+  prom?.stop()
 })
 
-const promQuery = async (promql: string): Promise<Array<{ metric: Record<string, string>; value: number }>> => {
-  const url = `http://127.0.0.1:${prom!.webPort}/api/v1/query?query=${encodeURIComponent(promql)}&time=${collector!.t1 / 1000}`
-  const body = (await (await fetch(url)).json()) as { status: string; error?: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } }
-  if (body.status !== "success") throw new Error(`${promql}: ${body.error}`)
-  return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }))
-}
+const promQuery = (promql: string) => prom!.query(promql, collector!.t1 / 1000)
 
 /** Raw samples of a range selector at t1: per series, [time ms, value] in time order. */
-const promRange = async (selector: string): Promise<Array<{ metric: Record<string, string>; samples: Array<[number, number]> }>> => {
-  const url = `http://127.0.0.1:${prom!.webPort}/api/v1/query?query=${encodeURIComponent(selector)}&time=${collector!.t1 / 1000}`
-  const body = (await (await fetch(url)).json()) as { status: string; error?: string; data: { resultType: string; result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> } }
-  if (body.status !== "success" || body.data.resultType !== "matrix") throw new Error(`${selector}: ${body.error ?? body.data.resultType}`)
-  return body.data.result.map((r) => ({ metric: r.metric, samples: r.values.map(([t, v]) => [Math.round(t * 1000), Number(v)] as [number, number]) }))
-}
+const promRange = (selector: string) => prom!.range(selector, collector!.t1 / 1000)
 
 /**
  * A series' identity as served (name, the exporter's labels) from Prometheus's labels: the scrape's job/instance are

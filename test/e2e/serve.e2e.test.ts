@@ -165,7 +165,7 @@ const runAll = async (protocol: Protocol): Promise<Observed> => {
     // Nothing can arrive after the process is gone, but a request may still be in the receiver's hands.
     await Bun.sleep(300)
     const segment = takeSegment(receiver)
-    const ids = s.listSessions()
+    const ids = await s.listSessions()
     // Concurrently (each export is a ~3 s opencode start); exportSession retries "database is locked".
     const exports: ExportedSession[] = await Promise.all(ids.map((id) => s.exportSession(id)))
     const result = { segment, exports, sessions, prompts, revertedAway: before, output: s.output(), stop, events: s.events, ms: Math.round(performance.now() - started) }

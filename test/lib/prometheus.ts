@@ -18,6 +18,8 @@ export interface PrometheusServer {
   port: number
   /** An instant query (`/api/v1/query`), at `time` (Unix seconds) or now; throws on a PromQL error. */
   query(promql: string, time?: number): Promise<Array<Sample>>
+  /** The raw samples of a range selector (`x[10m]`) at `time`: per series, [time ms, value] in time order. */
+  range(selector: string, time?: number): Promise<Array<{ metric: Record<string, string>; samples: Array<[number, number]> }>>
   /** The metric names of the series matching `match` (a series selector), from the last hour. */
   names(match: string): Promise<Array<string>>
   stop(): void
@@ -27,7 +29,10 @@ export const prometheusBinary = (): string =>
   spawnSync("sh", ["-c", "command -v prometheus"], { encoding: "utf8" }).stdout.trim()
 
 /** Starts Prometheus scraping `targets` (job name -> port on 127.0.0.1); resolves when it is ready. */
-export async function startPrometheus(targets: Record<string, number>): Promise<PrometheusServer> {
+export async function startPrometheus(
+  targets: Record<string, number>,
+  scrape: { readonly interval: string; readonly timeout: string } = { interval: "1s", timeout: "900ms" },
+): Promise<PrometheusServer> {
   const binary = prometheusBinary()
   if (binary === "") throw new Error("the prometheus binary (apt-get install prometheus) is needed")
   const dir = mkdtempSync(join(tmpdir(), "otel-prom-"))
@@ -35,7 +40,7 @@ export async function startPrometheus(targets: Record<string, number>): Promise<
   const jobs = Object.entries(targets)
     .map(([job, p]) => `  - job_name: ${job}\n    static_configs:\n      - targets: ["127.0.0.1:${p}"]\n`)
     .join("")
-  writeFileSync(join(dir, "prometheus.yml"), `global:\n  scrape_interval: 1s\n  scrape_timeout: 900ms\nscrape_configs:\n${jobs}`)
+  writeFileSync(join(dir, "prometheus.yml"), `global:\n  scrape_interval: ${scrape.interval}\n  scrape_timeout: ${scrape.timeout}\nscrape_configs:\n${jobs}`)
   const child: ChildProcess = spawn(
     binary,
     [
@@ -50,18 +55,22 @@ export async function startPrometheus(targets: Record<string, number>): Promise<
     child.kill("SIGKILL")
     rmSync(dir, { recursive: true, force: true })
   }
-  const query = async (promql: string, time?: number): Promise<Array<Sample>> => {
+  type Result = { metric: Record<string, string>; value?: [number, string]; values?: Array<[number, string]> }
+  const instant = async (promql: string, time: number | undefined, resultType: "vector" | "matrix"): Promise<Array<Result>> => {
     const params = new URLSearchParams({ query: promql, ...(time === undefined ? {} : { time: String(time) }) })
     const res = await fetch(`http://127.0.0.1:${port}/api/v1/query?${params}`)
-    const body = (await res.json()) as {
-      status: string
-      error?: string
-      data?: { resultType: string; result: Array<{ metric: Record<string, string>; value: [number, string] }> }
-    }
+    const body = (await res.json()) as { status: string; error?: string; data?: { resultType: string; result: Array<Result> } }
     if (body.status !== "success" || body.data === undefined) throw new Error(`PromQL error for ${promql}: ${body.error}`)
-    if (body.data.resultType !== "vector") throw new Error(`${promql}: a ${body.data.resultType}, not a vector`)
-    return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }))
+    if (body.data.resultType !== resultType) throw new Error(`${promql}: a ${body.data.resultType}, not a ${resultType}`)
+    return body.data.result
   }
+  const query = async (promql: string, time?: number): Promise<Array<Sample>> =>
+    (await instant(promql, time, "vector")).map((r) => ({ metric: r.metric, value: Number(r.value![1]) }))
+  const range = async (selector: string, time?: number) =>
+    (await instant(selector, time, "matrix")).map((r) => ({
+      metric: r.metric,
+      samples: (r.values ?? []).map(([t, v]) => [Math.round(t * 1000), Number(v)] as [number, number]),
+    }))
   const names = async (match: string): Promise<Array<string>> => {
     const params = new URLSearchParams({ "match[]": match, start: String(Date.now() / 1000 - 3600) })
     const body = (await (await fetch(`http://127.0.0.1:${port}/api/v1/label/__name__/values?${params}`)).json()) as { data?: string[] }
@@ -69,7 +78,7 @@ export async function startPrometheus(targets: Record<string, number>): Promise<
   }
   for (let i = 0; i < 60; i++) {
     const ok = await fetch(`http://127.0.0.1:${port}/-/ready`).then((r) => r.ok).catch(() => false)
-    if (ok) return { port, query, names, stop }
+    if (ok) return { port, query, range, names, stop }
     await new Promise((r) => setTimeout(r, 250))
   }
   stop()

@@ -67,13 +67,14 @@ function usageJson(u: Usage) {
   }
 }
 
-interface Answer {
+export interface Answer {
   text?: string
   toolCall?: { id: string; name: string; arguments: Record<string, unknown> }
   usage: Usage
 }
 
-function sse(id: string, answer: Answer, includeUsage: boolean): string {
+/** An answer as OpenAI-compatible streaming chunks (`data: {chunk}` lines, usage last, then `[DONE]`). */
+export function sse(id: string, answer: Answer, includeUsage: boolean): string {
   const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
     `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created: CREATED, model: MODEL, choices, ...extra })}\n\n`
   let out = chunk([{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }])

@@ -57,6 +57,7 @@
  *   pre-seeded config dir; plugin factories are called ~1.0-1.1 s after launch, session.idle ~2.6-2.9 s after
  *   launch, exit ~0.1 s later; installPackedPlugin of this package (56 packages from the npm cache) takes 3-7 s.
  */
+import { Database } from "bun:sqlite"
 import { spawn } from "node:child_process"
 import { existsSync } from "node:fs"
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises"
@@ -426,4 +427,43 @@ export function exec(
       })
     })
   })
+}
+
+/**
+ * `opencode export <id>`. opencode's database allows one writer: a concurrent or just-exited process can leave it
+ * locked for a moment, so a "database is locked" export is tried again (bounded).
+ */
+export async function exportSession(id: string, run: { cwd: string; env: Record<string, string> }): Promise<ExecResult> {
+  let res = await opencodeCommand(["export", id], run)
+  for (let attempt = 1; attempt < 5 && res.exitCode !== 0 && res.stderr.includes("database is locked"); attempt++) {
+    await new Promise((r) => setTimeout(r, 300 * attempt))
+    res = await opencodeCommand(["export", id], run)
+  }
+  return res
+}
+
+/**
+ * Every session in opencode's database, subagents included, in creation order. `opencode session list` shows
+ * top-level sessions only. opencode 1.18.33 keeps them in `$XDG_DATA_HOME/opencode/opencode.db` (`opencode db
+ * path`), table `session`, columns `id` and `time_created`; read directly (a second), else through `opencode db`.
+ */
+export async function listSessions(dirs: OpencodeHome, run: { cwd: string; env: Record<string, string> }): Promise<string[]> {
+  const query = "select id from session order by time_created, id"
+  const file = join(dirs.dataHome, "opencode", "opencode.db")
+  if (existsSync(file)) {
+    try {
+      const db = new Database(file, { readonly: true })
+      try {
+        return db.query<{ id: string }, []>(query).all().map((r) => r.id)
+      } finally {
+        db.close()
+      }
+    } catch {
+      // fall through to opencode's own reader
+    }
+  }
+  const res = await opencodeCommand(["db", query, "--format", "json"], run)
+  const start = res.stdout.indexOf("[")
+  if (res.exitCode !== 0 || start < 0) throw new Error(`opencode db failed (${res.exitCode}): ${res.stderr.slice(-2000)}`)
+  return (JSON.parse(res.stdout.slice(start)) as Array<{ id: string }>).map((r) => r.id)
 }

@@ -7,8 +7,6 @@
  *
  * Nothing leaves the machine: the fake LLM listens on 127.0.0.1, opencode runs with the registry-free home.
  */
-import { Database } from "bun:sqlite"
-import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { type FakeLlmRequest, type ScriptStep, startFakeLlm } from "./fake-llm.ts"
 import {
@@ -19,7 +17,8 @@ import {
   isolatedEnv,
   type OpencodeHome,
   type OpencodeRunResult,
-  opencodeCommand,
+  exportSession,
+  listSessions,
   type PluginSpec,
   removeOpencodeHome,
   runOpencode,
@@ -297,13 +296,7 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
     }
     const sessionIDs = await listSessions(dirs, { cwd: project, env: commandEnv })
     const exportOne = async (id: string): Promise<unknown> => {
-      // opencode's database allows one writer: a concurrent or just-exited process can leave it locked for a
-      // moment, so a "database is locked" export is tried again (bounded).
-      let res = await opencodeCommand(["export", id], { cwd: project, env: commandEnv })
-      for (let attempt = 1; attempt < 5 && res.exitCode !== 0 && res.stderr.includes("database is locked"); attempt++) {
-        await new Promise((r) => setTimeout(r, 300 * attempt))
-        res = await opencodeCommand(["export", id], { cwd: project, env: commandEnv })
-      }
+      const res = await exportSession(id, { cwd: project, env: commandEnv })
       const start = res.stdout.indexOf("{")
       if (res.exitCode !== 0 || start < 0) {
         const failed: FailedExport = { sessionID: id, exportFailed: true, exitCode: res.exitCode, stderr: res.stderr.slice(-2000) }
@@ -348,28 +341,3 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
   }
 }
 
-/**
- * Every session in opencode's database, subagents included, in creation order. `opencode session list` shows
- * top-level sessions only. opencode 1.18.33 keeps them in `$XDG_DATA_HOME/opencode/opencode.db` (`opencode db
- * path`), table `session`, columns `id` and `time_created`; read directly (a second), else through `opencode db`.
- */
-async function listSessions(dirs: OpencodeHome, run: { cwd: string; env: Record<string, string> }): Promise<string[]> {
-  const query = "select id from session order by time_created, id"
-  const file = join(dirs.dataHome, "opencode", "opencode.db")
-  if (existsSync(file)) {
-    try {
-      const db = new Database(file, { readonly: true })
-      try {
-        return db.query<{ id: string }, []>(query).all().map((r) => r.id)
-      } finally {
-        db.close()
-      }
-    } catch {
-      // fall through to opencode's own reader
-    }
-  }
-  const res = await opencodeCommand(["db", query, "--format", "json"], run)
-  const start = res.stdout.indexOf("[")
-  if (res.exitCode !== 0 || start < 0) throw new Error(`opencode db failed (${res.exitCode}): ${res.stderr.slice(-2000)}`)
-  return (JSON.parse(res.stdout.slice(start)) as Array<{ id: string }>).map((r) => r.id)
-}

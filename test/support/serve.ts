@@ -25,8 +25,7 @@
  * by the signal) without calling any plugin's `dispose`.
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { Database } from "bun:sqlite"
-import { existsSync } from "node:fs"
+import { type Answer, sse } from "./fake-llm.ts"
 import { join } from "node:path"
 import {
   createOpencodeHome,
@@ -36,7 +35,8 @@ import {
   isolatedEnv,
   type OpencodeHome,
   opencodeBin,
-  opencodeCommand,
+  exportSession,
+  listSessions,
   type PluginSpec,
   removeOpencodeHome,
 } from "./opencode.ts"
@@ -87,7 +87,7 @@ export async function startReactiveLlm(): Promise<ReactiveLlm> {
       const hasTools = Array.isArray(body?.tools) && body.tools.length > 0
       const last = messages[messages.length - 1]
       let text: string | undefined
-      let toolCall: { id: string; name: string; arguments: string } | undefined
+      let toolCall: Answer["toolCall"]
       let kind: "title" | "tool" | "text"
       const directive = /\[\[bash: ([^\]]+)\]\]/.exec(lastUserText(messages))
       if (!hasTools) {
@@ -95,35 +95,15 @@ export async function startReactiveLlm(): Promise<ReactiveLlm> {
         text = "Fake session title"
       } else if (last?.role !== "tool" && directive !== null) {
         kind = "tool"
-        toolCall = { id: `call_r${n}`, name: "bash", arguments: JSON.stringify({ command: directive[1], description: "Run it" }) }
+        toolCall = { id: `call_r${n}`, name: "bash", arguments: { command: directive[1]!, description: "Run it" } }
       } else {
         kind = "text"
         text = last?.role === "tool" ? `The command finished (${n}).` : `Answer number ${n}.`
       }
       requests.push({ kind, n, body })
-      const usage = {
-        prompt_tokens: 1000 + n * 37,
-        completion_tokens: 20 + n,
-        total_tokens: 1020 + n * 38,
-        prompt_tokens_details: { cached_tokens: 100 + n },
-        completion_tokens_details: { reasoning_tokens: n },
-      }
-      const id = `chatcmpl-r${n}`
-      const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
-        `data: ${JSON.stringify({ id, object: "chat.completion.chunk", created: 1_700_000_000, model: "m", choices, ...extra })}\n\n`
-      let out = chunk([{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }])
-      if (text !== undefined) out += chunk([{ index: 0, delta: { content: text }, finish_reason: null }])
-      if (toolCall !== undefined)
-        out += chunk([
-          {
-            index: 0,
-            delta: { tool_calls: [{ index: 0, id: toolCall.id, type: "function", function: { name: toolCall.name, arguments: toolCall.arguments } }] },
-            finish_reason: null,
-          },
-        ])
-      out += chunk([{ index: 0, delta: {}, finish_reason: toolCall ? "tool_calls" : "stop" }])
-      out += chunk([], { usage })
-      out += "data: [DONE]\n\n"
+      // Usage differs per request, so that each call's tokens can be told apart in the export.
+      const usage = { prompt: 1000 + n * 37, completion: 20 + n, cached: 100 + n, reasoning: n }
+      const out = sse(`chatcmpl-r${n}`, { ...(text === undefined ? {} : { text }), ...(toolCall === undefined ? {} : { toolCall }), usage }, true)
       return new Response(out, { headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } })
     },
   })
@@ -176,7 +156,7 @@ export interface ServeHandle {
   /** `opencode export <id>` after the server is gone (same isolation, config without the plugins). */
   exportSession(id: string): Promise<any>
   /** Every session in opencode's database (subagents included), oldest first. */
-  listSessions(): string[]
+  listSessions(): Promise<string[]>
   cleanup(): Promise<void>
 }
 
@@ -263,9 +243,9 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
 
   // The bus, as server-sent events.
   const events: BusEvent[] = []
-  const sse = new AbortController()
+  const bus = new AbortController()
   const connected = (async () => {
-    const res = await fetch(withQuery("/event"), { signal: sse.signal, headers: { accept: "text/event-stream" } })
+    const res = await fetch(withQuery("/event"), { signal: bus.signal, headers: { accept: "text/event-stream" } })
     return res
   })()
   const res = await connected
@@ -324,30 +304,13 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
     ...env,
     OPENCODE_CONFIG_CONTENT: JSON.stringify({ ...fakeProviderConfig(opts.llmUrl), ...(opts.config ?? {}) }),
   }
-  const exportSession = async (id: string) => {
-    let r = await opencodeCommand(["export", id], { cwd: project, env: commandEnv })
-    for (let attempt = 1; attempt < 5 && r.exitCode !== 0 && r.stderr.includes("database is locked"); attempt++) {
-      await Bun.sleep(300 * attempt)
-      r = await opencodeCommand(["export", id], { cwd: project, env: commandEnv })
-    }
+  const exportOne = async (id: string) => {
+    const r = await exportSession(id, { cwd: project, env: commandEnv })
     const start = r.stdout.indexOf("{")
     if (r.exitCode !== 0 || start < 0) throw new Error(`opencode export ${id} failed (${r.exitCode}): ${r.stderr.slice(-2000)}`)
     return JSON.parse(r.stdout.slice(start))
   }
 
-  const listSessions = () => {
-    const file = join(dirs.dataHome, "opencode", "opencode.db")
-    if (!existsSync(file)) return []
-    const db = new Database(file, { readonly: true })
-    try {
-      return db
-        .query<{ id: string }, []>("select id from session order by time_created, id")
-        .all()
-        .map((r) => r.id)
-    } finally {
-      db.close()
-    }
-  }
 
   const textBody = (text: string) => ({ parts: [{ type: "text", text }], model: { ...MODEL } })
 
@@ -369,13 +332,13 @@ export async function startServe(opts: ServeOptions): Promise<ServeHandle> {
     waitIdle,
     stop: async (timeoutMs) => {
       const r = await stopProcess(timeoutMs)
-      sse.abort()
+      bus.abort()
       return r
     },
-    exportSession,
-    listSessions,
+    exportSession: exportOne,
+    listSessions: () => listSessions(dirs, { cwd: project, env: commandEnv }),
     cleanup: async () => {
-      sse.abort()
+      bus.abort()
       await stopProcess(2_000)
       await removeOpencodeHome(dirs)
     },

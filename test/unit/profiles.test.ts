@@ -263,3 +263,10 @@ describe("what opencode says about itself (learnHost)", () => {
     expect(pending.mcpServers()).toBeUndefined()
   })
 })
+
+test("learnHost never throws, whatever the client", async () => {
+  const hostile = new Proxy({}, { get: () => { throw new Error("hostile getter") } })
+  const host = learnHost(hostile, "1.0.0")
+  expect(await host.version).toBe("1.0.0")
+  expect(host.mcpServers()).toBeUndefined()
+})
