@@ -12,6 +12,7 @@ import * as Config from "./services/Config.ts"
 import { identity } from "./config/identity.ts"
 import { opencodeVersion } from "./host/opencodeVersion.ts"
 import { learnHost } from "./host/opencodeHost.ts"
+import { spoolDirOf } from "./host/opencodeState.ts"
 import { randomUUID } from "node:crypto"
 import { Exporter } from "./services/Exporter.ts"
 import type { OpencodeHooks, OpencodePluginInput } from "./plugin.ts"
@@ -45,7 +46,7 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
         options,
         workspace,
         identity: () => identity(process.env),
-        host: { opencodeVersion: host.version, mcpServers: host.mcpServers, instanceId: randomUUID() },
+        host: { opencodeVersion: host.version, mcpServers: host.mcpServers, instanceId: randomUUID(), spoolDir: spoolDirOf(process.env) },
       })),
   )
   for (const problem of config.problems) OpencodeLog.sendLog(client, "warn", problem.message)

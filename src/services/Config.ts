@@ -7,6 +7,7 @@
  * feature that setting controls is switched off. Nothing here throws, mutates `process.env` or logs: the
  * caller decides how to report `problems`.
  */
+import { isAbsolute } from "node:path"
 import { Config as EffectConfig, Context, Effect, Layer, Option, Redacted, Schema } from "effect"
 import { parseKeyValueList, parseList } from "../config/keyValue.ts"
 import { parseTraceparent, parseTracestate, type RemoteParent } from "../config/traceparent.ts"
@@ -87,6 +88,8 @@ export const VARIABLES = {
   OPENCODE_METRICS_INCLUDE_SESSION_ID: "metricsIncludeSessionId",
   OPENCODE_METRICS_INCLUDE_VERSION: "metricsIncludeVersion",
   OPENCODE_OTLP_HEADERS_HELPER_REFRESH: "headersHelperRefresh",
+  OPENCODE_OTLP_SPOOL_DIR: "spoolDir",
+  OPENCODE_OTLP_SPOOL_MAX_MB: "spoolMaxMb",
 } as const
 
 /**
@@ -132,6 +135,8 @@ export const DEFAULTS = {
   compression: "gzip" as Compression,
   costUsageScale: 1,
   shutdownTimeoutMs: 3_000,
+  /** Hours of an offline laptop's telemetry (a few KB per turn) fit many times over. */
+  spoolMaxMb: 32,
   headersHelperTimeoutMs: 5_000,
   /** Claude Code refreshes helper headers every 29 minutes; tokens commonly live 30 or 60. */
   headersHelperRefreshMs: 29 * 60_000,
@@ -247,6 +252,12 @@ export interface TelemetryConfig {
     readonly enabled: boolean
     readonly intervalMs: number
   }
+  /**
+   * Where OTLP data still undelivered at exit (or past the retry buffer) is kept for the next process; undefined
+   * when off. The opencode plugin supplies opencode's state directory as the default ({@link Host.spoolDir});
+   * layers embedded elsewhere spool only when OPENCODE_OTLP_SPOOL_DIR names a directory.
+   */
+  readonly spool: { readonly dir: string; readonly maxBytes: number } | undefined
   readonly traces: {
     readonly disabled: ReadonlySet<TraceType>
     readonly attributes: Readonly<Record<string, string>>
@@ -280,6 +291,8 @@ export type RawSettings = Partial<Record<Variable | SignalVariable, string>>
 const TELEMETRY_OFF = "Telemetry is disabled."
 /** The longest a pull endpoint may hold opencode's exit for a last scrape: twice Prometheus's default interval. */
 export const MAX_PROMETHEUS_LINGER_MS = 30_000
+/** The largest spool cap accepted. */
+export const MAX_SPOOL_MB = 1_024
 const isEmpty = (value: string | undefined): value is undefined => value === undefined || value.trim() === ""
 
 /**
@@ -299,6 +312,8 @@ export interface Host {
   readonly mcpServers?: (() => ReadonlySet<string> | undefined) | undefined
   /** service.instance.id; a random UUID when not given. */
   readonly instanceId?: string | undefined
+  /** The spool directory when OPENCODE_OTLP_SPOOL_DIR is unset (the plugin: opencode's XDG state directory). */
+  readonly spoolDir?: string | undefined
 }
 
 /** `identity` may be a function: it is then called only for the claude-code profile, the one that reports it. */
@@ -561,6 +576,31 @@ export const decodeSettings = (
   const shutdownTimeoutMs = durationOr("OPENCODE_OTLP_SHUTDOWN_TIMEOUT", DEFAULTS.shutdownTimeoutMs)
   const helperTimeoutMs = durationOr("OPENCODE_OTLP_HEADERS_HELPER_TIMEOUT", DEFAULTS.headersHelperTimeoutMs)
 
+  // The spool: a directory (or "none"), and its size cap in MB (0 switches it off as well).
+  let spoolMaxMb = DEFAULTS.spoolMaxMb
+  if (!isEmpty(raw.OPENCODE_OTLP_SPOOL_MAX_MB)) {
+    const value = raw.OPENCODE_OTLP_SPOOL_MAX_MB.trim()
+    if (/^\d+$/.test(value) && Number(value) <= MAX_SPOOL_MB) spoolMaxMb = Number(value)
+    else
+      problem(
+        "OPENCODE_OTLP_SPOOL_MAX_MB",
+        raw.OPENCODE_OTLP_SPOOL_MAX_MB,
+        `a whole number of megabytes, 0 (off) to ${MAX_SPOOL_MB}`,
+        `The default of ${DEFAULTS.spoolMaxMb} MB applies.`,
+      )
+  }
+  let spoolDir = host.spoolDir
+  if (!isEmpty(raw.OPENCODE_OTLP_SPOOL_DIR)) {
+    const value = raw.OPENCODE_OTLP_SPOOL_DIR.trim()
+    if (value.toLowerCase() === "none") spoolDir = undefined
+    else if (isAbsolute(value)) spoolDir = value
+    else {
+      spoolDir = undefined
+      problem("OPENCODE_OTLP_SPOOL_DIR", value, "an absolute directory path, or none", "Nothing is spooled: data undelivered at exit is dropped and counted.")
+    }
+  }
+  const spool = spoolDir === undefined || spoolMaxMb === 0 ? undefined : { dir: spoolDir, maxBytes: spoolMaxMb * 1024 * 1024 }
+
   /**
    * A switch: 1/true/yes/on or 0/false/no/off. Anything else is reported and the default applies — for the
    * content opt-ins that is off, so a value like "disabled" never sends prompt text.
@@ -698,6 +738,7 @@ export const decodeSettings = (
       prometheus,
     },
     logs: { enabled: logsEnabled, intervalMs: logsIntervalMs ?? DEFAULTS.logsIntervalMs },
+    spool,
     traces: { disabled: disabledTraces, attributes: spanAttributes, parent },
   }
   return { config, problems }

@@ -1,0 +1,9 @@
+/**
+ * opencode's state directory, `$XDG_STATE_HOME/opencode` (`~/.local/state/opencode` when unset: opencode resolves
+ * it the same way on every platform). The plugin keeps its spool there, beside opencode's own state.
+ */
+import { homedir } from "node:os"
+import { join } from "node:path"
+
+export const spoolDirOf = (env: NodeJS.ProcessEnv = process.env): string =>
+  join(env["XDG_STATE_HOME"] || join(homedir(), ".local", "state"), "opencode", "otlp-spool")
