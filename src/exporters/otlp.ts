@@ -20,6 +20,8 @@ import { Context, Data, Duration, Effect, Fiber, Schedule, Semaphore } from "eff
 import type { Protocol, Signal } from "../services/Config.ts"
 import type { ProtocolExporters } from "./protocols/types.ts"
 import { delay, MISMATCH_SUMMARY, type Gate } from "./probe.ts"
+import { lineOf, type SignalSpool, type SpoolLine } from "./spool.ts"
+import type { SpoolCodec } from "./spoolCodec.ts"
 import type { Interface as HeaderProviderInterface } from "../services/HeaderProvider.ts"
 
 export type { OtlpTarget, ProtocolExporters } from "./protocols/types.ts"
@@ -73,15 +75,23 @@ export const LAST_TRY_TIMEOUT_MS = 500
 /** How much a signal keeps while the collector is unreachable; past it, the oldest data is dropped and counted. */
 export const BUFFER_LIMITS: Record<Signal, number> = { traces: 8_192, logs: 8_192, metrics: 120 }
 
-/** Why data was dropped: the retry buffer was full, the item alone exceeds it, the collector refused it for good, or exit. */
-export type DropReason = "buffer_full" | "too_large" | "rejected" | "shutdown"
+/**
+ * Why data was dropped: the retry buffer was full (no spool), the item alone exceeds it, the collector refused it
+ * for good, exit (no spool), the spool's size cap, or a spool entry that could not be read back.
+ */
+export type DropReason = "buffer_full" | "too_large" | "rejected" | "shutdown" | "spool_full" | "spool_unreadable"
 
 export const DROP_REASONS: Record<DropReason, string> = {
   buffer_full: "retry buffer full",
   too_large: "larger than the retry buffer",
   rejected: "rejected by the collector",
   shutdown: "not delivered before shutdown",
+  spool_full: "spool full (OPENCODE_OTLP_SPOOL_MAX_MB)",
+  spool_unreadable: "unreadable in the spool",
 }
+
+/** Between two rewrites of the spool's buffer file while data is at risk: a crash repeats at most this much. */
+export const SPOOL_REWRITE_MS = 1_000
 
 export interface DeliveryReport {
   /**
@@ -89,6 +99,20 @@ export interface DeliveryReport {
    * `explained` when opencode's log already says why (a protocol mismatch), so only the count is needed.
    */
   readonly onDrop: (signal: Signal, count: number, reason: DropReason, detail?: string, explained?: boolean) => void
+  /** Called at exit with the number of items left in the spool for the next process. */
+  readonly onSpooled?: ((signal: Signal, count: number, dir: string) => void) | undefined
+  /** Called with the number of items taken from the spool (an earlier process's) to deliver. */
+  readonly onRestored?: ((signal: Signal, count: number) => void) | undefined
+  /** The spool cannot be written or read (once per signal). */
+  readonly onSpoolError?: ((signal: Signal, error: unknown) => void) | undefined
+}
+
+/** Where undelivered data of one signal goes at exit, and how it is written there. */
+export interface SpoolTarget<T> {
+  readonly files: SignalSpool
+  readonly codec: SpoolCodec<T>
+  /** Prefix of the lasting ids of this process's batches (its service.instance.id). */
+  readonly instance: string
 }
 
 /** Where a signal's exporter sends (for the log, without credentials) and what it waits on before sending. */
@@ -106,6 +130,13 @@ interface InnerExporter<T> {
 interface Pending<T> {
   readonly items: T
   readonly size: number
+  /** Lasting id and first-kept time: the same in every process that spools it again. */
+  readonly id: string
+  readonly time: number
+  /** Kept while the collector failed, or taken from the spool: the spool holds a copy until it is delivered. */
+  risky: boolean
+  /** Its spool line, encoded once. */
+  line?: string
 }
 
 /**
@@ -144,6 +175,7 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
     private readonly report: DeliveryReport,
     private readonly sizeOf: (items: T) => number,
     private readonly target: DeliveryTarget,
+    private readonly spool?: SpoolTarget<T> | undefined,
   ) {
     this.inner = build(initial.headers)
     this.builtWith = initial.version
@@ -216,6 +248,11 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
       if (this.target.gate?.mismatch !== undefined) return first
       if (ok === this.healthy) return first
       this.healthy = ok
+      if (!ok && this.spool !== undefined) {
+        // The collector fails: what the buffer holds is at risk until it is delivered.
+        for (const pending of this.buffer) pending.risky = true
+        this.requestPersist()
+      }
       return ok
         ? Effect.andThen(first, Effect.logInfo(`OTLP ${this.signal} export recovered${this.buffer.length > 0 ? "; delivering what was kept meanwhile" : ""}`))
         : Effect.logWarning(
@@ -243,6 +280,7 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
     this.buffer.length = 0
     this.buffered = 0
     this.drop(left, "rejected", this.mismatchDetail(), true)
+    if (this.spoolWritten) this.requestPersist()
     return true
   }
 
@@ -254,18 +292,178 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
   /** After a failure, gRPC channels back off reconnecting for up to minutes: a fresh exporter connects at once. */
   private freshChannel = () => this.protocol === "grpc" && !this.healthy
 
-  /** Keeps data for redelivery; the oldest goes first when the buffer is full. */
+  /**
+   * Keeps data for redelivery. When the buffer is full, the oldest goes to the spool's overflow file (without a
+   * spool: is dropped). While the collector fails, the spool holds a copy of the buffer.
+   */
   private keep(items: T) {
     const size = Math.max(1, this.sizeOf(items))
     if (size > this.limit) return this.drop(size, "too_large")
+    const evicted: Array<Pending<T>> = []
     while (this.buffered + size > this.limit && this.buffer.length > 0) {
       const oldest = this.buffer.shift()!
       this.buffered -= oldest.size
-      this.drop(oldest.size, "buffer_full")
+      if (this.spool === undefined) this.drop(oldest.size, "buffer_full")
+      else evicted.push(oldest)
     }
-    this.buffer.push({ items, size })
+    this.buffer.push({ items, size, id: `${this.spool?.instance ?? ""}:${++this.sequence}`, time: Date.now(), risky: !this.healthy })
     this.buffered += size
+    if (evicted.length > 0) this.overflow(evicted)
+    if (!this.healthy || evicted.length > 0) this.requestPersist()
     this.startDraining()
+  }
+
+  // --- the spool ------------------------------------------------------------------------------------------------
+
+  private sequence = 0
+  private spoolWritten = false
+  private persistLoop: Promise<void> | undefined
+  /** The rewrite under way, if any (the final write waits for it: it is a matter of milliseconds). */
+  private persistWrite: Promise<number> | undefined
+  private persistDirty = false
+  private restoring: Promise<void> | undefined
+  /** Shutdown has begun: nothing more is taken from the spool. */
+  private closing = false
+  private spoolFailed = false
+
+  private spoolLine = (pending: Pending<T>): SpoolLine => ({
+    id: pending.id,
+    time: pending.time,
+    line: (pending.line ??= lineOf(pending.id, pending.time, this.spool!.codec.encode(pending.items))),
+  })
+
+  private spoolError = (error: unknown) => {
+    if (this.spoolFailed) return
+    this.spoolFailed = true
+    this.report.onSpoolError?.(this.signal, error)
+  }
+
+  /** Items of the first `count` entries. */
+  private static sizeOfFirst = <T>(entries: ReadonlyArray<Pending<T>>, count: number) =>
+    entries.slice(0, count).reduce((total, p) => total + p.size, 0)
+
+  /** What no longer fits the buffer goes to the overflow file, taken back once the buffer has room. */
+  private overflow(evicted: ReadonlyArray<Pending<T>>) {
+    this.spool!.files.appendOverflow(evicted.map(this.spoolLine)).then(
+      (cut) => this.drop(ResilientExporter.sizeOfFirst(evicted, cut), "spool_full"),
+      (error) => {
+        this.spoolError(error)
+        this.drop(ResilientExporter.sizeOfFirst(evicted, evicted.length), "buffer_full")
+      },
+    )
+  }
+
+  /** The spool's copy of the buffer follows it: rewritten while anything is at risk (at most every SPOOL_REWRITE_MS), deleted once nothing is. */
+  private requestPersist() {
+    if (this.spool === undefined) return
+    this.persistDirty = true
+    this.persistLoop ??= (async () => {
+      try {
+        while (this.persistDirty) {
+          this.persistDirty = false
+          this.persistWrite = this.persistNow()
+          await this.persistWrite
+          this.persistWrite = undefined
+          if (this.persistDirty) await delay(SPOOL_REWRITE_MS)
+        }
+      } finally {
+        this.persistLoop = undefined
+      }
+    })()
+  }
+
+  private persistNow = async (final = false): Promise<number> => {
+    const files = this.spool!.files
+    try {
+      if (this.buffer.some((p) => p.risky) || (final && this.buffer.length > 0)) {
+        const lines = this.buffer.map(this.spoolLine)
+        const cut = await files.saveBuffer(lines, final)
+        this.spoolWritten = true
+        return cut
+      }
+      if (this.spoolWritten || final) await files.saveBuffer([], final)
+      this.spoolWritten = false
+    } catch (error) {
+      this.spoolError(error)
+      if (final) return this.buffer.length
+    }
+    return 0
+  }
+
+  /**
+   * Takes what processes that are gone left in the spool for this endpoint (and, with `ownOverflow`, what this
+   * one put in its overflow file) into the buffer, ahead of newer data, and delivers it. At start, after the
+   * endpoint check; again whenever the buffer empties with the overflow file in use.
+   */
+  restore(ownOverflow = false): Promise<void> {
+    if (this.spool === undefined || this.closed) return Promise.resolve()
+    if (this.restoring !== undefined) return this.restoring
+    const run = async () => {
+      if (this.target.gate !== undefined) await this.target.gate.ready
+      if (this.closed || this.disabled || this.target.gate?.mismatch !== undefined) return
+      const claim = await this.spool!.files.claim(ownOverflow)
+      if (claim.batches.length === 0 && claim.unreadable === 0) return void (await claim.release())
+      const decode = this.spool!.codec.decoder()
+      const restored: Array<Pending<T>> = []
+      let unreadable = claim.unreadable
+      for (const batch of claim.batches) {
+        const items = decode(batch.data)
+        if (items === undefined) unreadable++
+        else restored.push({ items, size: Math.max(1, this.sizeOf(items)), id: batch.id, time: batch.time, risky: true, line: batch.line })
+      }
+      this.drop(unreadable, "spool_unreadable")
+      // Ahead of newer data, up to the buffer's room; the rest waits in the overflow file. Under the lock: no
+      // attempt is under way at the buffer's head.
+      const later = await Effect.runPromise(
+        this.lock.withPermit(
+          Effect.sync(() => {
+            if (this.closing) return undefined
+            let room = this.limit - this.buffered
+            let fits = 0
+            while (fits < restored.length && restored[fits]!.size <= room) room -= restored[fits++]!.size
+            this.buffer.unshift(...restored.slice(0, fits))
+            this.buffered += ResilientExporter.sizeOfFirst(restored, fits)
+            return restored.slice(fits)
+          }),
+        ),
+      )
+      // Shut down meanwhile: the claimed files stay, for the next process.
+      if (later === undefined) return
+      if (later.length > 0) this.overflow(later)
+      if (restored.length > later.length && !ownOverflow) this.report.onRestored?.(this.signal, ResilientExporter.sizeOfFirst(restored, restored.length - later.length))
+      // The claimed files go only once this process's own copy holds their data.
+      await this.persistNow()
+      await claim.release()
+      this.startDraining()
+    }
+    this.restoring = run()
+      .catch((error) => this.spoolError(error))
+      .finally(() => void (this.restoring = undefined))
+    return this.restoring
+  }
+
+  /** After a delivery: the spool's copy follows the buffer; an empty buffer takes back what overflowed. */
+  private afterDelivery() {
+    if (this.spool === undefined) return
+    if (this.spoolWritten) this.requestPersist()
+    if (this.buffer.length === 0 && this.spool.files.hasOverflow) void this.restore(true)
+  }
+
+  /** At exit: what is left goes to the spool (what its cap cannot hold is dropped), not lost. */
+  private async spoolRest(): Promise<void> {
+    if (this.spool === undefined) return
+    // Neither a rewrite waiting its turn nor a restore waiting on the endpoint check holds the exit: the final
+    // write seals the file against earlier writes, and a restore that comes too late leaves its claimed files
+    // to the next process.
+    this.persistDirty = false
+    await this.persistWrite
+    const left = this.buffered
+    const cut = await this.persistNow(true)
+    const dropped = ResilientExporter.sizeOfFirst(this.buffer, cut)
+    this.buffer.length = 0
+    this.buffered = 0
+    this.drop(dropped, cut > 0 && !this.spoolFailed ? "spool_full" : "shutdown")
+    if (left > dropped) this.report.onSpooled?.(this.signal, left - dropped, this.spool.files.dir)
   }
 
   /** Delivers the head of the buffer; true when the buffer may go on, false when the collector still fails. */
@@ -286,6 +484,7 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
               this.buffer.shift()
               this.buffered -= head.size
               if (result.code !== ExportResultCode.SUCCESS) this.drop(head.size, "rejected", describeError(result.error))
+              this.afterDelivery()
               return true
             }
             return false
@@ -338,9 +537,10 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
    */
   forceFlush(): Promise<void> {
     if (!this.healthy && this.draining !== undefined) return Promise.resolve()
-    // An attempt in flight may hide a refused connection behind the OTLP/HTTP exporter's own retries (a second
-    // or more): waiting for it is pointless when nothing listens at the endpoint.
-    if (this.attempting > 0 && this.target.gate?.refusing !== undefined)
+    // An attempt in flight (or about to start) may hide a refused connection behind the OTLP/HTTP exporter's own
+    // retries (a second or more): waiting for it is pointless when nothing listens at the endpoint, which one
+    // connection tells at once.
+    if (this.buffer.length > 0 && this.target.gate?.refusing !== undefined)
       return this.target.gate.refusing().then((refused) => (refused ? undefined : this.flushPass()), () => this.flushPass())
     return this.flushPass()
   }
@@ -379,22 +579,39 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
     }
   }
 
-  /** Gives up on whatever is still undelivered (the shutdown budget ran out), counting it as dropped. */
+  /**
+   * Gives up on whatever is still undelivered (the shutdown budget ran out): it goes to the spool, written
+   * synchronously because the process is about to end; without a spool, or past its cap, it is dropped and counted.
+   */
   abandon(): void {
     this.closed = true
     const left = this.buffered
+    let dropped = left
+    if (this.spool !== undefined && this.buffer.length > 0) {
+      try {
+        const cut = this.spool.files.saveBufferSync(this.buffer.map(this.spoolLine))
+        dropped = ResilientExporter.sizeOfFirst(this.buffer, cut)
+        if (left > dropped) this.report.onSpooled?.(this.signal, left - dropped, this.spool.files.dir)
+      } catch (error) {
+        this.spoolError(error)
+      }
+    }
     this.buffer.length = 0
     this.buffered = 0
-    this.drop(left, "shutdown")
+    this.drop(dropped, dropped < left ? "spool_full" : "shutdown")
+    this.spool?.files.close()
   }
 
   /** A last delivery pass; whatever is still undelivered is counted as dropped. Bounded by the caller. */
   async shutdown(): Promise<void> {
+    this.closing = true
     // Known down: the latest attempt failed, or (an attempt may still be in flight, hidden in the OTLP/HTTP
     // exporter's own retries) nothing listens at the endpoint now. Then exit does not wait for the collector.
     const down = !this.healthy || (this.buffer.length > 0 && (await this.target.gate?.refusing?.().catch(() => false)) === true)
     if (down) await this.lastTry().catch(() => undefined)
     else await this.forceFlush().catch(() => undefined)
+    // Still undelivered (or delivered: the spool's copy goes): the spool gets the last word.
+    if (this.spool !== undefined && (down || this.attempting > 0 || this.buffer.length > 0 || this.spoolWritten)) await this.spoolRest()
     if (down || this.attempting > 0) {
       // The inner exporter's shutdown waits for its requests in flight, retries included: not for a dead collector.
       this.closed = true

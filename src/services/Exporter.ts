@@ -50,7 +50,10 @@ import {
   type OtlpTarget,
   type ProtocolExporters,
   withoutCredentials,
+  type SpoolTarget,
 } from "../exporters/otlp.ts"
+import { SignalSpool } from "../exporters/spool.ts"
+import { logCodec, metricCodec, spanCodec, type SpoolCodec } from "../exporters/spoolCodec.ts"
 import { EndpointCheck, endpointOf, MISMATCH_SUMMARY, type Mismatch } from "../exporters/probe.ts"
 import { PACKAGE_NAME, PACKAGE_VERSION } from "../version.ts"
 import {
@@ -335,25 +338,50 @@ export const layer = Layer.effect(
           Effect.logWarning(`Dropped ${count} ${UNITS[signal]}: ${why}. Further drops for this reason are counted in ${droppedName(config)}.`),
         )
       },
+      onSpooled: (signal, count, dir) =>
+        Effect.runForkWith(context)(
+          Effect.logInfo(`OTLP ${signal}: ${count} ${UNITS[signal]} not delivered are kept in the spool (${dir}) for the next opencode that sends there`),
+        ),
+      onRestored: (signal, count) =>
+        Effect.runForkWith(context)(Effect.logInfo(`OTLP ${signal}: delivering ${count} ${UNITS[signal]} an earlier opencode kept in the spool`)),
+      onSpoolError: (signal, error) => {
+        const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "error"
+        Effect.runForkWith(context)(
+          Effect.logWarning(`OTLP ${signal}: the spool ${config.spool?.dir ?? ""} cannot be used (${code}); data undelivered at exit is dropped and counted`),
+        )
+      },
     }
+    // The spool: per signal, files for its endpoint; never a header.
+    const spoolOf = <T>(signal: Signal, codec: SpoolCodec<T>): SpoolTarget<T> | undefined =>
+      config.spool === undefined
+        ? undefined
+        : {
+            files: new SignalSpool(config.spool.dir, config.spool.maxBytes, signal, config.signals[signal].url, config.serviceInstanceId),
+            codec,
+            instance: config.serviceInstanceId,
+          }
     // The console exporter writes to opencode's log, never to the terminal.
     const writeLine = (line: string) => Effect.runForkWith(context)(Effect.logInfo(`telemetry: ${line}`))
-    const exporter = yield* makeProviders({
+    const signalExporters = {
       extra: {
         spans: tracesWanted && config.exportTo.console.traces ? new ConsoleSpanExporter(writeLine) : undefined,
         logs: config.logs.enabled && config.exportTo.console.logs ? new ConsoleLogExporter(writeLine) : undefined,
         metrics: config.metrics.enabled && config.exportTo.console.metrics ? new ConsoleMetricExporter(writeLine) : undefined,
       },
       spans: otlpSignals.includes("traces")
-        ? new ResilientSpanExporter("traces", config.signals.traces.protocol, (h, lastTry) => protocols.get(config.signals.traces.protocol)!.spans(targetOf("traces", lastTry), withSignalHeaders("traces", h)), headers, context, initial, report, (s) => s.length, deliveryTarget("traces"))
+        ? new ResilientSpanExporter("traces", config.signals.traces.protocol, (h, lastTry) => protocols.get(config.signals.traces.protocol)!.spans(targetOf("traces", lastTry), withSignalHeaders("traces", h)), headers, context, initial, report, (s) => s.length, deliveryTarget("traces"), spoolOf("traces", spanCodec))
         : undefined,
       logs: otlpSignals.includes("logs")
-        ? new ResilientLogExporter("logs", config.signals.logs.protocol, (h, lastTry) => protocols.get(config.signals.logs.protocol)!.logs(targetOf("logs", lastTry), withSignalHeaders("logs", h)), headers, context, initial, report, (l) => l.length, deliveryTarget("logs"))
+        ? new ResilientLogExporter("logs", config.signals.logs.protocol, (h, lastTry) => protocols.get(config.signals.logs.protocol)!.logs(targetOf("logs", lastTry), withSignalHeaders("logs", h)), headers, context, initial, report, (l) => l.length, deliveryTarget("logs"), spoolOf("logs", logCodec))
         : undefined,
       metrics: otlpSignals.includes("metrics")
-        ? new ResilientMetricExporter("metrics", config.signals.metrics.protocol, (h, lastTry) => protocols.get(config.signals.metrics.protocol)!.metrics(targetOf("metrics", lastTry), withSignalHeaders("metrics", h)), headers, context, initial, report, () => 1, deliveryTarget("metrics"))
+        ? new ResilientMetricExporter("metrics", config.signals.metrics.protocol, (h, lastTry) => protocols.get(config.signals.metrics.protocol)!.metrics(targetOf("metrics", lastTry), withSignalHeaders("metrics", h)), headers, context, initial, report, () => 1, deliveryTarget("metrics"), spoolOf("metrics", metricCodec))
         : undefined,
-    })
+    }
+    const exporter = yield* makeProviders(signalExporters)
+    // What earlier processes left in the spool for these endpoints is delivered beside this one's data.
+    for (const resilient of [signalExporters.spans, signalExporters.logs, signalExporters.metrics])
+      if (resilient !== undefined && "restore" in resilient) void resilient.restore()
     const droppedOptions = {
       description: "Telemetry this plugin could not deliver (buffer full, rejected, or undelivered at shutdown), by signal",
       unit: "{item}",

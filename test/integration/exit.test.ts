@@ -16,7 +16,8 @@ test.each(["grpc", "http/protobuf", "http/json"] as const)("%s: dispose with a r
   const { client, logs } = captureClient()
   const hooks = await OpenTelemetryPlugin(
     { client, directory: process.cwd(), worktree: process.cwd() },
-    { enabled: true, endpoint: `http://127.0.0.1:${port}`, protocol, shutdownTimeout: BUDGET_MS },
+    // Without the spool: what stays undelivered is dropped and named (test/integration/spool.test.ts: kept).
+    { enabled: true, endpoint: `http://127.0.0.1:${port}`, protocol, shutdownTimeout: BUDGET_MS, spoolDir: "none" },
   )
   const now = Date.now()
   for (const event of turnEvents("ses_exit", now)) await hooks.event!({ event })
