@@ -300,8 +300,10 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
     const size = Math.max(1, this.sizeOf(items))
     if (size > this.limit) return this.drop(size, "too_large")
     const evicted: Array<Pending<T>> = []
-    while (this.buffered + size > this.limit && this.buffer.length > 0) {
-      const oldest = this.buffer.shift()!
+    // Never the head while an attempt delivers it: it would be delivered and kept (or counted as dropped) both.
+    const first = this.attempting > 0 ? 1 : 0
+    while (this.buffered + size > this.limit && this.buffer.length > first) {
+      const oldest = this.buffer.splice(first, 1)[0]!
       this.buffered -= oldest.size
       if (this.spool === undefined) this.drop(oldest.size, "buffer_full")
       else evicted.push(oldest)
@@ -341,11 +343,14 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
   /** Items of the first `count` entries. */
   private static sizeOfFirst = <T>(entries: ReadonlyArray<Pending<T>>, count: number) =>
     entries.slice(0, count).reduce((total, p) => total + p.size, 0)
+  /** Items of the last `count` entries (what a full spool refused). */
+  private static sizeOfLast = <T>(entries: ReadonlyArray<Pending<T>>, count: number) =>
+    count === 0 ? 0 : entries.slice(-count).reduce((total, p) => total + p.size, 0)
 
   /** What no longer fits the buffer goes to the overflow file, taken back once the buffer has room. */
   private overflow(evicted: ReadonlyArray<Pending<T>>) {
     this.spool!.files.appendOverflow(evicted.map(this.spoolLine)).then(
-      (cut) => this.drop(ResilientExporter.sizeOfFirst(evicted, cut), "spool_full"),
+      (cut) => this.drop(ResilientExporter.sizeOfLast(evicted, cut), "spool_full"),
       (error) => {
         this.spoolError(error)
         this.drop(ResilientExporter.sizeOfFirst(evicted, evicted.length), "buffer_full")
@@ -459,7 +464,7 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
     await this.persistWrite
     const left = this.buffered
     const cut = await this.persistNow(true)
-    const dropped = ResilientExporter.sizeOfFirst(this.buffer, cut)
+    const dropped = ResilientExporter.sizeOfLast(this.buffer, cut)
     this.buffer.length = 0
     this.buffered = 0
     this.drop(dropped, cut > 0 && !this.spoolFailed ? "spool_full" : "shutdown")
@@ -590,7 +595,7 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
     if (this.spool !== undefined && this.buffer.length > 0) {
       try {
         const cut = this.spool.files.saveBufferSync(this.buffer.map(this.spoolLine))
-        dropped = ResilientExporter.sizeOfFirst(this.buffer, cut)
+        dropped = ResilientExporter.sizeOfLast(this.buffer, cut)
         if (left > dropped) this.report.onSpooled?.(this.signal, left - dropped, this.spool.files.dir)
       } catch (error) {
         this.spoolError(error)

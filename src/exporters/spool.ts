@@ -50,6 +50,8 @@ export const endpointKey = (url: string): string => createHash("sha256").update(
 
 const FILE = /^([0-9a-f]{16})\.(traces|logs|metrics)\.([0-9a-f-]{36})\.(\d+)\.(buffer|overflow)\.jsonl(?:\.claimed-([0-9a-f-]{36})-(\d+))?$/
 
+const TEMPORARY = /^(.+\.jsonl)\.tmp-[0-9a-f-]{36}$/
+
 /** Running now; a pid this user cannot signal (EPERM) runs too. */
 const running = (pid: number): boolean => {
   try {
@@ -71,6 +73,14 @@ const release = (instance: string) => {
   const left = (live.get(instance) ?? 1) - 1
   if (left <= 0) live.delete(instance)
   else live.set(instance, left)
+}
+
+/** By the time a batch was first kept, then by its process and its number there (`<instance>:<n>`). */
+const oldestFirst = (a: SpooledBatch, b: SpooledBatch): number => {
+  if (a.time !== b.time) return a.time - b.time
+  const [aProcess = "", aNumber = "0"] = a.id.split(":")
+  const [bProcess = "", bNumber = "0"] = b.id.split(":")
+  return aProcess < bProcess ? -1 : aProcess > bProcess ? 1 : Number(aNumber) - Number(bNumber)
 }
 
 /** What a claim found: the batches, oldest first, each once; `release` deletes the claimed files. */
@@ -149,17 +159,20 @@ export class SignalSpool {
     return total
   }
 
-  /** The newest lines that fit `room` bytes; the count of the oldest left out. */
+  /**
+   * The oldest lines that fit `room` bytes, and how many of the newest are left out: a full spool keeps what it
+   * holds and refuses what comes after (as a collector's persistent queue does), so what it delivers has no gaps.
+   */
   private fit(lines: ReadonlyArray<SpoolLine>, room: number): { kept: ReadonlyArray<SpoolLine>; cut: number } {
     let bytes = 0
-    let first = lines.length
-    while (first > 0 && bytes + lines[first - 1]!.line.length + 1 <= room) bytes += lines[--first]!.line.length + 1
-    return { kept: lines.slice(first), cut: first }
+    let count = 0
+    while (count < lines.length && bytes + lines[count]!.line.length + 1 <= room) bytes += lines[count++]!.line.length + 1
+    return { kept: lines.slice(0, count), cut: lines.length - count }
   }
 
   /**
    * Writes this process's buffer file with `lines` (none: deletes it). Returns how many of the oldest lines the
-   * size cap left out. `final`: the process is ending; no write still under way may replace this one.
+   * size cap left out (the newest). `final`: the process is ending; no write still under way may replace this one.
    */
   async saveBuffer(lines: ReadonlyArray<SpoolLine>, final = false): Promise<number> {
     if (this.sealed) return lines.length
@@ -214,7 +227,7 @@ export class SignalSpool {
     return cut
   }
 
-  /** Appends batches that no longer fit the retry buffer. Returns how many the size cap left out. */
+  /** Appends batches that no longer fit the retry buffer. Returns how many the size cap left out (the newest). */
   appendOverflow(lines: ReadonlyArray<SpoolLine>): Promise<number> {
     const next = this.appending.then(async () => {
       await this.ensureDir()
@@ -241,7 +254,9 @@ export class SignalSpool {
     const claimed: Array<string> = []
     for (const name of names) {
       if (!name.startsWith(this.prefix)) continue
-      const match = FILE.exec(name)
+      // A rewrite cut short by the end of its process: its temporary file is a copy nobody will rename.
+      const temporary = TEMPORARY.exec(name)
+      const match = FILE.exec(temporary === null ? name : temporary[1]!)
       if (match === null) continue
       const [, , , instance, pid, kind, claimer, claimerPid] = match
       const path = join(this.dir, name)
@@ -255,6 +270,10 @@ export class SignalSpool {
         const owner = claimer ?? instance!
         if (owner === this.instance) continue
         if (holder === process.pid ? live.has(owner) : running(holder) && modified >= boot) continue
+      }
+      if (temporary !== null) {
+        if (!own) await unlink(path).catch(() => undefined)
+        continue
       }
       const target = `${join(this.dir, name.replace(/\.claimed-.*$/, ""))}.claimed-${this.instance}-${process.pid}`
       // Whoever renames first owns it; the others find it gone.
@@ -279,7 +298,7 @@ export class SignalSpool {
         if (!byId.has(id)) byId.set(id, { id, time: t, data: d, line })
       }
     }
-    const batches = [...byId.values()].sort((a, b) => a.time - b.time || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    const batches = [...byId.values()].sort(oldestFirst)
     return {
       batches,
       unreadable,

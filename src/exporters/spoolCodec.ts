@@ -189,14 +189,24 @@ const encodeMetrics = (metrics: ResourceMetrics): Encoded<typeof MetricsSchema> 
 
 // --- decoding ----------------------------------------------------------------------------------------------------
 
-/** Resources are shared by the items of one process: one Resource per distinct attribute set. */
+/**
+ * Resources and scopes are shared by the items read back, as they were by the items recorded: one object per
+ * distinct value (OTLP serializers group by object, so a batch goes out grouped as it was).
+ */
 class Resources {
   private readonly byKey = new Map<string, Resource>()
+  private readonly scopes = new Map<string, InstrumentationScope>()
   of(attributes: Attributes): Resource {
     const key = JSON.stringify(attributes)
     let resource = this.byKey.get(key)
     if (resource === undefined) this.byKey.set(key, (resource = resourceFromAttributes(attributes)))
     return resource
+  }
+  scope(scope: Encoded<typeof Scope>): InstrumentationScope {
+    const key = `${scope.name}\n${scope.version ?? ""}\n${scope.schemaUrl ?? ""}`
+    let shared = this.scopes.get(key)
+    if (shared === undefined) this.scopes.set(key, (shared = { ...scope }))
+    return shared
   }
 }
 
@@ -246,7 +256,7 @@ const decodeSpan = (resources: Resources, s: Encoded<typeof SpanSchema>): Readab
     events: s.events.map((e) => ({ name: e.name, time: [e.time[0], e.time[1]], ...(e.attributes === undefined ? {} : { attributes: attributes(e.attributes) }) })),
     ended: true,
     resource: resources.of(attributes(s.resource)),
-    instrumentationScope: { ...s.scope },
+    instrumentationScope: resources.scope(s.scope),
     droppedAttributesCount: s.dropped[0],
     droppedEventsCount: s.dropped[1],
     droppedLinksCount: s.dropped[2],
@@ -262,7 +272,7 @@ const decodeLog = (resources: Resources, l: Encoded<typeof LogSchema>): Readable
   ...(l.body === undefined ? {} : { body: l.body satisfies LogBody }),
   ...(l.eventName === undefined ? {} : { eventName: l.eventName }),
   resource: resources.of(attributes(l.resource)),
-  instrumentationScope: { ...l.scope },
+  instrumentationScope: resources.scope(l.scope),
   attributes: attributes(l.attributes),
   droppedAttributesCount: l.droppedAttributesCount,
 })
@@ -304,7 +314,7 @@ const decodeMetric = (m: Encoded<typeof MetricSchema>): MetricData | undefined =
 
 const decodeMetrics = (resources: Resources, m: Encoded<typeof MetricsSchema>): ResourceMetrics => ({
   resource: resources.of(attributes(m.resource)),
-  scopeMetrics: m.scopes.map((s) => ({ scope: { ...s.scope }, metrics: s.metrics.flatMap((metric) => decodeMetric(metric) ?? []) })),
+  scopeMetrics: m.scopes.map((s) => ({ scope: resources.scope(s.scope), metrics: s.metrics.flatMap((metric) => decodeMetric(metric) ?? []) })),
 })
 
 // --- per signal ----------------------------------------------------------------------------------------------------
