@@ -4,8 +4,9 @@
  * in some hooks fails the user's prompt). `dispose` flushes within the shutdown budget. No signal handlers, no
  * globals, no writes to the terminal, no changes to process.env.
  */
-import { Cause, Effect, Layer, ManagedRuntime } from "effect"
+import { Cause, Effect, Layer, ManagedRuntime, Queue } from "effect"
 import { endAllSessions, handleChatMessage, handleEvent, handleShellEnv, handleToolBefore, readType, sweepSessions } from "./handlers/index.ts"
+import * as BackgroundClock from "./layers/backgroundClock.ts"
 import * as OpencodeLog from "./layers/opencodeLog.ts"
 import * as Telemetry from "./layers/telemetry.ts"
 import * as Config from "./services/Config.ts"
@@ -57,10 +58,32 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
     return {}
   }
 
-  const layer = Telemetry.layer.pipe(
+  // The turn flush and the session sweep: loops of the runtime's own layer, so that disposing the runtime ends
+  // them. The sweep is queued behind the hooks like any job; `queueSweep` is bound once the queue exists.
+  const flushRequests = Effect.runSync(Queue.dropping<void>(1))
+  let queueSweep = () => {}
+  const maintenance = Layer.effectDiscard(
+    Effect.gen(function* () {
+      const exporter = yield* Exporter
+      // End of a turn: send what it produced soon, not at the next interval, so a SIGTERM (which ends opencode
+      // without dispose) loses little. Requests while one waits share its flush.
+      yield* Queue.take(flushRequests).pipe(
+        Effect.andThen(Effect.sleep(TURN_FLUSH_DELAY_MS)),
+        Effect.andThen(Queue.clear(flushRequests)),
+        Effect.andThen(exporter.flush),
+        Effect.forever,
+        Effect.forkScoped,
+      )
+      yield* Effect.sync(() => queueSweep()).pipe(Effect.delay(SWEEP_EVERY_MS), Effect.forever, Effect.forkScoped)
+    }),
+  )
+  const layer = maintenance.pipe(
+    Layer.provideMerge(Telemetry.layer),
     Layer.provideMerge(Layer.succeed(Config.Config, config)),
     // provideMerge, not provide: the runtime's own effects must log through opencode too, not the console.
     Layer.provideMerge(OpencodeLog.layer(client)),
+    // Timers that never keep opencode's process alive, for every loop above and in the services.
+    Layer.provideMerge(BackgroundClock.layer),
   )
   const runtime = ManagedRuntime.make(layer)
 
@@ -132,20 +155,10 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
   // A pull endpoint asked to linger may hold the exit that much longer, for one last scrape.
   const budget = config.shutdownTimeoutMs + (config.metrics.prometheus?.lingerMs ?? 0)
   let disposed = false
-  let lastSweep = Date.now()
-  // End of a turn: send what it produced soon, not at the next interval, so a SIGTERM (which ends opencode
-  // without dispose) loses little. Likewise when a turn stops to ask a person (who may never answer): what it did
-  // so far goes out. Not queued: a slow collector must not delay the next hook.
-  let turnFlush: ReturnType<typeof setTimeout> | undefined
-  const scheduleTurnFlush = () => {
-    if (turnFlush !== undefined) return
-    turnFlush = setTimeout(() => {
-      turnFlush = undefined
-      void run(Effect.flatMap(Effect.service(Exporter), (e) => e.flush), "turn flush")
-    }, TURN_FLUSH_DELAY_MS)
-    // Never keep opencode's process alive for our sake.
-    turnFlush.unref?.()
-  }
+  queueSweep = () => void submit(sweepSessions(SESSION_IDLE_RELEASE_MS), "session sweep")
+  // A turn ended, or stopped to ask a person (who may never answer): what it did so far goes out soon. Not
+  // queued behind the hooks: a slow collector must not delay the next one.
+  const scheduleTurnFlush = () => void Queue.offerUnsafe(flushRequests, undefined)
   return {
     event: async (input) => {
       try {
@@ -156,10 +169,6 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
         if (type === undefined) return
         queue({ event })
         if (type === "session.idle" || type === "permission.asked") scheduleTurnFlush()
-        if (Date.now() - lastSweep > SWEEP_EVERY_MS) {
-          lastSweep = Date.now()
-          void submit(sweepSessions(SESSION_IDLE_RELEASE_MS), "session sweep")
-        }
       } catch {
         // A hostile event (a throwing getter, a Proxy): nothing to record, nothing to throw.
       }
@@ -191,7 +200,6 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
     dispose: async () => {
       if (disposed) return
       disposed = true
-      clearTimeout(turnFlush)
       // The last export must not wait for opencode's answer.
       host.settle()
       // One deadline for everything: record every session's end (ending open spans), then release the layers,

@@ -41,8 +41,11 @@ export const loadProtocol = async (protocol: Protocol): Promise<ProtocolExporter
   }
 }
 
-/** After an auth failure: one more attempt, with refreshed headers. */
-export const authRetry = Schedule.recurs(1)
+/**
+ * After an auth failure: one more attempt, the headers refreshed before it (one helper run per rejected export,
+ * not one per rejection).
+ */
+export const authRetry = (refresh: Effect.Effect<unknown>) => Schedule.recurs(1).pipe(Schedule.tap(() => refresh))
 
 /** HTTP 401/403, gRPC UNAUTHENTICATED (16) / PERMISSION_DENIED (7). */
 export const isAuthFailure = (protocol: Protocol, error: unknown): boolean => {
@@ -171,6 +174,8 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
     private readonly build: (headers: Readonly<Record<string, string>>, lastTry?: boolean) => I,
     private readonly headers: HeaderProviderInterface,
     private readonly context: Context.Context<never>,
+    /** Forks into the fibers the owning layer interrupts when it closes (the redelivery loop). */
+    private readonly background: (effect: Effect.Effect<void>) => Fiber.Fiber<void>,
     initial: { version: number; headers: Readonly<Record<string, string>> },
     private readonly report: DeliveryReport,
     private readonly sizeOf: (items: T) => number,
@@ -207,19 +212,14 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
   }
 
   /** One delivery attempt, with a header refresh and one retry on an auth failure. */
-  private attempt = (items: T, rebuild = false): Effect.Effect<ExportResult> => {
-    // The headers are refreshed only before a retry: one helper run per rejected export, not one per rejection.
-    let attempts = 0
-    const once = Effect.suspend(() =>
-      attempts++ === 0 ? this.exportOnce(items, rebuild) : Effect.andThen(this.headers.refresh, this.exportOnce(items)),
-    )
-    return once.pipe(
-      Effect.retry({ schedule: authRetry, while: () => this.headers.canRefresh }),
+  private attempt = (items: T, rebuild = false): Effect.Effect<ExportResult> =>
+    // A rebuilt exporter for the first try only; the retry's refreshed headers rebuild it anyway.
+    Effect.suspend(() => this.exportOnce(items, rebuild && !(rebuild = false))).pipe(
+      Effect.retry({ schedule: authRetry(this.headers.refresh), while: () => this.headers.canRefresh }),
       Effect.catchTag("AuthRejected", (rejected) => Effect.succeed(rejected.result)),
       Effect.tap((result) => this.noteHealth(result)),
       Effect.withSpan(`Exporter.export.${this.signal}`),
     )
-  }
 
   /**
    * One message when exports start failing and one when they recover: never one per export. A first failure
@@ -513,9 +513,7 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
 
   private startDraining() {
     if (this.draining !== undefined || this.closed) return
-    this.draining = Effect.runForkWith(this.context)(
-      this.drainLoop().pipe(Effect.ensuring(Effect.sync(() => void (this.draining = undefined)))),
-    )
+    this.draining = this.background(this.drainLoop().pipe(Effect.ensuring(Effect.sync(() => void (this.draining = undefined)))))
   }
 
   /**

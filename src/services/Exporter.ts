@@ -22,6 +22,7 @@ import {
   InMemoryMetricExporter,
   type InstrumentType,
   MeterProvider,
+  type MetricProducer,
   PeriodicExportingMetricReader,
   type PushMetricExporter,
   type ResourceMetrics,
@@ -33,7 +34,7 @@ import {
   type ReadableSpan,
   type SpanExporter,
 } from "@opentelemetry/sdk-trace-base"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, FiberSet, Layer } from "effect"
 import { ExportResultCode } from "@opentelemetry/core"
 import { CumulativeState } from "../exporters/cumulative.ts"
 import { ConsoleLogExporter, ConsoleMetricExporter, ConsoleSpanExporter } from "../exporters/console.ts"
@@ -113,6 +114,16 @@ export const makeResource = (
     ...config.resourceAttributes,
   })
 
+/**
+ * Sources the push metric readers collect from beside the meter's own instruments (the Effect bridge's Effect
+ * `Metric`s, layers/effectOtel.ts). A factory, called once per reader with the plugin's resource: a producer keeps
+ * what it last reported, so two readers sharing one would each see only part of every delta.
+ */
+export const MetricProducers = Context.Reference<ReadonlyArray<(resource: Resource) => MetricProducer>>(
+  "opencode-plugin-opentelemetry/Exporter/MetricProducers",
+  { defaultValue: () => [] },
+)
+
 /** Builds the three providers on the given exporters and shuts them down, bounded, on release. */
 export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (exporters: SignalExporters) {
   const config = yield* Config
@@ -133,9 +144,11 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
   const extraMetricExporter = exporters.extra?.metrics === undefined ? undefined : new MetricDelivery(exporters.extra.metrics, temporality)
   const prometheus = config.metrics.enabled ? config.metrics.prometheus : undefined
   const pullReader = prometheus === undefined ? undefined : new PullReader()
+  const metricProducers = yield* MetricProducers
   const periodic = (exporter: PushMetricExporter) =>
     new PeriodicExportingMetricReader({
       exporter,
+      metricProducers: metricProducers.map((makeProducer) => makeProducer(resource)),
       exportIntervalMillis: config.metrics.intervalMs,
       // The reader requires timeout <= interval.
       exportTimeoutMillis: Math.min(config.metrics.intervalMs, Math.max(budget, 1_000)),
@@ -249,6 +262,9 @@ export const layer = Layer.effect(
     const config = yield* Config
     const headers = yield* HeaderProvider
     const context = yield* Effect.context<never>()
+    // Background work of this layer (redelivery loops, log lines from the SDK's callbacks) is forked here: closing
+    // the layer interrupts whatever is still running.
+    const background = yield* FiberSet.makeRuntime<never, void, never>()
     // Pending requests past the budget would keep opencode's process alive after shutdown; shorter than the
     // budget so a request cut short still leaves time to count and report what stays undelivered.
     const timeoutMs = Math.max(250, Math.floor(config.shutdownTimeoutMs * 0.6))
@@ -308,7 +324,7 @@ export const layer = Layer.effect(
       }
       checks.set(key, [signal])
       const reportMismatch = (mismatch: Mismatch) =>
-        Effect.runForkWith(context)(Effect.logWarning(mismatchMessage(config, mismatch, url, checks.get(key) ?? [signal])))
+        background(Effect.logWarning(mismatchMessage(config, mismatch, url, checks.get(key) ?? [signal])))
       checkOf.set(signal, new EndpointCheck({ url, protocol, tls }, timeoutMs, reportMismatch))
     }
     const deliveryTarget = (signal: Signal) => ({ endpoint: withoutCredentials(config.signals[signal].url), gate: checkOf.get(signal) })
@@ -334,19 +350,19 @@ export const layer = Layer.effect(
         if (logged.has(key)) return
         logged.add(key)
         const why = detail === undefined ? DROP_REASONS[reason] : `${DROP_REASONS[reason]} (${detail})`
-        Effect.runForkWith(context)(
+        background(
           Effect.logWarning(`Dropped ${count} ${UNITS[signal]}: ${why}. Further drops for this reason are counted in ${droppedName(config)}.`),
         )
       },
       onSpooled: (signal, count, dir) =>
-        Effect.runForkWith(context)(
+        background(
           Effect.logInfo(`OTLP ${signal}: ${count} ${UNITS[signal]} not delivered are kept in the spool (${dir}) for the next opencode that sends there`),
         ),
       onRestored: (signal, count) =>
-        Effect.runForkWith(context)(Effect.logInfo(`OTLP ${signal}: delivering ${count} ${UNITS[signal]} an earlier opencode kept in the spool`)),
+        background(Effect.logInfo(`OTLP ${signal}: delivering ${count} ${UNITS[signal]} an earlier opencode kept in the spool`)),
       onSpoolError: (signal, error) => {
         const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "error"
-        Effect.runForkWith(context)(
+        background(
           Effect.logWarning(`OTLP ${signal}: the spool ${config.spool?.dir ?? ""} cannot be used (${code}); data undelivered at exit is dropped and counted`),
         )
       },
@@ -361,7 +377,7 @@ export const layer = Layer.effect(
             instance: config.serviceInstanceId,
           }
     // The console exporter writes to opencode's log, never to the terminal.
-    const writeLine = (line: string) => Effect.runForkWith(context)(Effect.logInfo(`telemetry: ${line}`))
+    const writeLine = (line: string) => background(Effect.logInfo(`telemetry: ${line}`))
     const signalExporters = {
       extra: {
         spans: tracesWanted && config.exportTo.console.traces ? new ConsoleSpanExporter(writeLine) : undefined,
@@ -369,13 +385,13 @@ export const layer = Layer.effect(
         metrics: config.metrics.enabled && config.exportTo.console.metrics ? new ConsoleMetricExporter(writeLine) : undefined,
       },
       spans: otlpSignals.includes("traces")
-        ? new ResilientSpanExporter("traces", config.signals.traces.protocol, (h, lastTry) => protocols.get(config.signals.traces.protocol)!.spans(targetOf("traces", lastTry), withSignalHeaders("traces", h)), headers, context, initial, report, (s) => s.length, deliveryTarget("traces"), spoolOf("traces", spanCodec))
+        ? new ResilientSpanExporter("traces", config.signals.traces.protocol, (h, lastTry) => protocols.get(config.signals.traces.protocol)!.spans(targetOf("traces", lastTry), withSignalHeaders("traces", h)), headers, context, background, initial, report, (s) => s.length, deliveryTarget("traces"), spoolOf("traces", spanCodec))
         : undefined,
       logs: otlpSignals.includes("logs")
-        ? new ResilientLogExporter("logs", config.signals.logs.protocol, (h, lastTry) => protocols.get(config.signals.logs.protocol)!.logs(targetOf("logs", lastTry), withSignalHeaders("logs", h)), headers, context, initial, report, (l) => l.length, deliveryTarget("logs"), spoolOf("logs", logCodec))
+        ? new ResilientLogExporter("logs", config.signals.logs.protocol, (h, lastTry) => protocols.get(config.signals.logs.protocol)!.logs(targetOf("logs", lastTry), withSignalHeaders("logs", h)), headers, context, background, initial, report, (l) => l.length, deliveryTarget("logs"), spoolOf("logs", logCodec))
         : undefined,
       metrics: otlpSignals.includes("metrics")
-        ? new ResilientMetricExporter("metrics", config.signals.metrics.protocol, (h, lastTry) => protocols.get(config.signals.metrics.protocol)!.metrics(targetOf("metrics", lastTry), withSignalHeaders("metrics", h)), headers, context, initial, report, () => 1, deliveryTarget("metrics"), spoolOf("metrics", metricCodec))
+        ? new ResilientMetricExporter("metrics", config.signals.metrics.protocol, (h, lastTry) => protocols.get(config.signals.metrics.protocol)!.metrics(targetOf("metrics", lastTry), withSignalHeaders("metrics", h)), headers, context, background, initial, report, () => 1, deliveryTarget("metrics"), spoolOf("metrics", metricCodec))
         : undefined,
     }
     const exporter = yield* makeProviders(signalExporters)

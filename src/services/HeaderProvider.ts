@@ -8,7 +8,7 @@
  * one run. Header values never appear in a log or an error.
  */
 import { spawn } from "node:child_process"
-import { Context, Effect, Fiber, Layer, Option, Schema, Scope } from "effect"
+import { Context, Effect, Fiber, Layer, Option, Schedule, Schema, Scope } from "effect"
 import { Config, revealHeaders } from "./Config.ts"
 import { CREDENTIAL_VARIABLES } from "../host/opencodeClient.ts"
 
@@ -177,10 +177,10 @@ export const layer = Layer.effect(
 
     // Prewarm in the background: start-up never waits on the helper, the first export does (bounded).
     const prewarm = yield* refreshWith(helper.value).pipe(Effect.forkIn(scope))
-    // And refresh on a period, before short-lived tokens expire (besides on every auth failure).
-    yield* refreshWith(helper.value).pipe(
-      Effect.delay(config.headers.helperRefreshMs),
-      Effect.forever,
+    // And refresh on a period, before short-lived tokens expire (besides on every auth failure): a loop this
+    // layer owns, interrupted when it closes.
+    yield* Effect.sleep(config.headers.helperRefreshMs).pipe(
+      Effect.andThen(Effect.repeat(refreshWith(helper.value), refreshSchedule(config.headers.helperRefreshMs))),
       Effect.forkIn(scope),
     )
     // The first exports wait for the prewarm, but not long: a short run must not lose everything to a slow
@@ -201,6 +201,9 @@ export const layer = Layer.effect(
     return HeaderProvider.of({ current, refresh, canRefresh: true })
   }),
 )
+
+/** Between two periodic runs of the header helper (the first comes one period after start). */
+export const refreshSchedule = (periodMs: number) => Schedule.spaced(periodMs)
 
 /** Fixed headers, for tests and embedders that manage credentials themselves. */
 export const layerStatic = (headers: Record<string, string>) =>

@@ -6,7 +6,8 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test"
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, Layer } from "effect"
+import { TestClock } from "effect/testing"
 import { Exporter } from "../../src/services/Exporter.ts"
 import { HeaderProvider, runHelper } from "../../src/services/HeaderProvider.ts"
 import { Instruments } from "../../src/services/Instruments.ts"
@@ -202,21 +203,39 @@ test("a failing helper: one clear message, exports continue with the static head
   expect(JSON.stringify(logs)).not.toContain("static-secret")
 })
 
-test("the helper also runs on a period (OPENCODE_OTLP_HEADERS_HELPER_REFRESH), not only on auth failures", async () => {
+test("the helper also runs on a period (OPENCODE_OTLP_HEADERS_HELPER_REFRESH, 29 min by default), not only on auth failures", async () => {
   const helper = countingHelper()
   const { client } = captureClient()
-  const layer = liveLayer({ OPENCODE_OTLP_HEADERS_HELPER: helper.path, OPENCODE_OTLP_HEADERS_HELPER_REFRESH: "150", OPENCODE_DISABLE_LOGS: "1" }, client)
+  // On a TestClock: the default period, exactly, without waiting 29 minutes.
+  const layer = liveLayer({ OPENCODE_OTLP_HEADERS_HELPER: helper.path, OPENCODE_DISABLE_LOGS: "1" }, client).pipe(Layer.provideMerge(TestClock.layer()))
+  const period = 29 * 60_000
+  /**
+   * The helper is a real process: waits (in real time) until it has run `n` times and its headers are in use, and
+   * a little more, so that the loop's next wait has begun before the clock moves.
+   */
+  const ran = (n: number) =>
+    TestClock.withLive(
+      Effect.gen(function* () {
+        const headers = yield* HeaderProvider
+        for (let i = 0; i < 150 && (yield* headers.current).headers["x-run"] !== String(n); i++) yield* Effect.sleep("20 millis")
+        yield* Effect.sleep("50 millis")
+        return helper.runs()
+      }),
+    )
   await runScoped(
     layer,
     Effect.gen(function* () {
       const headers = yield* HeaderProvider
       yield* headers.current
-      yield* Effect.sleep("700 millis")
+      expect(yield* ran(1)).toBe(1) // the prewarm
+      yield* TestClock.adjust(period - 1_000)
+      expect(yield* TestClock.withLive(Effect.sleep("200 millis").pipe(Effect.as(helper.runs())))).toBe(1)
+      yield* TestClock.adjust(1_000)
+      expect(yield* ran(2)).toBe(2)
+      yield* TestClock.adjust(period)
+      expect(yield* ran(3)).toBe(3)
       const now = yield* headers.current
-      expect(Number(now.headers["x-run"])).toBeGreaterThanOrEqual(3)
+      expect(now.headers["x-run"]).toBe("3")
     }),
   )
-  const runs = helper.runs()
-  await new Promise((r) => setTimeout(r, 400))
-  expect(helper.runs()).toBe(runs) // stopped with the layer
 })

@@ -48,6 +48,7 @@ const exportOnce = async (mismatch: Mismatch | undefined, afterMs: number) => {
     failingInner,
     headers,
     context,
+    (effect) => Effect.runForkWith(context)(effect),
     { version: 0, headers: {} },
     { onDrop: (_signal, count, reason, _detail, explained) => dropped.push([reason, count, explained]) },
     (l) => l.length,
