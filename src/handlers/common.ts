@@ -161,3 +161,38 @@ const cutCalls = (state: SessionState, at: number, why: string) => {
   }
   endCallSpans(state, at)
 }
+
+/** Busy time since the last checkpoint, as active_time (type=cli); counted as it accrues, not only at idle. */
+export const countActiveTime = Effect.fnUntraced(function* (state: SessionState, now: number) {
+  if (state.busySince === undefined || now <= state.busySince) return
+  const instruments = yield* Instruments
+  yield* instruments.count("active_time.total", (now - state.busySince) / 1000, { ...sessionAttributes(state), type: "cli" })
+  state.busySince = now
+})
+
+export const startToolSpan = Effect.fnUntraced(function* (
+  state: SessionState,
+  part: { readonly tool: string; readonly callID: string; readonly messageID: string },
+  start: number,
+) {
+  const instruments = yield* Instruments
+  const toolName = instruments.toolName(part.tool)
+  const name = `execute_tool ${toolName}`
+  const span = yield* instruments.startSpan("tool", name, {
+    startTime: start,
+    // Under the LLM call that asked for it while that is open, else under the prompt, else the session.
+    parent: state.llmSpans.get(part.messageID)?.span ?? (yield* ensureTurn(state, start)),
+    attributes: {
+      ...sessionAttributes(state),
+      "gen_ai.operation.name": "execute_tool",
+      "gen_ai.tool.name": toolName,
+      "gen_ai.tool.call.id": part.callID,
+      "message.id": part.messageID,
+      ...(state.promptId === undefined ? {} : { "prompt.id": state.promptId }),
+    },
+  })
+  if (span === undefined) return undefined
+  const open = { span, name, tool: part.tool, messageID: part.messageID }
+  state.toolSpans.set(part.callID, open)
+  return open
+})

@@ -12,6 +12,7 @@
  * the request URL; only `message` and `statusCode` are decoded (src/events/schema.ts `ErrorInfo`).
  */
 import { truncateText } from "./content.ts"
+import type { ErrorInfo } from "../events/schema.ts"
 
 /** The most of an error's own text exported (provider messages always; a tool's only on opt-in): 1,000 characters. */
 export const ERROR_TEXT_LIMIT = 1_000
@@ -79,3 +80,14 @@ export const toolErrorText = (text: string, withDetails: boolean): string =>
 
 /** A provider's or opencode's own error message, cut at {@link ERROR_TEXT_LIMIT}. */
 export const boundedErrorMessage = (text: string): string => truncateText(text, ERROR_TEXT_LIMIT)
+
+/**
+ * A provider's or opencode's error: its name, its message (opencode may append the provider's response body to
+ * it) cut at ERROR_TEXT_LIMIT, and the HTTP status. The rest of its data (response body and headers, the request
+ * URL) is never decoded.
+ */
+export const errorAttributes = (error: ErrorInfo | undefined) => ({
+  "error.type": error?.name ?? "UnknownError",
+  error: boundedErrorMessage(error?.data?.message ?? error?.name ?? "unknown error"),
+  status_code: error?.data?.statusCode === undefined ? "undefined" : String(error.data.statusCode),
+})

@@ -9,8 +9,8 @@ import { Config } from "../services/Config.ts"
 import { Instruments } from "../services/Instruments.ts"
 import { CONTENT_LIMIT, truncateText } from "./content.ts"
 import type { SessionState } from "../services/SessionStore.ts"
-import { emitEvent, ensureTurn, sessionAttributes, sessionState, startTurn } from "./common.ts"
-import { countActiveTime, errorAttributes } from "./session.ts"
+import { countActiveTime, emitEvent, ensureTurn, sessionAttributes, sessionState, startTurn } from "./common.ts"
+import { errorAttributes } from "./errors.ts"
 
 /** The `chat.message` hook: a prompt submitted by a person (or `opencode run`). A subagent's task prompt is not one. */
 export const onChatMessage = Effect.fnUntraced(function* (

@@ -6,9 +6,19 @@ import { Effect } from "effect"
 import type { ErrorInfo, SessionInfo } from "../events/schema.ts"
 import { Instruments } from "../services/Instruments.ts"
 import { newSessionState, SessionStore, type SessionState } from "../services/SessionStore.ts"
-import { startToolSpan } from "./tool.ts"
-import { boundedErrorMessage } from "./errors.ts"
-import { emitEvent, endSession, endTurn, existingSession, sessionAttributes, sessionState, sessionTotals, startTurn } from "./common.ts"
+import { errorAttributes } from "./errors.ts"
+import {
+  countActiveTime,
+  emitEvent,
+  endSession,
+  endTurn,
+  existingSession,
+  sessionAttributes,
+  sessionState,
+  sessionTotals,
+  startToolSpan,
+  startTurn,
+} from "./common.ts"
 
 export const onSessionCreated = Effect.fnUntraced(function* (info: SessionInfo) {
   const store = yield* SessionStore
@@ -182,21 +192,4 @@ export const endAllSessions = Effect.fn("handlers.endAllSessions")(function* () 
   for (const state of yield* store.takeAll) yield* endSession(state, now)
 })
 
-/** Busy time since the last checkpoint, as active_time (type=cli); counted as it accrues, not only at idle. */
-export const countActiveTime = Effect.fnUntraced(function* (state: SessionState, now: number) {
-  if (state.busySince === undefined || now <= state.busySince) return
-  const instruments = yield* Instruments
-  yield* instruments.count("active_time.total", (now - state.busySince) / 1000, { ...sessionAttributes(state), type: "cli" })
-  state.busySince = now
-})
 
-/**
- * A provider's or opencode's error: its name, its message (opencode may append the provider's response body to
- * it) cut at ERROR_TEXT_LIMIT, and the HTTP status. The rest of its data (response body and headers, the request
- * URL) is never decoded.
- */
-export const errorAttributes = (error: ErrorInfo | undefined) => ({
-  "error.type": error?.name ?? "UnknownError",
-  error: boundedErrorMessage(error?.data?.message ?? error?.name ?? "unknown error"),
-  status_code: error?.data?.statusCode === undefined ? "undefined" : String(error.data.statusCode),
-})

@@ -15,7 +15,7 @@ import { Instruments } from "../services/Instruments.ts"
 import { boundedJson, CONTENT_LIMIT, toolParameters, truncateText } from "./content.ts"
 import { describeToolError, toolErrorText } from "./errors.ts"
 import type { SessionState } from "../services/SessionStore.ts"
-import { emitEvent, ensureTurn, existingSession, sessionAttributes, sessionState } from "./common.ts"
+import { emitEvent, existingSession, sessionAttributes, sessionState, startToolSpan } from "./common.ts"
 
 const decodeOption = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
   const decode = Schema.decodeUnknownOption(schema)
@@ -118,32 +118,6 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
   }
 })
 
-export const startToolSpan = Effect.fnUntraced(function* (
-  state: SessionState,
-  part: { readonly tool: string; readonly callID: string; readonly messageID: string },
-  start: number,
-) {
-  const instruments = yield* Instruments
-  const toolName = instruments.toolName(part.tool)
-  const name = `execute_tool ${toolName}`
-  const span = yield* instruments.startSpan("tool", name, {
-    startTime: start,
-    // Under the LLM call that asked for it while that is open, else under the prompt, else the session.
-    parent: state.llmSpans.get(part.messageID)?.span ?? (yield* ensureTurn(state, start)),
-    attributes: {
-      ...sessionAttributes(state),
-      "gen_ai.operation.name": "execute_tool",
-      "gen_ai.tool.name": toolName,
-      "gen_ai.tool.call.id": part.callID,
-      "message.id": part.messageID,
-      ...(state.promptId === undefined ? {} : { "prompt.id": state.promptId }),
-    },
-  })
-  if (span === undefined) return undefined
-  const open = { span, name, tool: part.tool, messageID: part.messageID }
-  state.toolSpans.set(part.callID, open)
-  return open
-})
 
 /**
  * Lines of code per completed edit: the edit-like tools' `filediff`, or a new file's lines from `write`.
