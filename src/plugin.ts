@@ -8,23 +8,10 @@
  * nothing is loaded at all.
  */
 // Only functions may be exported here: opencode calls each export as a plugin and refuses a module with any other.
-import { CREDENTIAL_VARIABLES, sendLog, TELEMETRY_OFF, type OpencodeLogClient } from "./host/opencodeClient.ts"
+import { CREDENTIAL_VARIABLES, describe, sendLog, TELEMETRY_OFF, withTimeout, type OpencodeHooks, type OpencodePluginInput } from "./host/opencodeClient.ts"
 
-/** The parts of opencode's plugin input this plugin reads. */
-export interface OpencodePluginInput {
-  readonly client?: OpencodeLogClient | undefined
-  readonly project?: { readonly worktree?: string | undefined } | undefined
-  readonly directory?: string | undefined
-  readonly worktree?: string | undefined
-}
-
-export interface OpencodeHooks {
-  event?: (input: { event: unknown }) => Promise<void>
-  "chat.message"?: (input: unknown, output: unknown) => Promise<void>
-  "shell.env"?: (input: unknown, output: { env: Record<string, string | undefined> }) => Promise<void>
-  "tool.execute.before"?: (input: unknown, output: unknown) => Promise<void>
-  dispose?: () => Promise<void>
-}
+// Types only (erased at run time): the hooks and input, for those who wrap the plugin.
+export type { OpencodeHooks, OpencodePluginInput } from "./host/opencodeClient.ts"
 
 /** How long `dispose` waits for a start still under way (the running part then has its own shutdown budget). */
 const START_WAIT_MS = 3_000
@@ -98,15 +85,3 @@ const deferred = (started: Promise<OpencodeHooks>): OpencodeHooks => {
     },
   }
 }
-
-const withTimeout = <A>(promise: Promise<A>, ms: number): Promise<A | undefined> => {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms)
-    // Never keep opencode's process alive for our sake.
-    timer.unref?.()
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
-
-const describe = (error: unknown): string => (error instanceof Error ? error.message : "unknown error")

@@ -16,8 +16,7 @@ import { learnHost } from "./host/opencodeHost.ts"
 import { spoolDirOf } from "./host/opencodeState.ts"
 import { randomUUID } from "node:crypto"
 import { Exporter } from "./services/Exporter.ts"
-import type { OpencodeHooks, OpencodePluginInput } from "./plugin.ts"
-import { TELEMETRY_OFF } from "./host/opencodeClient.ts"
+import { describe, TELEMETRY_OFF, withTimeout, type OpencodeHooks, type OpencodePluginInput } from "./host/opencodeClient.ts"
 
 /** A session untouched this long is ended and its state released (a TUI can stay open for days). */
 const SESSION_IDLE_RELEASE_MS = 30 * 60_000
@@ -214,16 +213,3 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
     },
   }
 }
-
-const withTimeout = <A>(promise: Promise<A>, ms: number): Promise<A | undefined> => {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms)
-    // Never keep opencode's process alive for our sake.
-    timer.unref?.()
-  })
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
-
-const describe = (error: unknown): string => (error instanceof Error ? error.message : "unknown error")
-

@@ -16,6 +16,8 @@ export const onPermissionAsked = Effect.fnUntraced(function* (asked: {
   readonly tool?: { readonly messageID: string; readonly callID: string } | undefined
 }) {
   const state = yield* sessionState(asked.sessionID)
+  // opencode may send the same request again: its wait is already open (a second span would never end).
+  if (state.blocked.has(asked.id)) return
   const instruments = yield* Instruments
   const callID = asked.tool?.callID
   // The tool part (if already seen) names the tool exactly; else `permission` names its class (edit covers write),

@@ -37,3 +37,32 @@ export const CREDENTIAL_VARIABLES = [
   "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
   "OTEL_EXPORTER_OTLP_LOGS_HEADERS",
 ] as const
+
+/** The parts of opencode's plugin input this plugin reads. */
+export interface OpencodePluginInput {
+  readonly client?: OpencodeLogClient | undefined
+  readonly project?: { readonly worktree?: string | undefined } | undefined
+  readonly directory?: string | undefined
+  readonly worktree?: string | undefined
+}
+
+export interface OpencodeHooks {
+  event?: (input: { event: unknown }) => Promise<void>
+  "chat.message"?: (input: unknown, output: unknown) => Promise<void>
+  "shell.env"?: (input: unknown, output: { env: Record<string, string | undefined> }) => Promise<void>
+  "tool.execute.before"?: (input: unknown, output: unknown) => Promise<void>
+  dispose?: () => Promise<void>
+}
+
+/** Resolves with the promise's value, or undefined after `ms`; the timer never keeps the process alive. */
+export const withTimeout = <A>(promise: Promise<A>, ms: number): Promise<A | undefined> => {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms)
+    // Never keep opencode's process alive for our sake.
+    timer.unref?.()
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
+}
+
+export const describe = (error: unknown): string => (error instanceof Error ? error.message : "unknown error")
