@@ -1,0 +1,74 @@
+/**
+ * Metrics: export interval, name prefix, metrics not recorded, attributes added or left out, temporality, the
+ * cost scale, the session-id and version switches, and where metrics go (OTLP, console, a Prometheus endpoint).
+ * Whether metrics are on at all follows from the problems' severities (see decodeSettings).
+ */
+import { parseList } from "./keyValue.ts"
+import { DEFAULTS, METRIC_NAMES, TEMPORALITIES, type MetricName, type Profile, type Temporality } from "./catalog.ts"
+import { decodePrometheus, type Prometheus } from "./prometheus.ts"
+import { attributes, entriesOf, exporters, flag, isEmpty, milliseconds, oneOf, type Input } from "./values.ts"
+
+export interface Metrics {
+  readonly intervalMs: number
+  readonly prefix: string
+  readonly disabled: ReadonlySet<MetricName>
+  readonly attributes: Readonly<Record<string, string>>
+  readonly excludeAttributes: ReadonlySet<string>
+  readonly temporality: Temporality
+  readonly costUsageScale: number
+  readonly prometheus: Prometheus | undefined
+  readonly includeSessionId: boolean
+  readonly includeVersion: boolean
+  readonly exportTo: { readonly otlp: boolean; readonly console: boolean }
+}
+
+/** Instrument names must stay valid OpenTelemetry names: a letter first, then [A-Za-z0-9_./-]. */
+const decodePrefix = (input: Input, profile: Profile): string => {
+  const raw = input.raw.OPENCODE_METRIC_PREFIX
+  const fallback = profile === "claude-code" ? "claude_code." : DEFAULTS.metricPrefix
+  if (raw === undefined) return fallback
+  const value = raw.trim()
+  // Empty is a choice here: bare metric names.
+  if (value === "" || /^[A-Za-z][A-Za-z0-9_./-]{0,200}$/.test(value)) return value
+  input.report(
+    "OPENCODE_METRIC_PREFIX",
+    raw,
+    "a letter followed by letters, digits, '_', '.', '/' or '-' (for example opencode. or claude_code.)",
+  )
+  return fallback
+}
+
+/** undefined when bad: the cost.usage metric is then not recorded. */
+const decodeCostScale = (input: Input): number | undefined => {
+  const raw = input.raw.OPENCODE_COST_USAGE_SCALE
+  if (isEmpty(raw)) return DEFAULTS.costUsageScale
+  const value = Number(raw.trim())
+  if (Number.isFinite(value) && value > 0) return value
+  input.report("OPENCODE_COST_USAGE_SCALE", raw, "a positive number, such as 1 or 1000000")
+  return undefined
+}
+
+export const decodeMetrics = (input: Input, profile: Profile): Metrics => {
+  const intervalMs = milliseconds(input, "OPENCODE_OTLP_METRICS_INTERVAL", DEFAULTS.metricsIntervalMs) ?? DEFAULTS.metricsIntervalMs
+  const prefix = decodePrefix(input, profile)
+  const disabled = new Set<MetricName>(entriesOf(input, "OPENCODE_DISABLE_METRICS", METRIC_NAMES, `metric name suffixes from: ${METRIC_NAMES.join(", ")}`))
+  const metricAttributes = attributes(input, "OPENCODE_METRIC_ATTRIBUTES")
+  // Claude Code exports delta by default, and dashboards made for it sum raw samples.
+  const temporality = oneOf(input, "OPENCODE_OTLP_METRICS_TEMPORALITY", TEMPORALITIES, profile === "claude-code" ? "delta" : DEFAULTS.temporality)
+  const costUsageScale = decodeCostScale(input)
+  if (costUsageScale === undefined) disabled.add("cost.usage")
+  const chosen = exporters(input, "OPENCODE_METRICS_EXPORTER", ["otlp", "prometheus", "console", "none"])
+  return {
+    intervalMs,
+    prefix,
+    disabled,
+    attributes: metricAttributes,
+    excludeAttributes: new Set(parseList(input.raw.OPENCODE_EXCLUDE_METRICS_ATTRIBUTES)),
+    temporality,
+    costUsageScale: costUsageScale ?? DEFAULTS.costUsageScale,
+    prometheus: decodePrometheus(input, chosen),
+    includeSessionId: flag(input, "OPENCODE_METRICS_INCLUDE_SESSION_ID"),
+    includeVersion: flag(input, "OPENCODE_METRICS_INCLUDE_VERSION"),
+    exportTo: { otlp: chosen.has("otlp"), console: chosen.has("console") },
+  }
+}
