@@ -3,7 +3,8 @@
  *
  * - `layer`: open — needs `Config`; OTLP export with the HeaderProvider.
  * - `layerLive(input)`: reads settings from the current ConfigProvider (process.env by default), lets
- *   plugin options override them, and exports over OTLP.
+ *   plugin options override them, and exports over OTLP. A setting that switches telemetry off fails it with the
+ *   typed `ConfigError` (catch it by tag); other problems are warnings in `Config.problems`.
  * - `layerTest(settings)`: in-memory exporters (read them through `MemoryExporter`), nothing leaves the process.
  */
 import { Layer } from "effect"
@@ -22,9 +23,12 @@ export const layerOn = <A, E, R>(
 /** Open layer: OTLP export as configured; requires Config. */
 export const layer = layerOn(Exporter.layer.pipe(Layer.provideMerge(HeaderProvider.layer)))
 
-/** Live layer: settings from the environment (through ConfigProvider), overridden by plugin options. */
+/**
+ * Live layer: settings from the environment (through ConfigProvider), overridden by plugin options; fails with the
+ * `ConfigError` of a setting that switches telemetry off.
+ */
 export const layerLive = (input: { readonly options?: unknown; readonly workspace?: Config.Workspace } = {}) =>
-  layer.pipe(Layer.provideMerge(Config.layerFrom(input)))
+  layer.pipe(Layer.provideMerge(Config.layerFromEnv(input)))
 
 /**
  * Test layer: the same services with in-memory exporters. `settings` are raw variable values;

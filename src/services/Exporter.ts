@@ -142,7 +142,7 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
   const temporality = config.metrics.temporality
   const metricExporter = exporters.metrics === undefined ? undefined : new MetricDelivery(exporters.metrics, temporality)
   const extraMetricExporter = exporters.extra?.metrics === undefined ? undefined : new MetricDelivery(exporters.extra.metrics, temporality)
-  const prometheus = config.metrics.enabled ? config.metrics.prometheus : undefined
+  const prometheus = config.enabled && config.metrics.enabled ? config.metrics.prometheus : undefined
   const pullReader = prometheus === undefined ? undefined : new PullReader()
   const metricProducers = yield* MetricProducers
   const periodic = (exporter: PushMetricExporter) =>
@@ -260,6 +260,9 @@ export const layer = Layer.effect(
   Exporter,
   Effect.gen(function* () {
     const config = yield* Config
+    // Telemetry not switched on (or switched off by a setting, reported where it was decoded): providers that
+    // record nothing, and no connection anywhere.
+    if (!config.enabled) return yield* makeProviders({})
     const headers = yield* HeaderProvider
     const context = yield* Effect.context<never>()
     // Background work of this layer (redelivery loops, log lines from the SDK's callbacks) is forked here: closing

@@ -62,3 +62,38 @@ test("embedding: a turn still open reaches the in-memory exporter when the sessi
   expect(before).toEqual([])
   expect(after.filter((name) => name.startsWith("invoke_agent"))).toHaveLength(1)
 })
+
+test("embedding: a setting that switches telemetry off fails the live layer with a ConfigError, caught by tag", async () => {
+  // --- README example (typed failure) ---
+  const TelemetryLive = Telemetry.layerLive().pipe(
+    Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { OPENCODE_ENABLE_TELEMETRY: "1", OPENCODE_OTLP_PROTOCOL: "carrier-pigeon" } }))),
+  )
+  const outcome = await Effect.runPromise(
+    Effect.void.pipe(
+      Effect.provide(TelemetryLive),
+      Effect.as("started"),
+      Effect.catchTag("ConfigError", (error) => Effect.succeed(`${error.variable}: ${error.message}`)),
+    ),
+  )
+  // --- end ---
+  expect(outcome).toStartWith("OPENCODE_OTLP_PROTOCOL: ")
+  expect(outcome).toContain("carrier-pigeon")
+})
+
+test("embedding: telemetry not switched on: the live layer builds, connects nowhere and exports nothing", async () => {
+  const receiver = await startReceiver({ protocol: "http/json" })
+  try {
+    const TelemetryLive = Telemetry.layerLive({ options: { protocol: "http/json" } }).pipe(
+      Layer.provide(ConfigProvider.layer(ConfigProvider.fromEnv({ env: { OPENCODE_OTLP_ENDPOINT: receiver.url } }))),
+    )
+    const program = Effect.gen(function* () {
+      yield* handleEvent({ type: "session.created", properties: { info: { id: "ses_off", time: { created: Date.now() } } } })
+      yield* (yield* Exporter.Exporter).flush
+    })
+    await Effect.runPromise(program.pipe(Effect.provide(TelemetryLive)))
+    await Bun.sleep(300)
+    expect(receiver.requests).toEqual([])
+  } finally {
+    await receiver.stop()
+  }
+})
