@@ -3,7 +3,6 @@
  * emitted. Instruments take names, units, descriptions and buckets from here, and the README's signal reference
  * is generated from it (`npm run docs`; a test fails when the README drifts).
  */
-import type { MetricName } from "./services/Config.ts"
 
 export interface MetricSpec {
   readonly kind: "counter" | "histogram" | "gauge"
@@ -18,7 +17,7 @@ const TOKEN_BUCKETS = [100, 500, 1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 
 const USD_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100]
 const MS_BUCKETS = [10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000]
 
-export const METRICS: Record<MetricName, MetricSpec> = {
+export const METRICS = {
   "session.count": {
     kind: "counter",
     description: "Sessions started",
@@ -147,16 +146,22 @@ export const METRICS: Record<MetricName, MetricSpec> = {
     attributes: ["session.id", "type"],
     when: "as busy time accrues (at each completed LLM call and at the end of each turn); type=user is not derivable from opencode's events and is not emitted",
   },
-}
+} satisfies Record<string, MetricSpec>
+
+/** Metric name suffixes; the exported name is `prefix + suffix`. */
+export type MetricName = keyof typeof METRICS
+export const METRIC_NAMES = Object.keys(METRICS) as ReadonlyArray<MetricName>
+/** The metrics of one kind (the instruments' name types). */
+export type MetricNameOfKind<K extends MetricSpec["kind"]> = { [N in MetricName]: (typeof METRICS)[N]["kind"] extends K ? N : never }[MetricName]
 
 /** The plugin's own health, not switchable by OPENCODE_DISABLE_METRICS. */
 export const SELF_METRICS: Record<string, MetricSpec> = {
   "telemetry.dropped": {
     kind: "counter",
-    description: "Telemetry the plugin could not deliver, by signal and reason (buffer_full, rejected, too_large, shutdown)",
+    description: "Telemetry this plugin could not deliver, by signal and reason (rejected, too_large, spool_full, spool_unreadable; buffer_full and shutdown without the spool)",
     unit: "{item}",
     attributes: ["signal", "reason"],
-    when: "when data is dropped: the retry buffer was full, the collector rejected it permanently, or it was undelivered at exit",
+    when: "when data is dropped: the collector rejected it permanently (`rejected`), it did not fit the spool (`spool_full`) or could not be read back from it (`spool_unreadable`); with the spool off, the retry buffer was full (`buffer_full`) or it was undelivered at exit (`shutdown`)",
   },
 }
 
@@ -259,9 +264,25 @@ export const EVENTS = {
 export type EventName = keyof typeof EVENTS
 export const EVENT_NAMES = Object.keys(EVENTS) as ReadonlyArray<EventName>
 
+/** The switchable trace types (OPENCODE_DISABLE_TRACES). */
+export const TRACE_TYPES = ["session", "llm", "tool"] as const
+export type TraceType = (typeof TRACE_TYPES)[number]
+
+export interface SpanSpec {
+  readonly traceType: TraceType
+  /** The span's name, followed by what it is about (`detail`) when known: `chat <model>`. */
+  readonly prefix: string
+  readonly detail?: "agent" | "model" | "tool"
+  readonly kind: "INTERNAL" | "CLIENT"
+  readonly attributes: ReadonlyArray<string>
+  readonly when: string
+}
+
 export const SPANS = {
   session: {
-    name: "invoke_agent <agent>",
+    traceType: "session",
+    prefix: "invoke_agent",
+    detail: "agent",
     kind: "INTERNAL",
     attributes: [
       "session.id",
@@ -277,19 +298,23 @@ export const SPANS = {
       "nested under the task tool call that spawned it); no span outlives its turn, so a session open for days gives one complete trace per turn",
   },
   blocked: {
-    name: "tool.blocked_on_user",
+    traceType: "tool",
+    prefix: "tool.blocked_on_user",
     kind: "INTERNAL",
     attributes: ["gen_ai.tool.name", "gen_ai.tool.call.id", "decision", "source", "session.id"],
     when: "a permission wait (trace type tool), from permission.asked to permission.replied, under the tool's span",
   },
   execution: {
-    name: "tool.execution",
+    traceType: "tool",
+    prefix: "tool.execution",
     kind: "INTERNAL",
     attributes: ["gen_ai.tool.name", "gen_ai.tool.call.id", "session.id"],
     when: "a tool's own work (trace type tool), after any permission wait, under the tool's span; none for a rejected call",
   },
   llm: {
-    name: "chat <model>",
+    traceType: "llm",
+    prefix: "chat",
+    detail: "model",
     kind: "CLIENT",
     attributes: [
       "gen_ai.operation.name",
@@ -312,7 +337,9 @@ export const SPANS = {
     when: "one per assistant message, under its turn's span",
   },
   tool: {
-    name: "execute_tool <tool>",
+    traceType: "tool",
+    prefix: "execute_tool",
+    detail: "tool",
     kind: "INTERNAL",
     attributes: [
       "gen_ai.operation.name",
@@ -328,9 +355,12 @@ export const SPANS = {
       "one per tool callID, under the LLM call that requested it; the bash tool's processes get its TRACEPARENT. " +
       "A failed call's status is ERROR with the error's description (its text only in gen_ai.tool.call.result)",
   },
-} as const
+} as const satisfies Record<string, SpanSpec>
+export type SpanKey = keyof typeof SPANS
 
-export const METRIC_BUCKETS = { TOKEN_BUCKETS, USD_BUCKETS, MS_BUCKETS }
+/** A span's name: its prefix, then what it is about when known (the agent, the model, the tool). */
+export const spanName = (key: SpanKey, detail?: string): string =>
+  detail === undefined || detail === "" ? SPANS[key].prefix : `${SPANS[key].prefix} ${detail}`
 
 /** The README's signal reference, rendered from this catalog. */
 export const renderSignalReference = (): string => {
@@ -353,7 +383,7 @@ export const renderSignalReference = (): string => {
     lines.push(`| \`${name}\` | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)
   lines.push("", "### Traces (`OPENCODE_DISABLE_TRACES` types: session, llm, tool)", "")
   lines.push("| type | span name | kind | attributes | emitted |", "| --- | --- | --- | --- | --- |")
-  for (const [type, spec] of Object.entries(SPANS))
-    lines.push(`| ${type} | \`${spec.name}\` | ${spec.kind} | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)
+  for (const [type, spec] of Object.entries(SPANS) as Array<[SpanKey, SpanSpec]>)
+    lines.push(`| ${type} | \`${spec.prefix}${spec.detail === undefined ? "" : ` <${spec.detail}>`}\` | ${spec.kind} | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)
   return lines.join("\n")
 }

@@ -12,33 +12,12 @@ export const COMPRESSIONS = ["gzip", "none"] as const
 export type Compression = (typeof COMPRESSIONS)[number]
 export const TEMPORALITIES = ["cumulative", "delta", "lowmemory"] as const
 export type Temporality = (typeof TEMPORALITIES)[number]
-export const TRACE_TYPES = ["session", "llm", "tool"] as const
-export type TraceType = (typeof TRACE_TYPES)[number]
+export { TRACE_TYPES, type TraceType } from "../signals.ts"
 export const PROFILES = ["opencode", "claude-code"] as const
 export type Profile = (typeof PROFILES)[number]
 export const HELPER_PLACEHOLDERS = ["PROJECT_ROOT", "WORKTREE", "DIRECTORY"] as const
 
-/** Metric name suffixes; the exported name is `prefix + suffix`. */
-export const METRIC_NAMES = [
-  "session.count",
-  "token.usage",
-  "cost.usage",
-  "lines_of_code.count",
-  "lines_of_code.total",
-  "commit.count",
-  "tool.duration",
-  "cache.count",
-  "session.duration",
-  "message.count",
-  "session.token.total",
-  "session.cost.total",
-  "model.usage",
-  "retry.count",
-  "pull_request.count",
-  "code_edit_tool.decision",
-  "active_time.total",
-] as const
-export type MetricName = (typeof METRIC_NAMES)[number]
+export { METRIC_NAMES, type MetricName } from "../signals.ts"
 
 export const SIGNALS = ["traces", "metrics", "logs"] as const
 export type Signal = (typeof SIGNALS)[number]

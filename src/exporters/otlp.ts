@@ -17,14 +17,29 @@ import type {
 } from "@opentelemetry/sdk-metrics"
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base"
 import { Context, Data, Duration, Effect, Fiber, Schedule, Semaphore } from "effect"
-import type { Protocol, Signal } from "../services/Config.ts"
+import type { Protocol, Signal } from "../config/catalog.ts"
 import type { ProtocolExporters } from "./protocols/types.ts"
 import { delay, MISMATCH_SUMMARY, type Gate } from "./probe.ts"
 import { lineOf, type SignalSpool, type SpoolLine } from "./spool.ts"
 import type { SpoolCodec } from "./spoolCodec.ts"
-import type { Interface as HeaderProviderInterface } from "../services/HeaderProvider.ts"
 
 export type { OtlpTarget, ProtocolExporters } from "./protocols/types.ts"
+
+/** Headers as the exporters use them: a version that changes whenever they do (the exporter is then rebuilt). */
+export interface HeaderSnapshot {
+  readonly version: number
+  readonly headers: Readonly<Record<string, string>>
+}
+
+/**
+ * What an exporter needs of the headers (the HeaderProvider service is one): the current ones, a refresh before
+ * the retry of a rejected export, and whether a refresh can change anything.
+ */
+export interface HeaderSource {
+  readonly current: Effect.Effect<HeaderSnapshot>
+  readonly refresh: Effect.Effect<HeaderSnapshot>
+  readonly canRefresh: boolean
+}
 
 /**
  * The exporters of one protocol. Loaded on demand: only the configured protocol's code (gRPC's is the largest)
@@ -172,7 +187,7 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
     private readonly protocol: Protocol,
     /** Builds the inner exporter; `lastTry` asks for one with LAST_TRY_TIMEOUT_MS, for the attempt at shutdown. */
     private readonly build: (headers: Readonly<Record<string, string>>, lastTry?: boolean) => I,
-    private readonly headers: HeaderProviderInterface,
+    private readonly headers: HeaderSource,
     private readonly context: Context.Context<never>,
     /** Forks into the fibers the owning layer interrupts when it closes (the redelivery loop). */
     private readonly background: (effect: Effect.Effect<void>) => Fiber.Fiber<void>,

@@ -9,7 +9,7 @@
  */
 import { connect as tcpConnect, isIP, type Socket } from "node:net"
 import { connect as tlsConnect } from "node:tls"
-import type { Protocol } from "../services/Config.ts"
+import type { Protocol } from "../config/catalog.ts"
 
 /** What came back: an HTTP/2 frame, an HTTP/1.x status line, a TLS record, nothing, or something else. */
 export type Answer = "http2" | "http1" | "tls" | "closed" | "other" | "unreachable" | "timeout"

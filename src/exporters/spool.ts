@@ -23,7 +23,7 @@ import { appendFile, chmod, mkdir, open, readdir, readFile, rename, stat, unlink
 import { uptime } from "node:os"
 import { join } from "node:path"
 import { Schema } from "effect"
-import type { Signal } from "../services/Config.ts"
+import type { Signal } from "../config/catalog.ts"
 
 /** One spooled batch: its lasting id, when it was first kept, its JSON line. */
 export interface SpoolLine {

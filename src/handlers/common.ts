@@ -6,6 +6,7 @@ import { SpanStatusCode, type Attributes } from "@opentelemetry/api"
 import { Effect, Option } from "effect"
 import { Instruments, type EventName } from "../services/Instruments.ts"
 import { endCallSpans, newSessionState, SessionStore, type SessionState } from "../services/SessionStore.ts"
+import { spanName } from "../signals.ts"
 
 /** Attributes every signal of a session carries (metrics may strip them through the exclusion list). */
 export const sessionAttributes = (state: SessionState): Attributes => ({
@@ -111,7 +112,7 @@ export const startTurn = Effect.fnUntraced(function* (state: SessionState, at: n
   cutCalls(state, at, "not finished when the turn ended")
   const instruments = yield* Instruments
   state.errored = false
-  state.turn = yield* instruments.startSpan("session", agent === undefined ? "invoke_agent" : `invoke_agent ${agent}`, {
+  state.turn = yield* instruments.startSpan("session", spanName("session", agent), {
     startTime: at,
     parent: state.turnParent,
     attributes: {
@@ -177,7 +178,7 @@ export const startToolSpan = Effect.fnUntraced(function* (
 ) {
   const instruments = yield* Instruments
   const toolName = instruments.toolName(part.tool)
-  const name = `execute_tool ${toolName}`
+  const name = spanName("tool", toolName)
   const span = yield* instruments.startSpan("tool", name, {
     startTime: start,
     // Under the LLM call that asked for it while that is open, else under the prompt, else the session.

@@ -11,6 +11,7 @@ import { CONTENT_LIMIT, truncateText } from "./content.ts"
 import type { SessionState } from "../services/SessionStore.ts"
 import { countActiveTime, emitEvent, ensureTurn, sessionAttributes, sessionState, startTurn } from "./common.ts"
 import { errorAttributes } from "./errors.ts"
+import { spanName } from "../signals.ts"
 
 /** The `chat.message` hook: a prompt submitted by a person (or `opencode run`). A subagent's task prompt is not one. */
 export const onChatMessage = Effect.fnUntraced(function* (
@@ -52,7 +53,7 @@ export const onUserMessage = Effect.fnUntraced(function* (info: UserMessage) {
   if (info.model !== undefined) state.model = { modelID: info.model.modelID, providerID: info.model.providerID }
   if (info.agent !== undefined) {
     if (state.agent === undefined) {
-      state.turn?.updateName(`invoke_agent ${info.agent}`)
+      state.turn?.updateName(spanName("session", info.agent))
       state.turn?.setAttribute("gen_ai.agent.name", info.agent)
     }
     state.agent = info.agent
@@ -141,7 +142,7 @@ const optional = (key: string, value: string | undefined) => (value === undefine
 const startLlmSpan = Effect.fnUntraced(function* (state: SessionState, info: AssistantMessage) {
   const instruments = yield* Instruments
   const turn = yield* ensureTurn(state, info.time.created, info.agent)
-  const span = yield* instruments.startSpan("llm", `chat ${info.modelID}`, {
+  const span = yield* instruments.startSpan("llm", spanName("llm", info.modelID), {
     kind: SpanKind.CLIENT,
     startTime: info.time.created,
     parent: turn,
@@ -158,7 +159,7 @@ const startLlmSpan = Effect.fnUntraced(function* (state: SessionState, info: Ass
     },
   })
   if (span === undefined) return undefined
-  const open = { span, name: `chat ${info.modelID}` }
+  const open = { span, name: spanName("llm", info.modelID) }
   state.llmSpans.set(info.id, open)
   return open
 })

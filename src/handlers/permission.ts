@@ -7,6 +7,7 @@ import { isBuiltinTool } from "../naming/toolNames.ts"
 import { Instruments } from "../services/Instruments.ts"
 import { emitEvent, sessionAttributes, sessionState } from "./common.ts"
 import { languageOf } from "./language.ts"
+import { spanName } from "../signals.ts"
 
 export const onPermissionAsked = Effect.fnUntraced(function* (asked: {
   readonly id: string
@@ -27,7 +28,7 @@ export const onPermissionAsked = Effect.fnUntraced(function* (asked: {
   // The wait for the user's answer, under the tool's span (Claude Code's `tool.blocked_on_user`).
   const toolSpan = callID === undefined ? undefined : state.toolSpans.get(callID)?.span
   if (toolSpan !== undefined) {
-    const blocked = yield* instruments.startSpan("tool", "tool.blocked_on_user", {
+    const blocked = yield* instruments.startSpan("blocked", spanName("blocked"), {
       parent: toolSpan,
       attributes: { ...sessionAttributes(state), "gen_ai.tool.name": tool, "gen_ai.tool.call.id": callID! },
     })

@@ -16,6 +16,7 @@ import { boundedJson, CONTENT_LIMIT, toolParameters, truncateText } from "./cont
 import { describeToolError, toolErrorText } from "./errors.ts"
 import type { SessionState } from "../services/SessionStore.ts"
 import { emitEvent, existingSession, sessionAttributes, sessionState, startToolSpan } from "./common.ts"
+import { spanName } from "../signals.ts"
 
 const decodeOption = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
   const decode = Schema.decodeUnknownOption(schema)
@@ -95,7 +96,7 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
     if (decision?.decision !== "reject") {
       const instruments = yield* Instruments
       const start = Math.min(Math.max(s.time.start, decision?.at ?? s.time.start), s.time.end)
-      const execution = yield* instruments.startSpan("tool", "tool.execution", {
+      const execution = yield* instruments.startSpan("execution", spanName("execution"), {
         parent: open.span,
         startTime: start,
         attributes: { ...sessionAttributes(state), "gen_ai.tool.name": toolName, "gen_ai.tool.call.id": part.callID },

@@ -56,6 +56,7 @@ import {
 import { SignalSpool } from "../exporters/spool.ts"
 import { logCodec, metricCodec, spanCodec, type SpoolCodec } from "../exporters/spoolCodec.ts"
 import { EndpointCheck, endpointOf, MISMATCH_SUMMARY, type Mismatch } from "../exporters/probe.ts"
+import { SELF_METRICS } from "../signals.ts"
 import { PACKAGE_NAME, PACKAGE_VERSION } from "../version.ts"
 import {
   Config,
@@ -401,11 +402,8 @@ export const layer = Layer.effect(
     // What earlier processes left in the spool for these endpoints is delivered beside this one's data.
     for (const resilient of [signalExporters.spans, signalExporters.logs, signalExporters.metrics])
       if (resilient !== undefined && "restore" in resilient) void resilient.restore()
-    const droppedOptions = {
-      description: "Telemetry this plugin could not deliver (buffer full, rejected, or undelivered at shutdown), by signal",
-      unit: "{item}",
-    }
-    dropped = exporter.meter.createCounter(droppedName(config), droppedOptions)
+    const { description, unit } = SELF_METRICS["telemetry.dropped"]!
+    dropped = exporter.meter.createCounter(droppedName(config), { description, unit })
     return exporter
   }),
 )

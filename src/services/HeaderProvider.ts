@@ -11,6 +11,7 @@ import { spawn } from "node:child_process"
 import { Context, Effect, Fiber, Layer, Option, Schedule, Schema, Scope } from "effect"
 import { Config, revealHeaders } from "./Config.ts"
 import { CREDENTIAL_VARIABLES } from "../host/opencodeClient.ts"
+import type { HeaderSnapshot, HeaderSource } from "../exporters/otlp.ts"
 
 /** Why a helper run produced no headers. Carries no output of the helper: it may hold secrets. */
 export class HeaderHelperError extends Schema.TaggedError<HeaderHelperError>()("HeaderHelperError", {
@@ -22,13 +23,10 @@ export class HeaderHelperError extends Schema.TaggedError<HeaderHelperError>()("
   }
 }
 
-export interface Snapshot {
-  /** Increments whenever the headers change, so exporters know to rebuild. */
-  readonly version: number
-  readonly headers: Readonly<Record<string, string>>
-}
+/** Increments `version` whenever the headers change, so exporters know to rebuild. */
+export type Snapshot = HeaderSnapshot
 
-export interface Interface {
+export interface Interface extends HeaderSource {
   /** The current headers; waits for the start-up prewarm (bounded by the helper timeout). */
   readonly current: Effect.Effect<Snapshot>
   /** Runs the helper again (no-op without one). Concurrent callers share one run. Never fails. */

@@ -21,27 +21,14 @@ import { SeverityNumber } from "@opentelemetry/api-logs"
 import { TraceState } from "@opentelemetry/core"
 import { Context, Effect, Layer, Option } from "effect"
 import { claudeCodeToolName } from "../naming/toolNames.ts"
-import { METRICS, type EventName } from "../signals.ts"
-import { Config, type MetricName, type TraceType } from "./Config.ts"
+import { METRICS, SPANS, type EventName, type MetricNameOfKind, type MetricSpec, type SpanKey } from "../signals.ts"
+import { Config, type MetricName } from "./Config.ts"
 import { Exporter } from "./Exporter.ts"
 
-export type CounterName = Extract<
-  MetricName,
-  | "session.count"
-  | "token.usage"
-  | "cost.usage"
-  | "lines_of_code.count"
-  | "commit.count"
-  | "cache.count"
-  | "message.count"
-  | "model.usage"
-  | "retry.count"
-  | "pull_request.count"
-  | "code_edit_tool.decision"
-  | "active_time.total"
->
-export type HistogramName = Extract<MetricName, "tool.duration" | "session.duration" | "session.token.total" | "session.cost.total">
-export type GaugeName = Extract<MetricName, "lines_of_code.total">
+/** The instruments' names, by kind, from the catalog. */
+export type CounterName = MetricNameOfKind<"counter">
+export type HistogramName = MetricNameOfKind<"histogram">
+export type GaugeName = MetricNameOfKind<"gauge">
 
 export { EVENT_NAMES, type EventName } from "../signals.ts"
 
@@ -82,7 +69,7 @@ export interface Interface {
   /** A log event: body `<name>` (`claude_code.<name>` in that profile), attributes event.name, event.timestamp and the given ones. */
   readonly event: (name: EventName, attributes: Attributes, timestamp?: number) => Effect.Effect<void>
   /** Starts a span of a trace type; `undefined` when that type is disabled. */
-  readonly startSpan: (type: TraceType, name: string, options?: SpanOptions) => Effect.Effect<Span | undefined>
+  readonly startSpan: (span: SpanKey, name: string, options?: SpanOptions) => Effect.Effect<Span | undefined>
   /** A tool's name as exported: opencode's (`bash`), or Claude Code's (`Bash`, `mcp__<server>__<tool>`) in that profile. */
   readonly toolName: (tool: string) => string
   /**
@@ -105,7 +92,7 @@ export const layer = Layer.effect(
     const enabled = (name: MetricName) => metrics.enabled && !metrics.disabled.has(name)
     const fullName = (name: MetricName) => `${metrics.prefix}${name}`
     const options = (name: MetricName) => {
-      const spec = METRICS[name]
+      const spec: MetricSpec = METRICS[name]
       const scaled = name === "cost.usage" && metrics.costUsageScale !== 1
       const unit = config.profile === "claude-code" ? (CLAUDE_CODE_UNITS[name] ?? spec.unit) : spec.unit
       return {
@@ -202,9 +189,9 @@ export const layer = Layer.effect(
         })
       })
 
-    const startSpan = (type: TraceType, name: string, spanOptions: SpanOptions = {}) =>
+    const startSpan = (span: SpanKey, name: string, spanOptions: SpanOptions = {}) =>
       Effect.sync(() => {
-        if (config.traces.disabled.has(type)) return undefined
+        if (config.traces.disabled.has(SPANS[span].traceType)) return undefined
         const parent = spanOptions.parent === undefined ? remoteParent : trace.setSpan(ROOT_CONTEXT, spanOptions.parent)
         return tracer.startSpan(
           name,

@@ -1,7 +1,7 @@
 import type { LogRecordExporter } from "@opentelemetry/sdk-logs"
 import type { PushMetricExporter } from "@opentelemetry/sdk-metrics"
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base"
-import type { Compression, Protocol } from "../../services/Config.ts"
+import type { Compression, Protocol } from "../../config/catalog.ts"
 
 /** Where one signal's exporter sends: its full URL (the collector URL for gRPC), protocol and transport options. */
 export interface OtlpTarget {
