@@ -16,8 +16,14 @@ export interface Metrics {
   readonly excludeAttributes: ReadonlySet<string>
   readonly temporality: Temporality
   readonly costUsageScale: number
+  /**
+   * A Prometheus pull endpoint, when OTEL_METRICS_EXPORTER names `prometheus`. `lingerMs`: at exit, how long the
+   * endpoint may keep opencode waiting for one more scrape of the final totals (0: not at all).
+   */
   readonly prometheus: Prometheus | undefined
+  /** session.id on metric points (OTEL_METRICS_INCLUDE_SESSION_ID, default on). */
   readonly includeSessionId: boolean
+  /** app.version (opencode's version) on metric points and events (OTEL_METRICS_INCLUDE_VERSION, default off). */
   readonly includeVersion: boolean
   readonly exportTo: { readonly otlp: boolean; readonly console: boolean }
 }

@@ -9,12 +9,10 @@ import {
   invalidOf,
   TRACE_TYPES,
   type Compression,
-  type MetricName,
   type Profile,
   type Protocol,
   type RawSettings,
   type Signal,
-  type Temporality,
   type TraceType,
 } from "./catalog.ts"
 import { collector, switchedOff, type ConfigError } from "./problems.ts"
@@ -23,12 +21,11 @@ import { decodeTransport, type SignalTarget } from "./transport.ts"
 import { decodeHeaders, type Headers, type Workspace } from "./headers.ts"
 import { decodeTls, type Tls } from "./tls.ts"
 import { decodeProfile, decodeResource, eventPrefixOf, standardAttributesOf, type Identity } from "./profile.ts"
-import { decodeMetrics } from "./metrics.ts"
+import { decodeMetrics, type Metrics } from "./metrics.ts"
 import { decodeLogs } from "./logs.ts"
 import { decodeTraces } from "./traces.ts"
 import { decodeContent, type Content } from "./content.ts"
 import { decodeSpool, type Spool } from "./spool.ts"
-import type { Prometheus } from "./prometheus.ts"
 
 /** Facts about the running opencode the plugin entry supplies. */
 export interface Host {
@@ -80,25 +77,8 @@ export interface TelemetryConfig {
   readonly resourceAttributes: Readonly<Record<string, string>>
   readonly shutdownTimeoutMs: number
   readonly headers: Headers
-  readonly metrics: {
-    readonly enabled: boolean
-    readonly intervalMs: number
-    readonly prefix: string
-    readonly disabled: ReadonlySet<MetricName>
-    readonly attributes: Readonly<Record<string, string>>
-    readonly excludeAttributes: ReadonlySet<string>
-    readonly temporality: Temporality
-    readonly costUsageScale: number
-    /**
-     * A Prometheus pull endpoint, when OTEL_METRICS_EXPORTER names `prometheus`. `lingerMs`: at exit, how long the
-     * endpoint may keep opencode waiting for one more scrape of the final totals (0: not at all).
-     */
-    readonly prometheus: Prometheus | undefined
-    /** session.id on metric points (OTEL_METRICS_INCLUDE_SESSION_ID, default on). */
-    readonly includeSessionId: boolean
-    /** app.version (opencode's version) on metric points and events (OTEL_METRICS_INCLUDE_VERSION, default off). */
-    readonly includeVersion: boolean
-  }
+  /** The metrics' settings ({@link Metrics}), and whether metrics go anywhere at all. */
+  readonly metrics: Omit<Metrics, "exportTo"> & { readonly enabled: boolean }
   readonly logs: {
     readonly enabled: boolean
     readonly intervalMs: number
