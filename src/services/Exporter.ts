@@ -18,9 +18,7 @@ import {
 } from "@opentelemetry/sdk-logs"
 import {
   AggregationTemporality,
-  AggregationType,
   InMemoryMetricExporter,
-  type InstrumentType,
   MeterProvider,
   type MetricProducer,
   PeriodicExportingMetricReader,
@@ -35,8 +33,7 @@ import {
   type SpanExporter,
 } from "@opentelemetry/sdk-trace-base"
 import { Context, Effect, FiberSet, Layer } from "effect"
-import { ExportResultCode } from "@opentelemetry/core"
-import { CumulativeState } from "../exporters/cumulative.ts"
+import { MetricDelivery } from "../exporters/metricDelivery.ts"
 import { ConsoleLogExporter, ConsoleMetricExporter, ConsoleSpanExporter } from "../exporters/console.ts"
 import { PullReader, servePrometheus } from "../exporters/prometheus.ts"
 import {
@@ -55,21 +52,21 @@ import {
 } from "../exporters/otlp.ts"
 import { SignalSpool } from "../exporters/spool.ts"
 import { logCodec, metricCodec, spanCodec, type SpoolCodec } from "../exporters/spoolCodec.ts"
-import { EndpointCheck, endpointOf, MISMATCH_SUMMARY, type Mismatch } from "../exporters/probe.ts"
+import { EndpointCheck, endpointOf, type Mismatch } from "../exporters/probe.ts"
 import { SELF_METRICS } from "../signals.ts"
 import { PACKAGE_NAME, PACKAGE_VERSION } from "../version.ts"
 import {
   Config,
   revealHeaders,
-  SIGNALS,
-  signalUrlOf,
   TRACE_TYPES,
   type Interface as ConfigInterface,
   type Protocol,
   type Signal,
-  type Temporality,
 } from "./Config.ts"
+import { droppedName, mismatchMessage, sendsCredentialsInClear, startupMessage, UNITS } from "./exporterMessages.ts"
 import { HeaderProvider } from "./HeaderProvider.ts"
+
+export { droppedName, mismatchMessage, sendsCredentialsInClear, startupMessage } from "./exporterMessages.ts"
 
 export interface Interface {
   readonly resource: Resource
@@ -219,41 +216,6 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
       Promise.allSettled([meterProvider.forceFlush(), loggerProvider.forceFlush(), tracerProvider.forceFlush()]),
     ).pipe(Effect.withSpan("Exporter.flush")),
   })
-})
-
-/**
- * Between the SDK and an exporter: the SDK collects in delta, so it forgets each series once collected; with
- * cumulative temporality configured, {@link CumulativeState} turns that into cumulative points for the series
- * that changed. Either way an export with no data is not sent.
- */
-class MetricDelivery implements PushMetricExporter {
-  private readonly cumulative: CumulativeState | undefined
-  constructor(
-    private readonly inner: PushMetricExporter,
-    temporality: Temporality,
-  ) {
-    this.cumulative = temporality === "cumulative" ? new CumulativeState() : undefined
-  }
-  export(metrics: ResourceMetrics, resultCallback: Parameters<PushMetricExporter["export"]>[1]) {
-    const out = this.cumulative === undefined ? withoutEmpty(metrics) : this.cumulative.add(metrics)
-    if (out.scopeMetrics.length === 0) return resultCallback({ code: ExportResultCode.SUCCESS })
-    this.inner.export(out, resultCallback)
-  }
-  forceFlush() {
-    return this.inner.forceFlush()
-  }
-  shutdown() {
-    return this.inner.shutdown()
-  }
-  selectAggregationTemporality = (_type: InstrumentType) => AggregationTemporality.DELTA
-  selectAggregation = (type: InstrumentType) => this.inner.selectAggregation?.(type) ?? { type: AggregationType.DEFAULT }
-}
-
-const withoutEmpty = (metrics: ResourceMetrics): ResourceMetrics => ({
-  resource: metrics.resource,
-  scopeMetrics: metrics.scopeMetrics
-    .map((scope) => ({ scope: scope.scope, metrics: scope.metrics.filter((m) => m.dataPoints.length > 0) }))
-    .filter((scope) => scope.metrics.length > 0),
 })
 
 /** OTLP export on the configured protocol, with headers from the HeaderProvider. */
@@ -414,88 +376,6 @@ const PROCESSOR_QUEUE = 8_192
  * so this only matters within long turns; a short `opencode run` then sends each signal once, at exit.
  */
 const SPAN_BATCH_DELAY_MS = 5_000
-
-/** Credentials configured, and an unencrypted endpoint that is not this machine. */
-export const sendsCredentialsInClear = (config: {
-  readonly endpoint: string
-  readonly headers: Pick<ConfigInterface["headers"], "static" | "helper">
-}): boolean => {
-  const hasCredentials = Object.keys(config.headers.static).length > 0 || config.headers.helper._tag === "Some"
-  const url = new URL(config.endpoint)
-  const plain = url.protocol === "http:" || url.protocol === "grpc:"
-  const host = url.hostname.replace(/^\[|\]$/g, "")
-  const loopback = host === "localhost" || host === "::1" || /^127\./.test(host)
-  return hasCredentials && plain && !loopback
-}
-
-const UNITS = { traces: "spans", logs: "log records", metrics: "metric batches" } as const
-
-/** The signals' OTLP targets are the shared endpoint and protocol (not OTEL_EXPORTER_OTLP_<SIGNAL>_* overrides). */
-const sharesEndpoint = (config: ConfigInterface, signals: ReadonlyArray<Signal>) =>
-  signals.every(
-    (s) => config.signals[s].protocol === config.protocol && config.signals[s].url === signalUrlOf(config.endpoint, config.protocol, s),
-  )
-
-const listed = (items: ReadonlyArray<string>) =>
-  items.length <= 1 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} and ${items[items.length - 1]}`
-
-/**
- * One line, when telemetry starts: what goes where. Endpoints without credentials; never header values. No
- * variable names either: a line naming a variable is a message about that variable.
- */
-export const startupMessage = (config: ConfigInterface, otlpSignals: ReadonlyArray<Signal>): string => {
-  const traceTypes = TRACE_TYPES.filter((t) => !config.traces.disabled.has(t))
-  const on: Record<Signal, boolean> = { traces: traceTypes.length > 0, logs: config.logs.enabled, metrics: config.metrics.enabled }
-  const destinations = SIGNALS.map((signal) => {
-    const to = [
-      ...(config.exportTo.otlp[signal] ? ["otlp"] : []),
-      ...(config.exportTo.console[signal] ? ["console"] : []),
-      ...(signal === "metrics" && config.metrics.prometheus !== undefined
-        ? [`prometheus (http://${config.metrics.prometheus.host}:${config.metrics.prometheus.port}/metrics)`]
-        : []),
-    ]
-    const name = signal === "traces" && traceTypes.length < TRACE_TYPES.length ? `traces (${traceTypes.join(", ")})` : signal
-    return !on[signal] || to.length === 0 ? `${signal} off` : `${name} to ${to.join(" and ")}`
-  })
-  const otlp =
-    otlpSignals.length === 0
-      ? ""
-      : sharesEndpoint(config, otlpSignals)
-        ? `; OTLP ${config.protocol} to ${withoutCredentials(config.endpoint)}`
-        : `; OTLP ${otlpSignals.map((s) => `${s} ${config.signals[s].protocol} to ${withoutCredentials(config.signals[s].url)}`).join(", ")}`
-  return `Telemetry started (profile ${config.profile}): ${destinations.join(", ")}${otlp}`
-}
-
-/** The one line for an endpoint that does not speak its protocol: what is wrong, and what to set. */
-export const mismatchMessage = (
-  config: ConfigInterface,
-  mismatch: Mismatch,
-  url: string,
-  signals: ReadonlyArray<Signal>,
-): string => {
-  const shared = sharesEndpoint(config, signals)
-  const variable = (suffix: "PROTOCOL" | "ENDPOINT") =>
-    shared ? `OPENCODE_OTLP_${suffix}` : listed(signals.map((s) => `OTEL_EXPORTER_OTLP_${s.toUpperCase()}_${suffix}`))
-  const shown = withoutCredentials(shared ? config.endpoint : url)
-  const server = new URL(url)
-  const origin = `${server.protocol}//${server.host}`
-  const withScheme = (scheme: "http" | "https") => shown.replace(/^[a-z]+:/i, `${scheme}:`)
-  const advice: Record<Mismatch, string> = {
-    "grpc-to-http1": `set ${variable("PROTOCOL")}=http/protobuf, or use the collector's gRPC port (4317)`,
-    "http-to-http2": `set ${variable("PROTOCOL")}=grpc, or use the collector's OTLP/HTTP port (4318)`,
-    "tls-to-plain": `set ${variable("ENDPOINT")}=${withScheme("http")}`,
-    "plain-to-tls": `set ${variable("ENDPOINT")}=${withScheme("https")} (and OPENCODE_OTLP_CERTIFICATE if a private CA signed its certificate)`,
-  }
-  const what = listed(signals.map((s, i) => (i === 0 ? `${s[0]!.toUpperCase()}${s.slice(1)}` : s)))
-  return (
-    `OTLP endpoint ${origin} ${MISMATCH_SUMMARY[mismatch]}: ${advice[mismatch]}. ` +
-    `${what} are not sent there; what they record is counted as dropped.`
-  )
-}
-
-/** The plugin's self-telemetry: data it had to drop. */
-export const droppedName = (config: Pick<ConfigInterface, "metrics">) => `${config.metrics.prefix}telemetry.dropped`
-
 
 /** What the in-memory exporters hold; reading flushes first. */
 export interface MemoryInterface {
