@@ -7,7 +7,7 @@
  */
 import type { Counter, Meter, Tracer } from "@opentelemetry/api"
 import type { Logger } from "@opentelemetry/api-logs"
-import { resourceFromAttributes, type Resource } from "@opentelemetry/resources"
+import type { Resource } from "@opentelemetry/resources"
 import { readFileSync } from "node:fs"
 import {
   BatchLogRecordProcessor,
@@ -59,14 +59,15 @@ import {
   Config,
   revealHeaders,
   TRACE_TYPES,
-  type Interface as ConfigInterface,
   type Protocol,
   type Signal,
 } from "./Config.ts"
 import { droppedName, mismatchMessage, sendsCredentialsInClear, startupMessage, UNITS } from "./exporterMessages.ts"
 import { HeaderProvider } from "./HeaderProvider.ts"
+import { makeResource } from "../exporters/resource.ts"
 
 export { droppedName, mismatchMessage, sendsCredentialsInClear, startupMessage } from "./exporterMessages.ts"
+export { makeResource } from "../exporters/resource.ts"
 
 export interface Interface {
   readonly resource: Resource
@@ -92,25 +93,6 @@ export interface SignalExporters {
   }
 }
 
-/**
- * service.name, service.version (opencode's), service.instance.id, os.type, host.arch, the plugin's name and
- * version, then OPENCODE_RESOURCE_ATTRIBUTES. The plugin's name and version are also the instrumentation scope's.
- */
-export const makeResource = (
-  config: Pick<ConfigInterface, "resourceAttributes" | "serviceName" | "serviceVersion" | "serviceInstanceId">,
-): Resource =>
-  resourceFromAttributes({
-    "service.name": config.serviceName,
-    ...(config.serviceVersion === undefined ? {} : { "service.version": config.serviceVersion }),
-    "service.instance.id": config.serviceInstanceId,
-    "os.type": osType(process.platform),
-    "host.arch": hostArch(process.arch),
-    "telemetry.sdk.name": "opentelemetry",
-    "telemetry.sdk.language": "nodejs",
-    "opencode.plugin.name": PACKAGE_NAME,
-    "opencode.plugin.version": PACKAGE_VERSION,
-    ...config.resourceAttributes,
-  })
 
 /**
  * Sources the push metric readers collect from beside the meter's own instruments (the Effect bridge's Effect
@@ -419,7 +401,3 @@ export const layerMemory = Layer.effectContext(
     return Context.make(Exporter, exporter).pipe(Context.add(MemoryExporter, memory))
   }),
 )
-
-const osType = (platform: NodeJS.Platform): string => (platform === "win32" ? "windows" : platform === "sunos" ? "solaris" : platform)
-
-const hostArch = (arch: string): string => ({ x64: "amd64", ia32: "x86", arm: "arm32", ppc: "ppc32" } as Record<string, string>)[arch] ?? arch
