@@ -25,31 +25,15 @@ import {
   type PushMetricExporter,
   type ResourceMetrics,
 } from "@opentelemetry/sdk-metrics"
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  type SpanExporter,
-} from "@opentelemetry/sdk-trace-base"
+import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter, type ReadableSpan, type SpanExporter } from "@opentelemetry/sdk-trace-base"
 import { Context, Effect, FiberSet, Layer } from "effect"
 import { MetricDelivery } from "../exporters/metricDelivery.ts"
 import { ConsoleLogExporter, ConsoleMetricExporter, ConsoleSpanExporter } from "../exporters/console.ts"
 import { PullReader, servePrometheus } from "../exporters/prometheus.ts"
-import {
-  loadProtocol,
-  ResilientLogExporter,
-  ResilientMetricExporter,
-  ResilientSpanExporter,
-  canAbandon,
-  DROP_REASONS,
-  LAST_TRY_TIMEOUT_MS,
-  type DeliveryReport,
-  type OtlpTarget,
-  type ProtocolExporters,
-  withoutCredentials,
-  type SpoolTarget,
-} from "../exporters/otlp.ts"
+import { canAbandon, DROP_REASONS, LAST_TRY_TIMEOUT_MS, loadProtocol, withoutCredentials } from "../exporters/otlp.ts"
+import type { DeliveryReport, OtlpTarget, ProtocolExporters } from "../exporters/otlp.ts"
+import type { SpoolTarget } from "../exporters/bufferSpool.ts"
+import { ResilientLogExporter, ResilientMetricExporter, ResilientSpanExporter } from "../exporters/resilient.ts"
 import { SignalSpool } from "../exporters/spool.ts"
 import { logCodec, metricCodec, spanCodec, type SpoolCodec } from "../exporters/spoolCodec.ts"
 import { EndpointCheck, endpointOf, type Mismatch } from "../exporters/probe.ts"
