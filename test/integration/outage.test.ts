@@ -4,7 +4,8 @@
  * be kept is counted and reported, never dropped silently.
  */
 import { afterEach, describe, expect, test } from "bun:test"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
+import { TestClock } from "effect/testing"
 import { Exporter } from "../../src/services/Exporter.ts"
 import { Instruments } from "../../src/services/Instruments.ts"
 import { startReceiver, type Protocol, type Receiver } from "../support/otlp-receiver.ts"
@@ -20,6 +21,17 @@ const start = async (protocol: Protocol, port?: number) => {
   return r
 }
 const portOf = (r: Receiver) => Number(new URL(r.url).port)
+
+/** Runs on the real clock inside a test on a TestClock. */
+const live = TestClock.withLive
+/** Polls (real time, at most 40 s) until `done`, nudging between polls. */
+const until = (done: () => boolean, nudge: () => Effect.Effect<void> = () => Effect.void) =>
+  Effect.gen(function* () {
+    for (let i = 0; i < 400 && !done(); i++) {
+      yield* TestClock.withLive(Effect.sleep("100 millis"))
+      yield* nudge()
+    }
+  })
 
 /** Emits `n` log events, spans and counter increments numbered from `from`. */
 const emit = (from: number, n: number) =>
@@ -42,7 +54,7 @@ const latestCumulative = (receivers: Array<Receiver>, name: string) => {
 
 describe.each(["grpc", "http/protobuf", "http/json"] as Array<Protocol>)("%s", (protocol) => {
   test(
-    "collector down (refused) for 10 s mid-session, then back on the same address: every event and span arrives once, totals right",
+    "collector down (refused) mid-session through several redelivery attempts, then back on the same address: every event and span arrives once, totals right",
     async () => {
       const first = await start(protocol)
       const port = portOf(first)
@@ -55,21 +67,26 @@ describe.each(["grpc", "http/protobuf", "http/json"] as Array<Protocol>)("%s", (
           OPENCODE_OTLP_METRICS_INTERVAL: "300",
         },
         client,
-      )
+      ).pipe(Layer.provideMerge(TestClock.layer()))
       let second: Receiver | undefined
+      // The redelivery schedule waits on the layer's clock, here a TestClock: its minutes pass at once.
+      const failures = () => logs.filter((l) => l.message.includes("export failed")).length
       await runScoped(
         layer,
         Effect.gen(function* () {
           yield* emit(0, 20)
           yield* Effect.promise(() => first.stop()) // the collector goes away
           yield* emit(20, 15)
-          yield* Effect.sleep("5 seconds") // exports fail meanwhile, and are kept
+          // Exports fail meanwhile, and are kept: once each signal has failed, a few redelivery rounds pass.
+          yield* until(() => failures() >= 3)
+          for (let round = 0; round < 4; round++) yield* Effect.andThen(TestClock.adjust("30 seconds"), live(Effect.sleep("50 millis")))
           yield* emit(35, 15)
-          yield* Effect.sleep("5 seconds")
           second = yield* Effect.promise(() => start(protocol, port))
           yield* emit(50, 10)
-          // Redelivered by the background schedule, not only by the final flush.
-          yield* Effect.promise(() => second!.waitFor((r) => r.logs().length + first.logs().length >= 60, 40_000))
+          // Redelivered by the background schedule (its next attempt comes within 30 s), not only by the final flush.
+          const delivered = () => second!.logs().length + first.logs().length >= 60
+          yield* until(() => delivered(), () => TestClock.adjust("30 seconds"))
+          expect(delivered()).toBe(true)
         }),
       )
       const all = [first, second!]
@@ -94,17 +111,20 @@ describe.each(["grpc", "http/protobuf", "http/json"] as Array<Protocol>)("%s", (
       let unavailable = true
       receiver.setResponder(() => (unavailable ? { status: 503 } : undefined))
       const { client } = captureClient()
-      const layer = liveLayer({ OPENCODE_OTLP_ENDPOINT: receiver.url, OPENCODE_OTLP_PROTOCOL: protocol, OPENCODE_OTLP_LOGS_INTERVAL: "100" }, client)
+      const layer = liveLayer({ OPENCODE_OTLP_ENDPOINT: receiver.url, OPENCODE_OTLP_PROTOCOL: protocol, OPENCODE_OTLP_LOGS_INTERVAL: "100" }, client).pipe(
+        Layer.provideMerge(TestClock.layer()),
+      )
       await runScoped(
         layer,
         Effect.gen(function* () {
           yield* emit(0, 15)
-          yield* Effect.sleep("1200 millis")
+          // Refused at least twice: the first attempt, and one of the redelivery schedule's.
+          yield* until(() => receiver.requests.filter((r) => !r.accepted).length >= 2, () => TestClock.adjust("30 seconds"))
           unavailable = false
           yield* emit(15, 5)
-          yield* Effect.sleep("2500 millis") // the redelivery schedule delivers without waiting for shutdown
-          const before = receiver.logs().length
-          expect(before).toBe(20)
+          // The redelivery schedule delivers without waiting for shutdown.
+          yield* until(() => receiver.logs().length >= 20, () => TestClock.adjust("30 seconds"))
+          expect(receiver.logs().length).toBe(20)
         }),
       )
       const shas = receiver.logs().map((l) => String(l.attributes["commit.sha"]))
