@@ -68,7 +68,8 @@ export const defaultPluginEntry = (): string => {
   const built = join(REPO_ROOT, "dist", "plugin.js")
   return existsSync(built) ? built : join(REPO_ROOT, "src", "plugin.ts")
 }
-export const RESULTS_FILE = join(REPO_ROOT, "bench", "results", "e2e-latest.json")
+/** Untracked: a run never changes a file of the repository. */
+export const RESULTS_FILE = join(REPO_ROOT, ".tmp", "bench", "e2e-latest.json")
 
 // ---- API ------------------------------------------------------------------------------------------------------
 

@@ -13,7 +13,8 @@
  * round. Then: one short session per process (requests and bytes until opencode would exit), sessions that never
  * go idle (memory bound), and `opencode run` wall time with and without the plugin (bench/e2e.ts).
  *
- * Results: a table on stdout, bench/results/latest.json, and a comparison with bench/results/baseline.json.
+ * Results: a table on stdout, .tmp/bench/latest.json (untracked; the previous run's is compared first), and a
+ * comparison with bench/results/baseline.json (tracked: copy a run there to make it the reference).
  * Timing is not asserted anywhere: the figures are printed and compared, and the README quotes them.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -30,7 +31,7 @@ const USAGE = `bun run bench/run.ts [options]
   --e2e-rounds N     opencode run rounds with and without the plugin (default 6; 0 skips)
   --from src|dist    load the plugin from src/plugin.ts, or from the built package (dist/, npm run build) (default dist if built)
   --quick            smoke run: --sessions 20 --rounds 1 --e2e-rounds 1
-  --out FILE         results file (default bench/results/latest.json)
+  --out FILE         results file (default .tmp/bench/latest.json)
   --strict           exit 1 if a measurement failed (never on timing)`
 
 interface Args {
@@ -64,7 +65,7 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     concurrency: Number(value("--concurrency") ?? 10),
     e2eRounds: Number(value("--e2e-rounds") ?? (quick ? 1 : 6)),
     from,
-    out: value("--out") ?? join(RESULTS, "latest.json"),
+    out: value("--out") ?? join(ROOT, ".tmp", "bench", "latest.json"),
     strict: argv.includes("--strict"),
   }
 }
@@ -237,6 +238,7 @@ const run = async (args: Args) => {
     log(report(result))
     if (e2e !== undefined) log(formatE2EReport(e2e))
     mkdirSync(dirname(args.out), { recursive: true })
+    if (existsSync(args.out)) log(`\nagainst the previous run (${relative(process.cwd(), args.out)}):\n${compare(JSON.parse(readFileSync(args.out, "utf8")) as BenchResult, result)}`)
     writeFileSync(args.out, `${JSON.stringify(result, null, 1)}\n`)
     const baseline = join(RESULTS, "baseline.json")
     if (existsSync(baseline)) log(compare(JSON.parse(readFileSync(baseline, "utf8")) as BenchResult, result))
