@@ -6,6 +6,7 @@
  */
 import { Cause, Effect, Layer, ManagedRuntime, Queue } from "effect"
 import { endAllSessions, handleChatMessage, handleEvent, handleShellEnv, handleToolBefore, readType, sweepSessions } from "./handlers/index.ts"
+import type { HandledType } from "./events/schema.ts"
 import * as BackgroundClock from "./layers/backgroundClock.ts"
 import * as OpencodeLog from "./layers/opencodeLog.ts"
 import * as Telemetry from "./layers/telemetry.ts"
@@ -107,7 +108,7 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
   type Services = Layer.Success<typeof layer>
   /** A bus event (nothing waits for it), or a hook's effect whose promise `settle` resolves. */
   type Job =
-    | { readonly event: unknown }
+    | { readonly event: unknown; readonly type: HandledType }
     | {
         readonly effect: Effect.Effect<void, never, Services>
         /** Resolves the hook's promise; called again (harmlessly) after the batch, whatever became of it. */
@@ -119,7 +120,7 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
       if (!Cause.hasInterruptsOnly(cause)) OpencodeLog.sendLog(client, "warn", `Telemetry ${what} failed; opencode is unaffected`)
     })
   const eventFailed = reportFailure("event handling")
-  const runJob = (job: Job) => ("event" in job ? Effect.catchCause(handleEvent(job.event), eventFailed) : job.effect)
+  const runJob = (job: Job) => ("event" in job ? Effect.catchCause(handleEvent(job.event, job.type), eventFailed) : job.effect)
 
   let jobs: Array<Job> = []
   let draining = false
@@ -166,7 +167,7 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
         // Most events (streamed deltas, plugin and catalog notices) are not read: they never reach the runtime.
         const type = readType(event)
         if (type === undefined) return
-        queue({ event })
+        queue({ event, type })
         if (type === "session.idle" || type === "permission.asked") scheduleTurnFlush()
       } catch {
         // A hostile event (a throwing getter, a Proxy): nothing to record, nothing to throw.

@@ -63,8 +63,11 @@ export const readType = (event: unknown): HandledType | undefined => {
   return type === "message.part.updated" && isIgnoredPart(event) ? undefined : type
 }
 
-export const handleEvent = Effect.fnUntraced(function* (event: unknown) {
-  const type = readType(event)
+/**
+ * Decodes one bus event and runs its handler. `type`: the event's type when the caller has read it already
+ * (`readType`, as the runtime does to skip unread events without queueing them), so that it is read once.
+ */
+export const handleEvent = Effect.fnUntraced(function* (event: unknown, type: HandledType | undefined = readType(event)) {
   if (type === undefined) return
   const decoded = decodeEvent(type, event)
   if (decoded._tag === "None") return yield* skip(type)
