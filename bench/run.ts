@@ -238,7 +238,7 @@ const run = async (args: Args) => {
     log(report(result))
     if (e2e !== undefined) log(formatE2EReport(e2e))
     mkdirSync(dirname(args.out), { recursive: true })
-    if (existsSync(args.out)) log(`\nagainst the previous run (${relative(process.cwd(), args.out)}):\n${compare(JSON.parse(readFileSync(args.out, "utf8")) as BenchResult, result)}`)
+    if (existsSync(args.out)) log(compare(JSON.parse(readFileSync(args.out, "utf8")) as BenchResult, result, `the previous run (${relative(process.cwd(), args.out)})`))
     writeFileSync(args.out, `${JSON.stringify(result, null, 1)}\n`)
     const baseline = join(RESULTS, "baseline.json")
     if (existsSync(baseline)) log(compare(JSON.parse(readFileSync(baseline, "utf8")) as BenchResult, result))
@@ -358,8 +358,8 @@ export const targets = (result: BenchResult): ReadonlyArray<Target> => {
   ]
 }
 
-const compare = (baseline: BenchResult, latest: BenchResult): string => {
-  const lines = ["", "## Against bench/results/baseline.json (plugin − no-op, medians)", "", "| figure | N | baseline | now |", "| --- | ---: | ---: | ---: |"]
+const compare = (baseline: BenchResult, latest: BenchResult, against = "bench/results/baseline.json"): string => {
+  const lines = ["", `## Against ${against} (plugin − no-op, medians)`, "", "| figure | N | before | now |", "| --- | ---: | ---: | ---: |"]
   for (const n of Object.keys(latest.replays)) {
     const before = baseline.replays?.[n]?.summary
     if (before === undefined) continue
@@ -371,6 +371,7 @@ const compare = (baseline: BenchResult, latest: BenchResult): string => {
       ["heap per 1,000 sessions, MB", "heapPer1000Mb"],
       ["requests per session", "requestsPerSession"],
       ["bytes per session", "bytesPerSession"],
+      ["dispose, ms", "disposeMs"],
     ] as const)
       lines.push(`| ${label} | ${n} | ${fmt(before[key].excess.median, 2)} | ${fmt(now[key].excess.median, 2)} |`)
   }

@@ -291,10 +291,15 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
     if (!this.healthy && this.draining !== undefined) return Promise.resolve()
     // An attempt in flight (or about to start) may hide a refused connection behind the OTLP/HTTP exporter's own
     // retries (a second or more): waiting for it is pointless when nothing listens at the endpoint, which one
-    // connection tells at once.
-    if (this.buffer.length > 0 && this.target.gate?.refusing !== undefined)
-      return this.target.gate.refusing().then((refused) => (refused ? undefined : this.flushPass()), () => this.flushPass())
-    return this.flushPass()
+    // connection, made meanwhile, tells at once. A collector that answers is not kept waiting for that check.
+    const pass = this.flushPass()
+    const refusing = this.buffer.length > 0 ? this.target.gate?.refusing : undefined
+    if (refusing === undefined) return pass
+    const refused = refusing().then(
+      (yes) => (yes ? undefined : pass),
+      () => pass,
+    )
+    return Promise.race([pass, refused])
   }
 
   private flushPass(): Promise<void> {
