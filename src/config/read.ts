@@ -38,6 +38,3 @@ export function readSettingsWithSources(): Effect.Effect<{ settings: RawSettings
     return { settings, sources }
   })
 }
-
-/** Reads every variable through the current `ConfigProvider`. */
-export const readSettings: Effect.Effect<RawSettings> = Effect.map(readSettingsWithSources(), (r) => r.settings)

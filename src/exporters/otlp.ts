@@ -9,6 +9,7 @@ import { Duration, Effect, Schedule } from "effect"
 import type { Protocol, Signal } from "../config/catalog.ts"
 import type { ProtocolExporters } from "./protocols/types.ts"
 import type { Gate } from "./probe.ts"
+import { errorCode } from "../host/errorCode.ts"
 
 export type { OtlpTarget, ProtocolExporters } from "./protocols/types.ts"
 
@@ -51,14 +52,14 @@ export const authRetry = (refresh: Effect.Effect<unknown>) => Schedule.recurs(1)
 
 /** HTTP 401/403, gRPC UNAUTHENTICATED (16) / PERMISSION_DENIED (7). */
 export const isAuthFailure = (protocol: Protocol, error: unknown): boolean => {
-  const code = typeof error === "object" && error !== null && "code" in error ? error.code : undefined
+  const code = errorCode(error)
   return protocol === "grpc" ? code === 16 || code === 7 : code === 401 || code === 403
 }
 
 
 /** OTLP's retryable outcomes: gRPC UNAVAILABLE and friends, HTTP 429/502/503/504, and no answer at all. */
 export const isRetryable = (protocol: Protocol, error: unknown): boolean => {
-  const code = typeof error === "object" && error !== null && "code" in error ? error.code : undefined
+  const code = errorCode(error)
   if (typeof code !== "number") return true // connection refused, reset, timed out: the collector may come back
   return protocol === "grpc" ? [1, 4, 8, 10, 11, 14, 15].includes(code) : [408, 429, 502, 503, 504].includes(code)
 }
@@ -138,7 +139,7 @@ export const withoutCredentials = (url: string): string => {
 /** A short description of an export error; never includes request headers. */
 export const describeError = (error: unknown): string => {
   if (error instanceof Error) {
-    const code = "code" in error && (typeof error.code === "number" || typeof error.code === "string") ? ` (code ${error.code})` : ""
+    const code = errorCode(error) === undefined ? "" : ` (code ${errorCode(error)})`
     return `${error.message.split("\n")[0]?.slice(0, 300) ?? "error"}${code}`
   }
   return "unknown error"

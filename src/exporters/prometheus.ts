@@ -36,6 +36,7 @@ import {
   type MetricData,
   type ResourceMetrics,
 } from "@opentelemetry/sdk-metrics"
+import { errorCode } from "../host/errorCode.ts"
 
 /** A reader that only collects when scraped. Prometheus needs cumulative data: the totals are kept here. */
 export class PullReader extends MetricReader {
@@ -246,8 +247,7 @@ export const servePrometheus = (
         .catch(() => res.writeHead(500).end())
     })
     server.once("error", (error) => {
-      const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "error"
-      resolve({ error: code })
+      resolve({ error: String(errorCode(error) ?? "error") })
     })
     server.listen(port, host, () => {
       // Never keep opencode alive for a scrape endpoint.

@@ -24,6 +24,7 @@ import { uptime } from "node:os"
 import { join } from "node:path"
 import { Schema } from "effect"
 import type { Signal } from "../config/catalog.ts"
+import { errorCode } from "../host/errorCode.ts"
 
 /** One spooled batch: its lasting id, when it was first kept, its JSON line. */
 export interface SpoolLine {
@@ -58,7 +59,7 @@ const running = (pid: number): boolean => {
     process.kill(pid, 0)
     return true
   } catch (error) {
-    return typeof error === "object" && error !== null && "code" in error && error.code === "EPERM"
+    return errorCode(error) === "EPERM"
   }
 }
 const bootTime = () => Date.now() - uptime() * 1000

@@ -35,7 +35,6 @@ export const layerLive = (input: { readonly options?: unknown; readonly workspac
  * telemetry is switched on unless they say otherwise.
  */
 export const layerTest = (settings: Config.RawSettings = {}, options: { readonly maxSessions?: number } = {}) => {
-  const decoded = Config.decodeSettings({ OPENCODE_ENABLE_TELEMETRY: "1", ...settings })
-  const config = Layer.succeed(Config.Config, Config.Config.of({ ...decoded.config, problems: decoded.problems }))
+  const config = Config.layerDecoded(Config.decodeSettings({ OPENCODE_ENABLE_TELEMETRY: "1", ...settings }))
   return layerOn(Exporter.layerMemory, options).pipe(Layer.provideMerge(config))
 }

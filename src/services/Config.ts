@@ -17,7 +17,7 @@ import type { RawSettings, Variable } from "../config/catalog.ts"
 import { ConfigError, fatalOf } from "../config/problems.ts"
 import { optionLabel, settingsFromOptions } from "../config/options.ts"
 import { readSettingsWithSources } from "../config/read.ts"
-import { decodeSettings, type Host, type TelemetryConfig } from "../config/settings.ts"
+import { decodeSettings, type Decoded, type Host, type TelemetryConfig } from "../config/settings.ts"
 import type { Workspace } from "../config/headers.ts"
 import type { Identity } from "../config/profile.ts"
 
@@ -51,7 +51,7 @@ export {
 export { ConfigError, type SwitchesOff } from "../config/problems.ts"
 export { decodeSettings, type Decoded, type Host, type TelemetryConfig } from "../config/settings.ts"
 export { settingsFromOptions } from "../config/options.ts"
-export { readSettings, readSettingsWithSources } from "../config/read.ts"
+export { readSettingsWithSources } from "../config/read.ts"
 export { revealHeaders, type Workspace } from "../config/headers.ts"
 export { signalUrlOf, type SignalTarget } from "../config/transport.ts"
 export type { Identity } from "../config/profile.ts"
@@ -106,13 +106,18 @@ export const layer = (settings: RawSettings, input: Omit<Input, "options"> = {})
   Layer.effect(
     Config,
     Effect.suspend(() => {
-      const decoded = decodeSettings(settings, input.workspace, input.identity, input.host)
-      return failOnFatal(Config.of({ ...decoded.config, problems: decoded.problems }))
+      return failOnFatal(ofDecoded(decodeSettings(settings, input.workspace, input.identity, input.host)))
     }),
   )
 
+/** The service's value for settings already decoded, with their problems. */
+export const ofDecoded = (decoded: Decoded): Interface => Config.of({ ...decoded.config, problems: decoded.problems })
+
+/** The Config layer for settings already decoded (tests, embedding); never fails. */
+export const layerDecoded = (decoded: Decoded): Layer.Layer<Config> => Layer.succeed(Config, ofDecoded(decoded))
+
 /** The Config layer for a value already decoded (tests, embedding). */
-export const layerValue = (config: TelemetryConfig) => Layer.succeed(Config, Config.of({ ...config, problems: [] }))
+export const layerValue = (config: TelemetryConfig) => layerDecoded({ config, problems: [] })
 
 /** Reads process.env through Effect's default ConfigProvider. */
 export const defaultLayer = layerFrom()

@@ -49,6 +49,7 @@ import {
 import { droppedName, mismatchMessage, sendsCredentialsInClear, startupMessage, UNITS } from "./exporterMessages.ts"
 import { HeaderProvider } from "./HeaderProvider.ts"
 import { makeResource } from "../exporters/resource.ts"
+import { errorCode } from "../host/errorCode.ts"
 
 export { droppedName, mismatchMessage, sendsCredentialsInClear, startupMessage } from "./exporterMessages.ts"
 export { makeResource } from "../exporters/resource.ts"
@@ -207,7 +208,7 @@ export const layer = Layer.effect(
         try {
           return Effect.succeed(readFileSync(path))
         } catch (error) {
-          const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "unreadable"
+          const code = errorCode(error) ?? "unreadable"
           return Effect.as(Effect.logWarning(`${variable}=${JSON.stringify(path)} cannot be read (${code}); it is not used.`), undefined)
         }
       })
@@ -293,7 +294,7 @@ export const layer = Layer.effect(
       onRestored: (signal, count) =>
         background(Effect.logInfo(`OTLP ${signal}: delivering ${count} ${UNITS[signal]} an earlier opencode kept in the spool`)),
       onSpoolError: (signal, error) => {
-        const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : "error"
+        const code = errorCode(error) ?? "error"
         background(
           Effect.logWarning(`OTLP ${signal}: the spool ${config.spool?.dir ?? ""} cannot be used (${code}); data undelivered at exit is dropped and counted`),
         )

@@ -12,6 +12,7 @@ import { Context, Effect, Fiber, Layer, Option, Schedule, Schema, Scope } from "
 import { Config, revealHeaders } from "./Config.ts"
 import { CREDENTIAL_VARIABLES } from "../host/opencodeClient.ts"
 import type { HeaderSnapshot, HeaderSource } from "../exporters/otlp.ts"
+import { errorCode } from "../host/errorCode.ts"
 
 /** Why a helper run produced no headers. Carries no output of the helper: it may hold secrets. */
 export class HeaderHelperError extends Schema.TaggedError<HeaderHelperError>()("HeaderHelperError", {
@@ -68,7 +69,7 @@ export const runHelper = Effect.fn("HeaderProvider.runHelper")(function* (
       // Its own process group, so a timeout ends the helper and everything it started.
       child = spawn(helper, [], { shell: false, stdio: ["ignore", "pipe", "ignore"], cwd: options.cwd, env, detached: true })
     } catch (error) {
-      resume(Effect.fail(fail(`it could not be started (${errorCode(error)})`)))
+      resume(Effect.fail(fail(`it could not be started (${errorCode(error) ?? "unknown error"})`)))
       return
     }
     const killGroup = () => {
@@ -102,7 +103,7 @@ export const runHelper = Effect.fn("HeaderProvider.runHelper")(function* (
         settle(Effect.fail(fail(`it printed more than ${HELPER_MAX_OUTPUT_BYTES} bytes and was stopped`)))
       } else chunks.push(chunk)
     })
-    child.on("error", (error) => settle(Effect.fail(fail(`it could not be started (${errorCode(error)})`))))
+    child.on("error", (error) => settle(Effect.fail(fail(`it could not be started (${errorCode(error) ?? "unknown error"})`))))
     child.on("close", (code, signal) => {
       if (code === 0) settle(Effect.succeed(Buffer.concat(chunks).toString("utf8")))
       else settle(Effect.fail(fail(signal ? `it was ended by ${signal}` : `it exited with code ${code}`)))
@@ -210,5 +211,4 @@ export const layerStatic = (headers: Record<string, string>) =>
     HeaderProvider.of({ current: Effect.succeed({ version: 0, headers }), refresh: Effect.succeed({ version: 0, headers }), canRefresh: false }),
   )
 
-const errorCode = (error: unknown): string =>
-  typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : "unknown error"
+

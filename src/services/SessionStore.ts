@@ -164,8 +164,6 @@ export interface Interface {
   readonly size: Effect.Effect<number>
   /** Counts an event skipped for its unexpected shape; returns the count for its type. */
   readonly recordSkipped: (type: string) => Effect.Effect<number>
-  /** Events skipped so far, by type. */
-  readonly skipped: Effect.Effect<ReadonlyMap<string, number>>
 }
 
 export class SessionStore extends Context.Service<SessionStore, Interface>()("opencode-plugin-opentelemetry/SessionStore") {}
@@ -262,7 +260,6 @@ export const make = (options: { readonly maxSessions?: number } = {}) =>
       nextSequence,
       size: Effect.sync(() => sessions.size),
       recordSkipped,
-      skipped: Effect.sync(() => new Map(skippedByType)),
     })
   })
 

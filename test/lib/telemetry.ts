@@ -29,7 +29,7 @@ export const liveLayer = (settings: Config.RawSettings, client: OpencodeLog.Open
   const decoded = Config.decodeSettings({ OPENCODE_ENABLE_TELEMETRY: "1", ...settings }, workspace)
   if (decoded.problems.length > 0) throw new Error(decoded.problems.map((p) => p.message).join("\n"))
   return Telemetry.layer.pipe(
-    Layer.provideMerge(Layer.succeed(Config.Config, Config.Config.of({ ...decoded.config, problems: [] }))),
+    Layer.provideMerge(Config.layerDecoded(decoded)),
     Layer.provideMerge(OpencodeLog.layer(client)),
   )
 }

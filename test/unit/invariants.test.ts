@@ -76,7 +76,7 @@ class SpanLedger {
 const ledgerLayer = (ledger: SpanLedger, settings: Config.RawSettings = {}) => {
   const decoded = Config.decodeSettings({ OPENCODE_ENABLE_TELEMETRY: "1", ...settings })
   if (decoded.problems.length > 0) throw new Error(decoded.problems.map((p) => p.message).join("\n"))
-  const config = Layer.succeed(Config.Config, Config.Config.of({ ...decoded.config, problems: [] }))
+  const config = Config.layerDecoded(decoded)
   const exporter = Layer.effectContext(
     Effect.gen(function* () {
       const inner = yield* Exporter.Exporter
