@@ -186,22 +186,23 @@ export class BufferSpool<T> {
   }
 
   /**
-   * Out of time at exit: the rest is written synchronously, since the process is about to end. Returns the items
-   * dropped (past the cap, or all of them when the spool cannot be written).
+   * Out of time at exit: the rest is written synchronously, since the process is about to end; what the cap
+   * refuses is dropped, and everything when the spool cannot be written. The buffer is left empty.
    */
-  abandon(): number {
+  abandon(): void {
     const buffer = this.host.buffer
-    let dropped = buffer.size
     if (buffer.length > 0) {
       try {
         const cut = this.target.files.saveBufferSync(buffer.entries.map(this.lineOf))
-        dropped = sizeOfLast(buffer.entries, cut)
+        const dropped = sizeOfLast(buffer.entries, cut)
+        this.host.drop(dropped, "spool_full")
         if (buffer.size > dropped) this.host.onSpooled?.(this.host.signal, buffer.size - dropped, this.target.files.dir)
       } catch (error) {
         this.error(error)
+        this.host.drop(buffer.size, "shutdown")
       }
     }
+    buffer.clear()
     this.target.files.close()
-    return dropped
   }
 }

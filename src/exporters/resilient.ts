@@ -289,11 +289,13 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
    */
   forceFlush(): Promise<void> {
     if (!this.healthy && this.draining !== undefined) return Promise.resolve()
-    // An attempt in flight (or about to start) may hide a refused connection behind the OTLP/HTTP exporter's own
-    // retries (a second or more): waiting for it is pointless when nothing listens at the endpoint, which one
-    // connection, made meanwhile, tells at once. A collector that answers is not kept waiting for that check.
+    // An attempt in flight (or about to start, before anything was ever delivered) may hide a refused connection
+    // behind the OTLP/HTTP exporter's own retries (a second or more): waiting for it is pointless when nothing
+    // listens at the endpoint, which one connection, made meanwhile, tells at once. A collector that answers is not
+    // kept waiting for that check, and one known to answer is not checked at all.
     const pass = this.flushPass()
-    const refusing = this.buffer.length > 0 ? this.target.gate?.refusing : undefined
+    const unsure = this.buffer.length > 0 && (this.attempting > 0 || !this.delivered)
+    const refusing = unsure ? this.target.gate?.refusing : undefined
     if (refusing === undefined) return pass
     const refused = refusing().then(
       (yes) => (yes ? undefined : pass),
@@ -341,10 +343,8 @@ class ResilientExporter<T, I extends InnerExporter<T>> {
    */
   abandon(): void {
     this.closed = true
-    const left = this.buffer.size
-    const dropped = this.spooled === undefined ? left : this.spooled.abandon()
-    this.buffer.clear()
-    this.drop(dropped, dropped < left ? "spool_full" : "shutdown")
+    if (this.spooled !== undefined) this.spooled.abandon()
+    else this.drop(this.buffer.clear(), "shutdown")
   }
 
   /** A last delivery pass; whatever is still undelivered is counted as dropped. Bounded by the caller. */

@@ -6,7 +6,7 @@
  */
 import type { Attributes, AttributeValue, HrTime, Link, SpanContext } from "@opentelemetry/api"
 import type { LogAttributes, LogBody } from "@opentelemetry/api-logs"
-import type { InstrumentationScope } from "@opentelemetry/core"
+import { TraceState, type InstrumentationScope } from "@opentelemetry/core"
 import { resourceFromAttributes, type Resource } from "@opentelemetry/resources"
 import type { ReadableLogRecord } from "@opentelemetry/sdk-logs"
 import { DataPointType, type MetricData, type ResourceMetrics } from "@opentelemetry/sdk-metrics"
@@ -210,23 +210,12 @@ class Resources {
   }
 }
 
-const traceStateOf = (serialized: string) => {
-  // The API's TraceState parser lives in @opentelemetry/core; a minimal immutable one suffices to re-serialize.
-  const entries = serialized.split(",").map((kv) => kv.trim()).filter((kv) => kv.includes("="))
-  const state = {
-    set: () => state,
-    unset: () => state,
-    get: (key: string) => entries.find((kv) => kv.startsWith(`${key}=`))?.slice(key.length + 1),
-    serialize: () => entries.join(","),
-  }
-  return state
-}
 const spanContextOf = (c: Encoded<typeof Context>): SpanContext => ({
   traceId: c.traceId,
   spanId: c.spanId,
   traceFlags: c.traceFlags,
   ...(c.isRemote === undefined ? {} : { isRemote: c.isRemote }),
-  ...(c.traceState === undefined ? {} : { traceState: traceStateOf(c.traceState) }),
+  ...(c.traceState === undefined ? {} : { traceState: new TraceState(c.traceState) }),
 })
 type StoredAttributes = Readonly<Record<string, string | number | boolean | ReadonlyArray<string | number | boolean | null>>>
 const attributes = (a: StoredAttributes): Attributes => {
