@@ -17,8 +17,13 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { instantiate, loadRecordings, neverIdle, turnsIn, type HookCall } from "./lib/streams.ts"
 
+/** The plugin measured: this one, the no-op floor, or the plain-SDK plugin compared with (bench/lib/peer.ts). */
+export type Variant = "plugin" | "noop" | "peer"
+
 export interface ReplayOptions {
-  readonly plugin: "plugin" | "noop"
+  readonly plugin: Variant
+  /** The peer's entry module (variant `peer`). */
+  readonly peerEntry?: string
   /** The plugin's module: the source entry (src/plugin.ts) or the built package entry (dist/plugin.js). */
   readonly from: "src" | "dist"
   /** Recorded sessions to replay (each recording's replay counts as one; a subagent replay opens two opencode sessions). */
@@ -44,7 +49,7 @@ export interface ReplayOptions {
 }
 
 export interface ReplayResult {
-  readonly plugin: "plugin" | "noop"
+  readonly plugin: Variant
   readonly sessions: number
   readonly opencodeSessions: number
   /** Turns replayed (prompts and subagent sessions): one trace, rooted at an invoke_agent span, each. */
@@ -173,10 +178,17 @@ export const replay = async (options: ReplayOptions): Promise<ReplayResult> => {
   // ---- init: import + factory ----
   const before = memory()
   const t0 = now()
-  const path = options.plugin === "noop" ? "./lib/noop-plugin.ts" : options.from === "dist" ? "../dist/plugin.js" : "../src/plugin.ts"
+  const path =
+    options.plugin === "noop"
+      ? "./lib/noop-plugin.ts"
+      : options.plugin === "peer"
+        ? options.peerEntry!
+        : options.from === "dist"
+          ? "../dist/plugin.js"
+          : "../src/plugin.ts"
   const module: Record<string, unknown> = await import(path)
   const t1 = now()
-  // As opencode does: every exported function is a plugin (this module exports one).
+  // As opencode does: every exported function is a plugin (each module here exports one).
   const plugin = Object.values(module).find((value) => typeof value === "function") as (input: unknown, options: unknown) => Promise<Hooks>
   const hooks = await plugin(input, pluginOptions)
   const t2 = now()

@@ -19,10 +19,11 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, tmpdir, totalmem } from "node:os"
-import { dirname, join, relative } from "node:path"
+import { dirname, join, relative, resolve } from "node:path"
 import { formatE2EReport, runE2EBench, type E2EResult } from "./e2e.ts"
 import { startSink, type SinkCounts, type Sink } from "./lib/sink.ts"
-import type { ReplayOptions, ReplayResult } from "./replay.ts"
+import { ensurePeer, peerEnvironment, PEER_PACKAGE, PEER_VERSION } from "./lib/peer.ts"
+import type { ReplayOptions, ReplayResult, Variant } from "./replay.ts"
 
 const USAGE = `bun run bench/run.ts [options]
   --sessions A,B,C   session counts (default 100,1000,10000)
@@ -30,7 +31,10 @@ const USAGE = `bun run bench/run.ts [options]
   --concurrency N    sessions open at once (default 10)
   --e2e-rounds N     opencode run rounds with and without the plugin (default 6; 0 skips)
   --from src|dist    load the plugin from src/plugin.ts, or from the built package (dist/, npm run build) (default dist if built)
-  --quick            smoke run: --sessions 20 --rounds 1 --e2e-rounds 1
+  --peer-dir DIR     where the plain-SDK plugin compared with is installed (default .tmp/bench/peer; installed
+                     there on first use: ${PEER_PACKAGE}@${PEER_VERSION})
+  --no-peer          measure without the plain-SDK plugin (the default with --quick)
+  --quick            smoke run: --sessions 20 --rounds 1 --e2e-rounds 1, no peer
   --out FILE         results file (default .tmp/bench/latest.json)
   --strict           exit 1 if a measurement failed (never on timing)`
 
@@ -42,6 +46,8 @@ interface Args {
   readonly from: "src" | "dist"
   readonly out: string
   readonly strict: boolean
+  /** The plain-SDK plugin's install directory, or undefined to measure without it. */
+  readonly peerDir: string | undefined
 }
 
 const ROOT = join(import.meta.dir, "..")
@@ -67,6 +73,7 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     from,
     out: value("--out") ?? join(ROOT, ".tmp", "bench", "latest.json"),
     strict: argv.includes("--strict"),
+    peerDir: argv.includes("--no-peer") || (quick && value("--peer-dir") === undefined) ? undefined : resolve(value("--peer-dir") ?? join(ROOT, ".tmp", "bench", "peer")),
   }
 }
 
@@ -84,7 +91,12 @@ const measure = async (sink: Sink, options: Omit<ReplayOptions, "out" | "endpoin
     sink.reset()
     const child = Bun.spawn(
       [process.execPath, join(import.meta.dir, "replay.ts"), "--child", JSON.stringify({ ...options, out, endpoint: sink.url, protocol: "http/protobuf" })],
-      { stdout: "inherit", stderr: "inherit", env: { ...process.env, NO_COLOR: "1" } },
+      {
+        stdout: "inherit",
+        stderr: "inherit",
+        // The peer reads its settings from the environment only; the others get theirs as plugin options.
+        env: { ...process.env, NO_COLOR: "1", ...(options.plugin === "peer" ? peerEnvironment(sink.url) : {}) },
+      },
     )
     const code = await child.exited
     if (code !== 0 || !existsSync(out)) throw new Error(`replay (${options.plugin}, ${options.sessions} sessions) exited with ${code}`)
@@ -116,17 +128,21 @@ const show = (s: Spread, digits = 1) => (s.min === s.max ? fmt(s.median, digits)
 interface Rounds {
   readonly noop: ReadonlyArray<Measurement>
   readonly plugin: ReadonlyArray<Measurement>
+  /** The plain-SDK plugin, when measured. */
+  readonly peer?: ReadonlyArray<Measurement> | undefined
 }
 
-/** A figure for both variants and the plugin's excess, taken within each round. */
+/** A figure for each variant and the plugin's (and the peer's) excess over the no-op, taken within each round. */
 const figure = (rounds: Rounds, read: (m: Measurement) => number) => {
   const noop = rounds.noop.map(read)
   const plugin = rounds.plugin.map(read)
+  const peer = rounds.peer?.map(read)
   return {
     noop: spread(noop),
     plugin: spread(plugin),
     excess: spread(plugin.map((p, i) => p - noop[i]!)),
     ratio: spread(noop).median === 0 ? Number.NaN : spread(plugin).median / spread(noop).median,
+    ...(peer === undefined || peer.length === 0 ? {} : { peer: spread(peer), peerExcess: spread(peer.map((p, i) => p - noop[i]!)) }),
   }
 }
 type Figure = ReturnType<typeof figure>
@@ -170,19 +186,33 @@ const run = async (args: Args) => {
     log(`# opencode-plugin-opentelemetry bench — ${new Date().toISOString()}`)
     log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, bun ${Bun.version}; plugin from ${args.from}`)
 
+    // The plain-SDK plugin compared with, installed on first use (a scratch directory, never the repository).
+    let peerEntry: string | undefined
+    let peer: BenchResult["peer"]
+    if (args.peerDir !== undefined) {
+      const ready = await ensurePeer(args.peerDir)
+      if ("entry" in ready) {
+        peerEntry = ready.entry
+        peer = { package: PEER_PACKAGE, version: ready.version }
+      } else problems.push(`the plain-SDK plugin is not measured: ${ready.error}`)
+    }
+    log(peer === undefined ? "compared with: a no-op plugin" : `compared with: a no-op plugin and ${peerLabel(peer)}`)
+    const variants: ReadonlyArray<Variant> = peerEntry === undefined ? ["noop", "plugin"] : ["noop", "plugin", "peer"]
+
     const replays: Record<number, { rounds: Rounds; summary: Summary; delivered: boolean }> = {}
     for (const sessions of args.sessions) {
-      const noop: Array<Measurement> = []
-      const plugin: Array<Measurement> = []
+      const measured: Record<Variant, Array<Measurement>> = { noop: [], plugin: [], peer: [] }
       for (let round = 0; round < args.rounds; round++) {
-        // The order flips every round, so that drift of a noisy machine falls on both alike.
-        for (const variant of round % 2 === 0 ? (["noop", "plugin"] as const) : (["plugin", "noop"] as const)) {
-          const m = await measure(sink, { ...common, plugin: variant, sessions })
-          ;(variant === "noop" ? noop : plugin).push(m)
+        // The order rotates every round, so that drift of a noisy machine falls on every variant alike.
+        for (let k = 0; k < variants.length; k++) {
+          const variant = variants[(k + round) % variants.length]!
+          const m = await measure(sink, { ...common, plugin: variant, sessions, ...(variant === "peer" && peerEntry !== undefined ? { peerEntry } : {}) })
+          measured[variant].push(m)
           log(`  N=${sessions} round ${round + 1}/${args.rounds} ${variant.padEnd(6)} ${fmt(m.replay.cpu.perCallUs)} µs/call, ${m.replay.calls} calls, ${fmt(m.replay.replayMs, 0)} ms`)
         }
       }
-      const rounds = { noop, plugin }
+      const { noop, plugin } = measured
+      const rounds = { noop, plugin, peer: peerEntry === undefined ? undefined : measured.peer }
       const ok = plugin.every(delivered)
       if (!ok) problems.push(`N=${sessions}: not every session's telemetry arrived (${JSON.stringify(plugin.map((m) => m.sink.sessionCount))} session.count for ${plugin[0]!.replay.opencodeSessions} sessions)`)
       replays[sessions] = { rounds, summary: summarize(rounds), delivered: ok }
@@ -230,6 +260,7 @@ const run = async (args: Args) => {
         measurements: short,
       },
       neverIdle: { summary: summarize(neverIdle), sessions: neverIdleSessions },
+      peer,
       e2e,
       problems,
       totalMs: performance.now() - started,
@@ -254,7 +285,11 @@ type BenchResult = {
   readonly short: { readonly requests: Spread; readonly bytes: Spread; readonly readyMs?: Spread; readonly disposeMs?: Spread }
   readonly neverIdle: { readonly summary: Summary; readonly sessions: number }
   readonly e2e?: E2EResult | undefined
+  /** The plain-SDK plugin compared with, when measured. */
+  readonly peer?: { readonly package: string; readonly version: string } | undefined
 }
+
+const peerLabel = (peer: BenchResult["peer"]) => `${peer?.package ?? PEER_PACKAGE}@${peer?.version ?? PEER_VERSION} (plain OpenTelemetry SDK)`
 
 // ---- report ---------------------------------------------------------------------------------------------------
 
@@ -275,20 +310,31 @@ const report = (result: BenchResult): string => {
     ["bytes on the wire per session", (s) => s.bytesPerSession, 0],
     ["dispose, ms", (s) => s.disposeMs],
   ]
+  const withPeer = ns.some((n) => result.replays[n]!.summary.cpuPerCallUs.peer !== undefined)
   const lines = [
-    "## Replay: plugin next to a no-op plugin (median over rounds, min–max)",
+    withPeer
+      ? `## Replay: plugin next to a no-op plugin and ${peerLabel(result.peer)} (median over rounds, min–max)`
+      : "## Replay: plugin next to a no-op plugin (median over rounds, min–max)",
     "",
-    `| figure | ${ns.map((n) => `N=${n.toLocaleString("en")}: no-op | plugin | plugin − no-op | ratio`).join(" | ")} |`,
-    `| --- | ${ns.map(() => "---: | ---: | ---: | ---:").join(" | ")} |`,
+    `| figure | ${ns.map((n) => `N=${n.toLocaleString("en")}: no-op | plugin | ${withPeer ? "plain SDK | " : ""}plugin − no-op | ${withPeer ? "plain SDK − no-op | " : ""}ratio`).join(" | ")} |`,
+    `| --- | ${ns.map(() => (withPeer ? "---: | ---: | ---: | ---: | ---: | ---:" : "---: | ---: | ---: | ---:")).join(" | ")} |`,
     ...rows.map(
       ([label, pick, digits]) =>
         `| ${label} | ${ns
           .map((n) => {
             const f = pick(result.replays[n]!.summary)
-            return `${show(f.noop, digits)} | ${show(f.plugin, digits)} | ${show(f.excess, digits)} | ${Number.isFinite(f.ratio) ? `${fmt(f.ratio, 2)}×` : "–"}`
+            const peer = (s: Spread | undefined) => (withPeer ? `${s === undefined ? "–" : show(s, digits)} | ` : "")
+            return `${show(f.noop, digits)} | ${show(f.plugin, digits)} | ${peer(f.peer)}${show(f.excess, digits)} | ${peer(f.peerExcess)}${Number.isFinite(f.ratio) ? `${fmt(f.ratio, 2)}×` : "–"}`
           })
           .join(" | ")} |`,
     ),
+    ...(withPeer
+      ? [
+          "",
+          "The plain-SDK plugin has no `dispose` (so nothing is flushed at exit: what it had not sent is lost) and sends each",
+          "signal on its own interval; its bytes per session count what it sent before its process exited.",
+        ]
+      : []),
     "",
     `Short session (one \`opencode run\` turn, start to exit): ${show(result.short.requests, 0)} export requests, ${show(result.short.bytes, 0)} bytes` +
       (result.short.disposeMs === undefined ? "." : `; running after ${show(result.short.readyMs!, 0)} ms, dispose (the final flush) ${show(result.short.disposeMs, 0)} ms.`),
@@ -315,8 +361,21 @@ export const targets = (result: BenchResult): ReadonlyArray<Target> => {
   const smallest = at(ns[0]!)
   const largest = at(ns.at(-1)!)
   const cpu = ns.map((n) => at(n).cpuPerCallUs.excess.median)
+  const peerCpu = ns.map((n) => at(n).cpuPerCallUs.peerExcess?.median)
   const e2e = result.e2e
   return [
+    {
+      target: `CPU per event below the plain-SDK plugin's (${peerLabel(result.peer)}), measured in the same run`,
+      measured: peerCpu.every((c) => c === undefined)
+        ? "not measured"
+        : ns.map((n, i) => `N=${n}: ${fmt(cpu[i]!, 1)} vs ${peerCpu[i] === undefined ? "–" : fmt(peerCpu[i]!, 1)} µs`).join(", "),
+      met: peerCpu.every((c) => c === undefined) ? undefined : ns.every((_, i) => peerCpu[i] !== undefined && cpu[i]! < peerCpu[i]!),
+    },
+    {
+      target: "dispose ≤ 50 ms (the final flush of all three signals, replay)",
+      measured: ns.map((n) => `N=${n}: ${fmt(at(n).disposeMs.plugin.median, 0)} ms`).join(", "),
+      met: ns.every((n) => at(n).disposeMs.plugin.median <= 50),
+    },
     {
       target: "CPU ≤ 10 µs per event (plugin − no-op), flat from the smallest to the largest N",
       measured: ns.map((n, i) => `N=${n}: ${fmt(cpu[i]!, 1)} µs`).join(", "),
