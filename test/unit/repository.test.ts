@@ -280,7 +280,7 @@ describe("where the attributes go", () => {
       yield* instruments.event("tool_result", { "session.id": "s1" })
 
       const metrics = yield* memory.metrics
-      const points = metrics.flatMap((m) => m.scopeMetrics.flatMap((s) => s.metrics.flatMap((x) => x.dataPoints)))
+      const points = metrics.flatMap((m) => m.scopeMetrics.flatMap((s) => s.metrics.flatMap((x) => (x.dataPoints as ReadonlyArray<{ attributes: Record<string, unknown> }>).map((p) => p))))
       expect(points.length).toBeGreaterThan(0)
       for (const point of points) {
         expect(point.attributes["vcs.repository.url.full"]).toBe("https://github.com/acme/widgets")
