@@ -180,6 +180,12 @@ export const PROFILE_ATTRIBUTES = [
 /** Attributes on every log event, besides those listed per event. */
 export const COMMON_EVENT_ATTRIBUTES = ["event.name", "event.timestamp", "event.sequence", "session.id", "prompt.id"] as const
 
+/** With OPENCODE_METRICS_INCLUDE_REPOSITORY: the repository on every metric point, the branch on every event and span. */
+export const REPOSITORY_ATTRIBUTES = {
+  metrics: ["vcs.repository.url.full", "vcs.owner.name", "vcs.repository.name", "vcs.provider.name"],
+  eventsAndSpans: ["vcs.ref.head.name", "vcs.ref.head.type", "vcs.ref.head.revision (a detached HEAD)"],
+} as const
+
 /** A provider's or opencode's error message (not tool content), bounded as errors.ts ERROR_TEXT_LIMIT says. */
 const PROVIDER_ERROR = "error (the message, first 1,000 characters)"
 
@@ -376,6 +382,10 @@ export const renderSignalReference = (): string => {
   lines.push(
     `In the claude-code profile, metric points and events also carry ${PROFILE_ATTRIBUTES.map((a) => `\`${a}\``).join(", ")}, ` +
       "and tool names (`tool_name`, `gen_ai.tool.name`) are Claude Code's (`Bash`, `Edit`, `mcp__<server>__<tool>`).",
+  )
+  lines.push(
+    `With \`OPENCODE_METRICS_INCLUDE_REPOSITORY\` on, metric points also carry ${REPOSITORY_ATTRIBUTES.metrics.map((a) => `\`${a}\``).join(", ")}, ` +
+      `and events and spans ${REPOSITORY_ATTRIBUTES.eventsAndSpans.map((a) => `\`${a}\``).join(", ")}.`,
     "",
   )
   lines.push("| event | attributes | emitted |", "| --- | --- | --- |")

@@ -16,6 +16,7 @@ import { opencodeVersion } from "./host/opencodeVersion.ts"
 import { learnHost } from "./host/opencodeHost.ts"
 import { spoolDirOf } from "./host/opencodeState.ts"
 import { randomUUID } from "node:crypto"
+import { readRepository } from "./git/repository.ts"
 import { Exporter } from "./services/Exporter.ts"
 import { describe, TELEMETRY_OFF, withTimeout, type OpencodeHooks, type OpencodePluginInput } from "./host/opencodeClient.ts"
 
@@ -47,7 +48,14 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
         options,
         workspace,
         identity: () => identity(process.env),
-        host: { opencodeVersion: host.version, mcpServers: host.mcpServers, instanceId: randomUUID(), spoolDir: spoolDirOf(process.env) },
+        host: {
+          opencodeVersion: host.version,
+          mcpServers: host.mcpServers,
+          instanceId: randomUUID(),
+          spoolDir: spoolDirOf(process.env),
+          // opencode's directory first: in a linked worktree, the project's worktree may name the main checkout.
+          repository: () => readRepository([directory, workspace.worktree, workspace.projectRoot]),
+        },
       })),
   )
   for (const problem of config.problems) OpencodeLog.sendLog(client, "warn", problem.message)

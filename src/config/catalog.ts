@@ -148,6 +148,13 @@ export const CATALOG = {
   },
   OPENCODE_OTLP_SPOOL_DIR: { option: "spoolDir", invalid: instead("Nothing is spooled: data undelivered at exit is dropped and counted.") },
   OPENCODE_OTLP_SPOOL_MAX_MB: { option: "spoolMaxMb", default: DEFAULTS.spoolMaxMb, invalid: instead(`The default of ${DEFAULTS.spoolMaxMb} MB applies.`) },
+  // A repository URL and a branch name can identify a customer or a project: opted in, and an unclear value is off.
+  OPENCODE_METRICS_INCLUDE_REPOSITORY: {
+    option: "metricsIncludeRepository",
+    fallback: "OTEL_METRICS_INCLUDE_REPOSITORY",
+    default: false,
+    invalid: defaultSwitch(false),
+  },
 } as const satisfies Record<string, Setting>
 
 export type Variable = keyof typeof CATALOG

@@ -25,6 +25,11 @@ export interface Metrics {
   readonly includeSessionId: boolean
   /** app.version (opencode's version) on metric points and events (OTEL_METRICS_INCLUDE_VERSION, default off). */
   readonly includeVersion: boolean
+  /**
+   * The repository (vcs.repository.url.full, vcs.owner.name, vcs.repository.name, vcs.provider.name) on metric
+   * points, and the branch (vcs.ref.head.*) on events and spans (OTEL_METRICS_INCLUDE_REPOSITORY, default off).
+   */
+  readonly includeRepository: boolean
   readonly exportTo: { readonly otlp: boolean; readonly console: boolean }
 }
 
@@ -75,6 +80,7 @@ export const decodeMetrics = (input: Input, profile: Profile): Metrics => {
     prometheus: decodePrometheus(input, chosen),
     includeSessionId: flag(input, "OPENCODE_METRICS_INCLUDE_SESSION_ID"),
     includeVersion: flag(input, "OPENCODE_METRICS_INCLUDE_VERSION"),
+    includeRepository: flag(input, "OPENCODE_METRICS_INCLUDE_REPOSITORY"),
     exportTo: { otlp: chosen.has("otlp"), console: chosen.has("console") },
   }
 }

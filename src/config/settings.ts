@@ -26,6 +26,7 @@ import { decodeLogs } from "./logs.ts"
 import { decodeTraces } from "./traces.ts"
 import { decodeContent, type Content } from "./content.ts"
 import { decodeSpool, type Spool } from "./spool.ts"
+import type { Repository } from "../git/repository.ts"
 
 /** Facts about the running opencode the plugin entry supplies. */
 export interface Host {
@@ -37,6 +38,8 @@ export interface Host {
   readonly instanceId?: string | undefined
   /** The spool directory when OPENCODE_OTLP_SPOOL_DIR is unset (the plugin: opencode's XDG state directory). */
   readonly spoolDir?: string | undefined
+  /** Reads the project's repository (git's files, in the background); called only when the repository is opted in. */
+  readonly repository?: (() => Promise<Repository | undefined>) | undefined
 }
 
 export interface TelemetryConfig {
@@ -67,7 +70,14 @@ export interface TelemetryConfig {
    */
   readonly serviceInstanceId: string
   /** Facts of the running opencode learnt after start (see {@link Host}). */
-  readonly host: { readonly mcpServers: () => ReadonlySet<string> | undefined }
+  readonly host: {
+    readonly mcpServers: () => ReadonlySet<string> | undefined
+    /**
+     * The project's repository as read at start, when OPENCODE_METRICS_INCLUDE_REPOSITORY opts in (else undefined:
+     * git's files are not even read). The instruments wait for it (bounded) before their first point.
+     */
+    readonly repository: Promise<Repository | undefined> | undefined
+  }
   /** Content that leaves the machine only when opted in (all off by default). */
   readonly content: Content
   readonly endpoint: string
@@ -143,6 +153,7 @@ const REPORT_ORDER: ReadonlyArray<Name | "per-signal"> = [
   "per-signal",
   "OPENCODE_OTLP_CLIENT_KEY",
   "OPENCODE_OTLP_CLIENT_CERTIFICATE",
+  "OPENCODE_METRICS_INCLUDE_REPOSITORY",
 ]
 const rankOf = (variable: string) => REPORT_ORDER.indexOf(variable.startsWith("OTEL_EXPORTER_OTLP_") ? "per-signal" : (variable as Name))
 
@@ -185,7 +196,10 @@ export const decodeSettings = (
     serviceName,
     serviceVersion: host.opencodeVersion,
     serviceInstanceId: host.instanceId ?? crypto.randomUUID(),
-    host: { mcpServers: host.mcpServers ?? (() => undefined) },
+    host: {
+      mcpServers: host.mcpServers ?? (() => undefined),
+      repository: enabled && metrics.includeRepository ? host.repository?.().catch(() => undefined) : undefined,
+    },
     content,
     endpoint,
     protocol,

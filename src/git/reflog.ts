@@ -46,7 +46,8 @@ const sizeOf = async (path: string): Promise<number | undefined> => {
   const s = await stat(path).catch(() => undefined)
   return s?.isFile() === true ? s.size : undefined
 }
-const readSmall = async (path: string): Promise<string | undefined> => {
+/** A small file's text (at most 64 KiB); undefined when missing, larger or unreadable. */
+export const readSmall = async (path: string): Promise<string | undefined> => {
   const size = await sizeOf(path)
   if (size === undefined || size > MAX_SMALL_FILE) return undefined
   return readFile(path, "utf8").catch(() => undefined)
@@ -73,7 +74,7 @@ export const findGitDir = async (start: string): Promise<string | undefined> => 
 }
 
 /** `<gitdir>/commondir` names the directory shared by all worktrees (relative to gitdir); else gitdir itself. */
-const commonDirOf = async (gitDir: string): Promise<string> => {
+export const commonDirOf = async (gitDir: string): Promise<string> => {
   const text = (await readSmall(join(gitDir, "commondir")))?.trim()
   if (text === undefined || text === "") return gitDir
   return isAbsolute(text) ? text : resolve(gitDir, text)

@@ -111,6 +111,8 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
   const before = state.writesBefore.get(part.callID)
   state.writesBefore.delete(part.callID)
   const reflogs = takeReflogSnapshot(state, part.callID)
+  // A bash call may have switched branch (`git checkout`), even one that failed afterwards.
+  if (part.tool === "bash") yield* (yield* Instruments).refreshHead
   if (s.status !== "completed") return
   yield* countLines(state, part.tool, s.input, s.metadata, before)
   if (part.tool === "bash") {

@@ -21,6 +21,7 @@ import { SeverityNumber } from "@opentelemetry/api-logs"
 import { TraceState } from "@opentelemetry/core"
 import { Context, Effect, Layer, Option } from "effect"
 import { claudeCodeToolName } from "../naming/toolNames.ts"
+import { headAttributes, readHead, remoteAttributes } from "../git/repository.ts"
 import { METRICS, SPANS, type EventName, type MetricNameOfKind, type MetricSpec, type SpanKey } from "../signals.ts"
 import { Config, type MetricName } from "./Config.ts"
 import { Exporter } from "./Exporter.ts"
@@ -31,6 +32,9 @@ export type HistogramName = MetricNameOfKind<"histogram">
 export type GaugeName = MetricNameOfKind<"gauge">
 
 export { EVENT_NAMES, type EventName } from "../signals.ts"
+
+/** The longest the instruments wait at start for the repository's facts (git's files, read in the background). */
+const REPOSITORY_WAIT_MS = 1_000
 
 /**
  * Claude Code's units, so Collector names come out as its dashboards expect (`..._tokens_total`, `..._USD_total`,
@@ -77,6 +81,11 @@ export interface Interface {
    * boolean), or Claude Code's string "true"/"false" in that profile.
    */
   readonly success: (success: boolean) => boolean | string
+  /**
+   * Reads HEAD again (a bash call may have switched branch), when the repository is opted in: later events and
+   * spans carry the branch it names. One small file, read asynchronously; nothing when the repository is off.
+   */
+  readonly refreshHead: Effect.Effect<void>
 }
 
 export class Instruments extends Context.Service<Instruments, Interface>()("opencode-plugin-opentelemetry/Instruments") {}
@@ -88,6 +97,16 @@ export const layer = Layer.effect(
     const exporter = yield* Exporter
     const { logger, tracer } = exporter
     const metrics = config.metrics
+    // The repository's facts, read at start (OPENCODE_METRICS_INCLUDE_REPOSITORY): the remote on metric points,
+    // HEAD on events and spans. Both objects are built once and replaced only when HEAD changes.
+    const known = config.host.repository
+    const repository =
+      known === undefined
+        ? undefined
+        : Option.getOrUndefined(yield* Effect.promise(() => known).pipe(Effect.timeoutOption(REPOSITORY_WAIT_MS)))
+    const repositoryAttributes: Attributes = remoteAttributes(repository?.remote)
+    let head = repository?.head
+    let refAttributes: Attributes = headAttributes(head)
 
     const enabled = (name: MetricName) => metrics.enabled && !metrics.disabled.has(name)
     const fullName = (name: MetricName) => `${metrics.prefix}${name}`
@@ -135,7 +154,7 @@ export const layer = Layer.effect(
     ])
     const metricAttributes = (attributes: Attributes | undefined): Attributes => {
       const merged: Attributes = {}
-      for (const source of [config.standardAttributes, attributes, metrics.attributes])
+      for (const source of [config.standardAttributes, repositoryAttributes, attributes, metrics.attributes])
         if (source !== undefined) for (const key in source) if (!excluded.has(key)) merged[key] = source[key]
       return merged
     }
@@ -174,7 +193,7 @@ export const layer = Layer.effect(
       Effect.sync(() => {
         if (!config.logs.enabled) return
         const time = timestamp ?? Date.now()
-        const logAttributes: Attributes = { ...config.standardAttributes, "event.name": name, "event.timestamp": new Date(time).toISOString() }
+        const logAttributes: Attributes = { ...config.standardAttributes, ...refAttributes, "event.name": name, "event.timestamp": new Date(time).toISOString() }
         // app.version only when opted in (OTEL_METRICS_INCLUDE_VERSION).
         for (const key in attributes) if (metrics.includeVersion || key !== "app.version") logAttributes[key] = attributes[key]
         logger.emit({
@@ -197,7 +216,7 @@ export const layer = Layer.effect(
           name,
           {
             kind: spanOptions.kind ?? SpanKind.INTERNAL,
-            attributes: withoutVersion({ ...spanOptions.attributes, ...config.traces.attributes }),
+            attributes: withoutVersion({ ...spanOptions.attributes, ...refAttributes, ...config.traces.attributes }),
             ...(spanOptions.startTime === undefined ? {} : { startTime: spanOptions.startTime }),
           },
           parent,
@@ -208,6 +227,17 @@ export const layer = Layer.effect(
     const claudeCode = config.profile === "claude-code"
     const toolName = claudeCode ? (tool: string) => claudeCodeToolName(tool, config.host.mcpServers()) : (tool: string) => tool
     const success = claudeCode ? (ok: boolean) => String(ok) : (ok: boolean) => ok
-    return Instruments.of({ count, record, gauge, event, startSpan, toolName, success })
+    const refreshHead =
+      repository === undefined
+        ? Effect.void
+        : Effect.promise(() => readHead(repository.gitDir)).pipe(
+            Effect.map((now) => {
+              // An unreadable HEAD (mid-rewrite) keeps the last one known.
+              if (now === undefined || (now.branch === head?.branch && now.revision === head?.revision)) return
+              head = now
+              refAttributes = headAttributes(now)
+            }),
+          )
+    return Instruments.of({ count, record, gauge, event, startSpan, toolName, success, refreshHead })
   }),
 )
