@@ -4,6 +4,9 @@
  * is generated from it (`npm run docs`; a test fails when the README drifts).
  */
 
+import { renderGenAiReference } from "./naming/genAiMetrics.ts"
+export { GENAI_METRIC_NAMES, GENAI_METRICS, type GenAiMetricName, type GenAiMetricNameOfKind, type GenAiMetricSpec } from "./naming/genAiMetrics.ts"
+
 export interface MetricSpec {
   readonly kind: "counter" | "histogram" | "gauge"
   readonly description: string
@@ -324,10 +327,10 @@ export const SPANS = {
       "gen_ai.response.id",
       "gen_ai.conversation.id",
       "gen_ai.usage.input_tokens (cached included)",
-      "gen_ai.usage.output_tokens",
+      "gen_ai.usage.output_tokens (reasoning included)",
       "gen_ai.usage.reasoning.output_tokens",
       "gen_ai.usage.cache_read.input_tokens",
-      "gen_ai.usage.cache_creation.input_tokens",
+      "gen_ai.usage.cache_creation.input_tokens (gen_ai.usage.cache_write.input_tokens with gen_ai_latest_experimental)",
       "gen_ai.response.finish_reasons",
       "cost_usd",
       "session.id",
@@ -371,6 +374,7 @@ export const renderSignalReference = (): string => {
     lines.push(`| \`${name}\` | ${spec.kind} | \`${spec.unit}\` | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)
   for (const [name, spec] of Object.entries(SELF_METRICS))
     lines.push(`| \`${name}\` (self) | ${spec.kind} | \`${spec.unit}\` | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)
+  lines.push("", ...renderGenAiReference())
   lines.push("", "### Log events (body `<event>`; `claude_code.<event>` in the claude-code profile)", "")
   lines.push(`Every event carries ${COMMON_EVENT_ATTRIBUTES.map((a) => `\`${a}\``).join(", ")} (prompt.id once a prompt was seen).`)
   lines.push(

@@ -18,6 +18,7 @@ export type Profile = (typeof PROFILES)[number]
 export const HELPER_PLACEHOLDERS = ["PROJECT_ROOT", "WORKTREE", "DIRECTORY"] as const
 
 export { METRIC_NAMES, type MetricName } from "../signals.ts"
+export { GENAI_METRIC_NAMES, type GenAiMetricName } from "../signals.ts"
 
 export const SIGNALS = ["traces", "metrics", "logs"] as const
 export type Signal = (typeof SIGNALS)[number]
@@ -148,6 +149,8 @@ export const CATALOG = {
   },
   OPENCODE_OTLP_SPOOL_DIR: { option: "spoolDir", invalid: instead("Nothing is spooled: data undelivered at exit is dropped and counted.") },
   OPENCODE_OTLP_SPOOL_MAX_MB: { option: "spoolMaxMb", default: DEFAULTS.spoolMaxMb, invalid: instead(`The default of ${DEFAULTS.spoolMaxMb} MB applies.`) },
+  // A list shared with other instrumentations (http, database, ...): entries this plugin does not know are theirs, not mistakes.
+  OPENCODE_SEMCONV_STABILITY_OPT_IN: { option: "semconvStabilityOptIn", fallback: "OTEL_SEMCONV_STABILITY_OPT_IN" },
 } as const satisfies Record<string, Setting>
 
 export type Variable = keyof typeof CATALOG
