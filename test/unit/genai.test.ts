@@ -11,6 +11,7 @@ import * as OpencodeLog from "../../src/layers/opencodeLog.ts"
 import * as Telemetry from "../../src/layers/telemetry.ts"
 import { MemoryExporter } from "../../src/services/Exporter.ts"
 import { GENAI_METRICS } from "../../src/signals.ts"
+import { prometheusName } from "../../src/exporters/prometheus.ts"
 import { assistantMessages, counterTotal, histogramTotals, loadFixture, replay, truthErrored, truthTokens, type Fixture } from "../lib/fixtures.ts"
 
 /** Each run of a fixture through a fresh test layer, as a fresh opencode process would; the metrics of every run. */
@@ -152,5 +153,14 @@ describe("GenAI metrics", () => {
     const fixture = loadFixture("text")
     expect(names(await receive(fixture, { OPENCODE_SEMCONV_STABILITY_OPT_IN: "http,database" } as never)).has("gen_ai.client.token.usage")).toBe(true)
     expect(names(await receive(fixture, { OPENCODE_SEMCONV_STABILITY_OPT_IN: "gen_ai_latest_experimental" } as never)).has("gen_ai.client.token.usage")).toBe(false)
+  })
+
+  test("a Prometheus endpoint names them as a Collector does", () => {
+    const named = Object.fromEntries(Object.entries(GENAI_METRICS).map(([name, spec]) => [name, prometheusName(name, spec.unit, spec.kind === "counter")]))
+    expect(named["gen_ai.client.token.usage"]).toBe("gen_ai_client_token_usage")
+    expect(named["gen_ai.client.operation.duration"]).toBe("gen_ai_client_operation_duration_seconds")
+    expect(named["gen_ai.client.inference.duration"]).toBe("gen_ai_client_inference_duration_seconds")
+    expect(named["gen_ai.client.inference.usage.input_tokens"]).toBe("gen_ai_client_inference_usage_input_tokens_total")
+    expect(named["gen_ai.client.inference.usage.cache_read.input_tokens"]).toBe("gen_ai_client_inference_usage_cache_read_input_tokens_total")
   })
 })
