@@ -4,6 +4,8 @@
  * is generated from it (`npm run docs`; a test fails when the README drifts).
  */
 
+export { GENAI_METRIC_NAMES, GENAI_METRICS, type GenAiMetricName, type GenAiMetricNameOfKind, type GenAiMetricSpec } from "./naming/genAiMetrics.ts"
+
 export interface MetricSpec {
   readonly kind: "counter" | "histogram" | "gauge"
   readonly description: string
@@ -330,10 +332,10 @@ export const SPANS = {
       "gen_ai.response.id",
       "gen_ai.conversation.id",
       "gen_ai.usage.input_tokens (cached included)",
-      "gen_ai.usage.output_tokens",
+      "gen_ai.usage.output_tokens (reasoning included)",
       "gen_ai.usage.reasoning.output_tokens",
       "gen_ai.usage.cache_read.input_tokens",
-      "gen_ai.usage.cache_creation.input_tokens",
+      "gen_ai.usage.cache_creation.input_tokens (gen_ai.usage.cache_write.input_tokens with gen_ai_latest_experimental)",
       "gen_ai.response.finish_reasons",
       "cost_usd",
       "session.id",
@@ -367,33 +369,3 @@ export type SpanKey = keyof typeof SPANS
 /** A span's name: its prefix, then what it is about when known (the agent, the model, the tool). */
 export const spanName = (key: SpanKey, detail?: string): string =>
   detail === undefined || detail === "" ? SPANS[key].prefix : `${SPANS[key].prefix} ${detail}`
-
-/** The README's signal reference, rendered from this catalog. */
-export const renderSignalReference = (): string => {
-  const lines: Array<string> = []
-  lines.push("### Metrics (name = `OPENCODE_METRIC_PREFIX` + suffix; default prefix `opencode.`)", "")
-  lines.push("| suffix | type | unit | attributes | emitted |", "| --- | --- | --- | --- | --- |")
-  for (const [name, spec] of Object.entries(METRICS))
-    lines.push(`| \`${name}\` | ${spec.kind} | \`${spec.unit}\` | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)
-  for (const [name, spec] of Object.entries(SELF_METRICS))
-    lines.push(`| \`${name}\` (self) | ${spec.kind} | \`${spec.unit}\` | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)
-  lines.push("", "### Log events (body `<event>`; `claude_code.<event>` in the claude-code profile)", "")
-  lines.push(`Every event carries ${COMMON_EVENT_ATTRIBUTES.map((a) => `\`${a}\``).join(", ")} (prompt.id once a prompt was seen).`)
-  lines.push(
-    `In the claude-code profile, metric points and events also carry ${PROFILE_ATTRIBUTES.map((a) => `\`${a}\``).join(", ")}, ` +
-      "and tool names (`tool_name`, `gen_ai.tool.name`) are Claude Code's (`Bash`, `Edit`, `mcp__<server>__<tool>`).",
-  )
-  lines.push(
-    `With \`OPENCODE_METRICS_INCLUDE_REPOSITORY\` on, metric points also carry ${REPOSITORY_ATTRIBUTES.metrics.map((a) => `\`${a}\``).join(", ")}, ` +
-      `and events and spans ${REPOSITORY_ATTRIBUTES.eventsAndSpans.map((a) => `\`${a}\``).join(", ")}.`,
-    "",
-  )
-  lines.push("| event | attributes | emitted |", "| --- | --- | --- |")
-  for (const [name, spec] of Object.entries(EVENTS))
-    lines.push(`| \`${name}\` | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)
-  lines.push("", "### Traces (`OPENCODE_DISABLE_TRACES` types: session, llm, tool)", "")
-  lines.push("| type | span name | kind | attributes | emitted |", "| --- | --- | --- | --- | --- |")
-  for (const [type, spec] of Object.entries(SPANS) as Array<[SpanKey, SpanSpec]>)
-    lines.push(`| ${type} | \`${spec.prefix}${spec.detail === undefined ? "" : ` <${spec.detail}>`}\` | ${spec.kind} | ${spec.attributes.map((a) => `\`${a}\``).join(", ")} | ${spec.when} |`)
-  return lines.join("\n")
-}

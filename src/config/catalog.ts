@@ -18,6 +18,7 @@ export type Profile = (typeof PROFILES)[number]
 export const HELPER_PLACEHOLDERS = ["PROJECT_ROOT", "WORKTREE", "DIRECTORY"] as const
 
 export { METRIC_NAMES, type MetricName } from "../signals.ts"
+export { GENAI_METRIC_NAMES, type GenAiMetricName } from "../signals.ts"
 
 export const SIGNALS = ["traces", "metrics", "logs"] as const
 export type Signal = (typeof SIGNALS)[number]
@@ -155,6 +156,8 @@ export const CATALOG = {
     default: false,
     invalid: defaultSwitch(false),
   },
+  // A list shared with other instrumentations (http, database, ...): entries this plugin does not know are theirs, not mistakes.
+  OPENCODE_SEMCONV_STABILITY_OPT_IN: { option: "semconvStabilityOptIn", fallback: "OTEL_SEMCONV_STABILITY_OPT_IN" },
 } as const satisfies Record<string, Setting>
 
 export type Variable = keyof typeof CATALOG

@@ -4,14 +4,24 @@
  * Whether metrics are on at all follows from the problems' severities (see decodeSettings).
  */
 import { parseList } from "./keyValue.ts"
-import { DEFAULTS, METRIC_NAMES, TEMPORALITIES, type MetricName, type Profile, type Temporality } from "./catalog.ts"
+import {
+  DEFAULTS,
+  GENAI_METRIC_NAMES,
+  METRIC_NAMES,
+  TEMPORALITIES,
+  type GenAiMetricName,
+  type MetricName,
+  type Profile,
+  type Temporality,
+} from "./catalog.ts"
 import { decodePrometheus, type Prometheus } from "./prometheus.ts"
 import { attributes, entriesOf, exporters, flag, isEmpty, milliseconds, oneOf, type Input } from "./values.ts"
 
 export interface Metrics {
   readonly intervalMs: number
   readonly prefix: string
-  readonly disabled: ReadonlySet<MetricName>
+  /** Suffixes of the plugin's metrics, and full names of the GenAI conventions' metrics. */
+  readonly disabled: ReadonlySet<MetricName | GenAiMetricName>
   readonly attributes: Readonly<Record<string, string>>
   readonly excludeAttributes: ReadonlySet<string>
   readonly temporality: Temporality
@@ -62,7 +72,14 @@ const decodeCostScale = (input: Input): number | undefined => {
 export const decodeMetrics = (input: Input, profile: Profile): Metrics => {
   const intervalMs = milliseconds(input, "OPENCODE_OTLP_METRICS_INTERVAL", DEFAULTS.metricsIntervalMs) ?? DEFAULTS.metricsIntervalMs
   const prefix = decodePrefix(input, profile)
-  const disabled = new Set<MetricName>(entriesOf(input, "OPENCODE_DISABLE_METRICS", METRIC_NAMES, `metric name suffixes from: ${METRIC_NAMES.join(", ")}`))
+  const disabled = new Set<MetricName | GenAiMetricName>(
+    entriesOf(
+      input,
+      "OPENCODE_DISABLE_METRICS",
+      [...METRIC_NAMES, ...GENAI_METRIC_NAMES],
+      `metric name suffixes from: ${METRIC_NAMES.join(", ")}; or GenAI metric names from: ${GENAI_METRIC_NAMES.join(", ")}`,
+    ),
+  )
   const metricAttributes = attributes(input, "OPENCODE_METRIC_ATTRIBUTES")
   // Claude Code exports delta by default, and dashboards made for it sum raw samples.
   const temporality = oneOf(input, "OPENCODE_OTLP_METRICS_TEMPORALITY", TEMPORALITIES, profile === "claude-code" ? "delta" : DEFAULTS.temporality)

@@ -1,7 +1,7 @@
 /**
  * decodeSettings: raw settings to one typed configuration and the list of problems found. Pure and total: each
  * concern has its own decoder (transport, headers, TLS, profile, metrics, logs, traces, content, spool,
- * prometheus), and what a problem switched off is read from its declared severity, not from shared switches.
+ * prometheus, semconv), and what a problem switched off is read from its declared severity, not from shared switches.
  */
 import { Option } from "effect"
 import type { RemoteParent } from "./traceparent.ts"
@@ -27,6 +27,7 @@ import { decodeTraces } from "./traces.ts"
 import { decodeContent, type Content } from "./content.ts"
 import { decodeSpool, type Spool } from "./spool.ts"
 import type { Repository } from "../git/repository.ts"
+import { decodeSemconv, type Semconv } from "./semconv.ts"
 
 /** Facts about the running opencode the plugin entry supplies. */
 export interface Host {
@@ -104,6 +105,8 @@ export interface TelemetryConfig {
     readonly attributes: Readonly<Record<string, string>>
     readonly parent: Option.Option<RemoteParent>
   }
+  /** Which GenAI semantic conventions the metrics and the chat span follow (OTEL_SEMCONV_STABILITY_OPT_IN). */
+  readonly semconv: Semconv
 }
 
 /** The decoded configuration and every problem found on the way. */
@@ -178,6 +181,7 @@ export const decodeSettings = (
   const content = decodeContent(input)
   const spool = decodeSpool(input, host.spoolDir)
   const shutdownTimeoutMs = duration(input, "OPENCODE_OTLP_SHUTDOWN_TIMEOUT")
+  const semconv = decodeSemconv(input)
 
   const off = switchedOff(problems)
   const enabled = presence(raw.OPENCODE_ENABLE_TELEMETRY) && !off.has("telemetry")
@@ -214,6 +218,7 @@ export const decodeSettings = (
     logs: { enabled: !off.has("logs") && !logs.switchedOff, intervalMs: logs.intervalMs },
     spool,
     traces: { ...traces, disabled: tracesOff ? new Set([...traces.disabled, ...TRACE_TYPES]) : traces.disabled },
+    semconv,
   }
   return { config, problems: [...problems].sort((a, b) => rankOf(a.variable) - rankOf(b.variable)) }
 }

@@ -95,6 +95,7 @@ export const onAssistantMessage = Effect.fnUntraced(function* (info: AssistantMe
   yield* instruments.count("cost.usage", info.cost, { ...base, ...model })
   if (tokens.cacheRead > 0) yield* instruments.count("cache.count", 1, { ...base, type: "cacheRead" })
   if (tokens.cacheCreation > 0) yield* instruments.count("cache.count", 1, { ...base, type: "cacheCreation" })
+  yield* recordGenAi(info, tokens, duration)
 
   const usage = {
     input_tokens: tokens.input,
@@ -121,19 +122,64 @@ export const onAssistantMessage = Effect.fnUntraced(function* (info: AssistantMe
     )
   }
   if (open !== undefined) {
+    const config = yield* Config
     open.span.setAttributes({
       "gen_ai.response.model": info.modelID,
-      // GenAI conventions count cached tokens as input; opencode's `input` excludes them.
-      "gen_ai.usage.input_tokens": tokens.input + tokens.cacheRead + tokens.cacheCreation,
-      "gen_ai.usage.output_tokens": tokens.output,
+      // The conventions' totals, as the GenAI metrics count them (genAiInput, genAiOutput).
+      "gen_ai.usage.input_tokens": genAiInput(tokens),
+      "gen_ai.usage.output_tokens": genAiOutput(tokens),
       "gen_ai.usage.reasoning.output_tokens": tokens.reasoning,
       "gen_ai.usage.cache_read.input_tokens": tokens.cacheRead,
-      "gen_ai.usage.cache_creation.input_tokens": tokens.cacheCreation,
+      // Renamed cache_write in the latest conventions.
+      [config.semconv.genAiLatest ? "gen_ai.usage.cache_write.input_tokens" : "gen_ai.usage.cache_creation.input_tokens"]: tokens.cacheCreation,
       cost_usd: info.cost,
       ...(info.finish === undefined ? {} : { "gen_ai.response.finish_reasons": [info.finish] }),
     })
     open.span.end(Math.max(end, info.time.created))
   }
+})
+
+interface Tokens {
+  readonly input: number
+  readonly output: number
+  readonly reasoning: number
+  readonly cacheRead: number
+  readonly cacheCreation: number
+}
+
+/** The conventions' input: every input token, cached included; opencode's `input` excludes cache reads and writes. */
+const genAiInput = (t: Tokens) => t.input + t.cacheRead + t.cacheCreation
+/** The conventions' output: billable output, reasoning included; opencode's `output` excludes reasoning. */
+const genAiOutput = (t: Tokens) => t.output + t.reasoning
+
+/**
+ * The GenAI conventions' client metrics for one LLM call; Instruments keeps the set OTEL_SEMCONV_STABILITY_OPT_IN
+ * chose. The duration is the chat span's: from the message's creation to its completion.
+ */
+const recordGenAi = Effect.fnUntraced(function* (info: AssistantMessage, tokens: Tokens, durationMs: number) {
+  const instruments = yield* Instruments
+  const call = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": info.providerID,
+    "gen_ai.request.model": info.modelID,
+    "gen_ai.response.model": info.modelID,
+  }
+  const failed = info.error === undefined ? call : { ...call, "error.type": info.error.name }
+  const input = genAiInput(tokens)
+  const output = genAiOutput(tokens)
+  const seconds = durationMs / 1000
+  yield* instruments.genAi("gen_ai.client.token.usage", input, { ...call, "gen_ai.token.type": "input" })
+  yield* instruments.genAi("gen_ai.client.token.usage", output, { ...call, "gen_ai.token.type": "output" })
+  yield* instruments.genAi("gen_ai.client.operation.duration", seconds, failed)
+  yield* instruments.genAi("gen_ai.client.inference.duration", seconds, failed)
+  yield* instruments.genAi("gen_ai.client.inference.operation.input_tokens", input, failed)
+  yield* instruments.genAi("gen_ai.client.inference.operation.output_tokens", output, failed)
+  const usage = { ...call, "gen_ai.token.modality": "unknown" }
+  yield* instruments.genAi("gen_ai.client.inference.usage.input_tokens", input, usage)
+  yield* instruments.genAi("gen_ai.client.inference.usage.output_tokens", output, usage)
+  yield* instruments.genAi("gen_ai.client.inference.usage.cache_read.input_tokens", tokens.cacheRead, usage)
+  yield* instruments.genAi("gen_ai.client.inference.usage.cache_write.input_tokens", tokens.cacheCreation, usage)
+  yield* instruments.genAi("gen_ai.client.inference.usage.reasoning.output_tokens", tokens.reasoning, usage)
 })
 
 const optional = (key: string, value: string | undefined) => (value === undefined ? {} : { [key]: value })

@@ -22,7 +22,17 @@ import { TraceState } from "@opentelemetry/core"
 import { Context, Effect, Layer, Option } from "effect"
 import { claudeCodeToolName } from "../naming/toolNames.ts"
 import { headAttributes, readHead, remoteAttributes } from "../git/repository.ts"
-import { METRICS, SPANS, type EventName, type MetricNameOfKind, type MetricSpec, type SpanKey } from "../signals.ts"
+import {
+  GENAI_METRICS,
+  METRICS,
+  SPANS,
+  type EventName,
+  type GenAiMetricName,
+  type GenAiMetricSpec,
+  type MetricNameOfKind,
+  type MetricSpec,
+  type SpanKey,
+} from "../signals.ts"
 import { Config, type MetricName } from "./Config.ts"
 import { Exporter } from "./Exporter.ts"
 
@@ -70,6 +80,12 @@ export interface Interface {
   readonly count: (name: CounterName, value: number, attributes?: Attributes) => Effect.Effect<void>
   readonly record: (name: HistogramName, value: number, attributes?: Attributes) => Effect.Effect<void>
   readonly gauge: (name: GaugeName, value: number, attributes?: Attributes) => Effect.Effect<void>
+  /**
+   * A GenAI conventions' metric (src/naming/genAiMetrics.ts), by its full name: recorded only when it belongs to
+   * the set OTEL_SEMCONV_STABILITY_OPT_IN chose, and never with session.id. Zero is recorded: the conventions
+   * want a point for every call, failed ones included.
+   */
+  readonly genAi: (name: GenAiMetricName, value: number, attributes: Attributes) => Effect.Effect<void>
   /** A log event: body `<name>` (`claude_code.<name>` in that profile), attributes event.name, event.timestamp and the given ones. */
   readonly event: (name: EventName, attributes: Attributes, timestamp?: number) => Effect.Effect<void>
   /** Starts a span of a trace type; `undefined` when that type is disabled. */
@@ -108,7 +124,7 @@ export const layer = Layer.effect(
     let head = repository?.head
     let refAttributes: Attributes = headAttributes(head)
 
-    const enabled = (name: MetricName) => metrics.enabled && !metrics.disabled.has(name)
+    const enabled = (name: MetricName | GenAiMetricName) => metrics.enabled && !metrics.disabled.has(name)
     const fullName = (name: MetricName) => `${metrics.prefix}${name}`
     const options = (name: MetricName) => {
       const spec: MetricSpec = METRICS[name]
@@ -152,12 +168,39 @@ export const layer = Layer.effect(
       ...(metrics.includeVersion ? [] : ["app.version"]),
       ...metrics.excludeAttributes,
     ])
-    const metricAttributes = (attributes: Attributes | undefined): Attributes => {
+    const mergedAttributes = (attributes: Attributes | undefined, leftOut: ReadonlySet<string>): Attributes => {
       const merged: Attributes = {}
       for (const source of [config.standardAttributes, repositoryAttributes, attributes, metrics.attributes])
-        if (source !== undefined) for (const key in source) if (!excluded.has(key)) merged[key] = source[key]
+        if (source !== undefined) for (const key in source) if (!leftOut.has(key)) merged[key] = source[key]
       return merged
     }
+    const metricAttributes = (attributes: Attributes | undefined) => mergedAttributes(attributes, excluded)
+
+    // GenAI metrics: fixed names, the chosen set only, and low cardinality (session.id never, whatever the switch).
+    const genAiSet = config.semconv.genAiLatest ? "latest" : "default"
+    const genAiExcluded = new Set([...excluded, "session.id"])
+    const genAiInstruments = new Map<GenAiMetricName, Counter | Histogram>()
+    const genAiInstrument = (name: GenAiMetricName) => {
+      let instrument = genAiInstruments.get(name)
+      if (instrument === undefined) {
+        const spec: GenAiMetricSpec = GENAI_METRICS[name]
+        const options = {
+          description: spec.description,
+          unit: spec.unit,
+          ...(spec.buckets ? { advice: { explicitBucketBoundaries: [...spec.buckets] } } : {}),
+        }
+        instrument = spec.kind === "counter" ? meter.createCounter(name, options) : meter.createHistogram(name, options)
+        genAiInstruments.set(name, instrument)
+      }
+      return instrument
+    }
+    const genAi = (name: GenAiMetricName, value: number, attributes: Attributes) =>
+      Effect.sync(() => {
+        if (GENAI_METRICS[name].semconv !== genAiSet || !enabled(name) || !Number.isFinite(value) || value < 0) return
+        const instrument = genAiInstrument(name)
+        if ("add" in instrument) instrument.add(value, mergedAttributes(attributes, genAiExcluded))
+        else instrument.record(value, mergedAttributes(attributes, genAiExcluded))
+      })
 
     const remoteParent: OtelContext = Option.match(config.traces.parent, {
       onNone: () => ROOT_CONTEXT,
@@ -238,6 +281,6 @@ export const layer = Layer.effect(
               refAttributes = headAttributes(now)
             }),
           )
-    return Instruments.of({ count, record, gauge, event, startSpan, toolName, success, refreshHead })
+    return Instruments.of({ count, record, gauge, genAi, event, startSpan, toolName, success, refreshHead })
   }),
 )

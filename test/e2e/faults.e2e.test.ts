@@ -729,6 +729,7 @@ const MALFORMED: Record<Exclude<Variable, "OPENCODE_ENABLE_TELEMETRY">, { value:
   OPENCODE_OTLP_CERTIFICATE: { value: "/nonexistent/ca.pem" },
   OPENCODE_OTLP_CLIENT_KEY: { value: "/nonexistent/client.key" },
   OPENCODE_OTLP_CLIENT_CERTIFICATE: { value: "/nonexistent/client.crt" },
+  OPENCODE_SEMCONV_STABILITY_OPT_IN: { value: "http,no_such_category" },
 }
 /** Variables for which every value is valid. */
 const ACCEPTS_ANY = new Set<Variable>([
@@ -737,6 +738,8 @@ const ACCEPTS_ANY = new Set<Variable>([
   "OPENCODE_SERVICE_NAME",
   // Only read when the Prometheus endpoint is on (it is not here).
   "OPENCODE_PROMETHEUS_HOST",
+  // A list shared with other instrumentations: their categories are not this plugin's to report.
+  "OPENCODE_SEMCONV_STABILITY_OPT_IN",
 ])
 
 describe("a malformed setting", () => {

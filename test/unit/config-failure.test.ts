@@ -6,6 +6,8 @@
 import { describe, expect, test } from "bun:test"
 import { ConfigProvider, Effect, Exit, Layer, Option, Redacted } from "effect"
 import * as Config from "../../src/services/Config.ts"
+import { readFileSync } from "node:fs"
+import { join } from "node:path"
 
 const on = { OPENCODE_ENABLE_TELEMETRY: "1" }
 const decode = (raw: Config.RawSettings, host?: Config.Host) => Config.decodeSettings({ ...on, ...raw }, undefined, {}, host)
@@ -171,6 +173,9 @@ test("the catalog: every option name and fallback as before, per-signal variable
   expect(Config.VARIABLES.OPENCODE_OTLP_ENDPOINT).toBe("endpoint")
   expect(Config.FALLBACKS.OPENCODE_OTLP_HEADERS_HELPER_REFRESH).toBe("CLAUDE_CODE_OTEL_HEADERS_HELPER_DEBOUNCE_MS")
   expect(Config.FALLBACKS.OPENCODE_METRIC_PREFIX).toBeUndefined()
-  expect(Object.keys(Config.VARIABLES)).toHaveLength(41)
+  // Every setting is documented: each variable has its row in the README's settings tables.
+  const readme = readFileSync(join(import.meta.dir, "..", "..", "README.md"), "utf8")
+  expect(Object.keys(Config.VARIABLES).filter((variable) => !readme.includes(`\`${variable}\``))).toEqual([])
+  expect(Object.keys(Config.VARIABLES).length).toBeGreaterThanOrEqual(41)
   expect(Config.SIGNAL_VARIABLES).toHaveLength(9)
 })

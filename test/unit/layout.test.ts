@@ -16,7 +16,7 @@ const files = (dir: string): Array<string> =>
 
 /** The room of a source file, lowest first. */
 const RANKS: ReadonlyArray<[string, RegExp]> = [
-  ["catalog", /^(signals|version)\.ts$|^(config|events|naming|lines|git)\//],
+  ["catalog", /^(signals|signalReference|version)\.ts$|^(config|events|naming|lines|git)\//],
   ["host", /^host\//],
   ["exporters", /^exporters\//],
   ["services", /^services\//],
