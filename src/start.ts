@@ -14,7 +14,7 @@ import * as Config from "./services/Config.ts"
 import { identity } from "./config/identity.ts"
 import { opencodeVersion } from "./host/opencodeVersion.ts"
 import { learnHost } from "./host/opencodeHost.ts"
-import { spoolDirOf } from "./host/opencodeState.ts"
+import { fileDirOf, spoolDirOf } from "./host/opencodeState.ts"
 import { randomUUID } from "node:crypto"
 import { Exporter } from "./services/Exporter.ts"
 import { describe, TELEMETRY_OFF, withTimeout, type OpencodeHooks, type OpencodePluginInput } from "./host/opencodeClient.ts"
@@ -47,7 +47,7 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
         options,
         workspace,
         identity: () => identity(process.env),
-        host: { opencodeVersion: host.version, mcpServers: host.mcpServers, instanceId: randomUUID(), spoolDir: spoolDirOf(process.env) },
+        host: { opencodeVersion: host.version, mcpServers: host.mcpServers, instanceId: randomUUID(), spoolDir: spoolDirOf(process.env), fileDir: fileDirOf(process.env) },
       })),
   )
   for (const problem of config.problems) OpencodeLog.sendLog(client, "warn", problem.message)

@@ -1,6 +1,6 @@
 /**
  * Metrics: export interval, name prefix, metrics not recorded, attributes added or left out, temporality, the
- * cost scale, the session-id and version switches, and where metrics go (OTLP, console, a Prometheus endpoint).
+ * cost scale, the session-id and version switches, and where metrics go (OTLP, console, files, a Prometheus endpoint).
  * Whether metrics are on at all follows from the problems' severities (see decodeSettings).
  */
 import { parseList } from "./keyValue.ts"
@@ -25,7 +25,7 @@ export interface Metrics {
   readonly includeSessionId: boolean
   /** app.version (opencode's version) on metric points and events (OTEL_METRICS_INCLUDE_VERSION, default off). */
   readonly includeVersion: boolean
-  readonly exportTo: { readonly otlp: boolean; readonly console: boolean }
+  readonly exportTo: { readonly otlp: boolean; readonly console: boolean; readonly file: boolean }
 }
 
 /** Instrument names must stay valid OpenTelemetry names: a letter first, then [A-Za-z0-9_./-]. */
@@ -63,7 +63,7 @@ export const decodeMetrics = (input: Input, profile: Profile): Metrics => {
   const temporality = oneOf(input, "OPENCODE_OTLP_METRICS_TEMPORALITY", TEMPORALITIES, profile === "claude-code" ? "delta" : DEFAULTS.temporality)
   const costUsageScale = decodeCostScale(input)
   if (costUsageScale === undefined) disabled.add("cost.usage")
-  const chosen = exporters(input, "OPENCODE_METRICS_EXPORTER", ["otlp", "prometheus", "console", "none"])
+  const chosen = exporters(input, "OPENCODE_METRICS_EXPORTER", ["otlp", "prometheus", "console", "file", "none"])
   return {
     intervalMs,
     prefix,
@@ -75,6 +75,6 @@ export const decodeMetrics = (input: Input, profile: Profile): Metrics => {
     prometheus: decodePrometheus(input, chosen),
     includeSessionId: flag(input, "OPENCODE_METRICS_INCLUDE_SESSION_ID"),
     includeVersion: flag(input, "OPENCODE_METRICS_INCLUDE_VERSION"),
-    exportTo: { otlp: chosen.has("otlp"), console: chosen.has("console") },
+    exportTo: { otlp: chosen.has("otlp"), console: chosen.has("console"), file: chosen.has("file") },
   }
 }
