@@ -69,10 +69,12 @@ export const fileDropMessage = (config: ConfigInterface, signal: Signal, count: 
     ENOSPC: "the disk is full",
     EDQUOT: "the disk quota is exhausted",
     EROFS: "a read-only file system",
+    ENOTDIR: "a path in the way is not a directory",
   }
+  const reason = why[code] === undefined ? code : `${why[code]}, ${code}`
   return (
-    `File export: ${count} ${UNITS[signal]} not written to ${path} (${why[code] ?? code}${why[code] === undefined ? "" : `, ${code}`}). ` +
-    `Other exporters continue; further drops are counted in ${droppedName(config)}.`
+    `File export: ${count} ${UNITS[signal]} not written to ${path} (${reason}); data written to files meets the same fate until ` +
+    `that is fixed. Other exporters continue; every drop is counted in ${droppedName(config)}.`
   )
 }
 
