@@ -52,7 +52,11 @@ export class SignalFile {
   }
 
   /** Appends one line (the serialized request); resolves true once written, false when dropped. Never rejects. */
-  append(request: Uint8Array | undefined, count: number): Promise<boolean> {
+  append(request: Uint8Array | Error | undefined, count: number): Promise<boolean> {
+    if (request instanceof Error) {
+      this.report.onDrop(this.signal, count, this.path, String(errorCode(request)))
+      return Promise.resolve(false)
+    }
     if (request === undefined || request.length === 0) return Promise.resolve(true)
     const bytes = request.length + 1
     if (this.pendingBytes + bytes > MAX_PENDING_BYTES) {
@@ -93,17 +97,29 @@ export class SignalFile {
   }
 }
 
-/** The directory, made once (0700); a failure is retried with the next batch (the directory may appear). */
+/**
+ * The directory, made once: 0700 when the exporter creates it (whatever the umask); a directory that exists keeps
+ * its mode (it may be a CI workspace). A failure is retried with the next batch (the directory may appear).
+ */
 const directory = (dir: string) => {
   let made: Promise<void> | undefined
   return () => {
     made ??= mkdir(dir, { recursive: true, mode: 0o700 })
-      .then(() => chmod(dir, 0o700))
+      .then((created) => (created === undefined ? undefined : chmod(dir, 0o700)))
       .catch((error: unknown) => {
         made = undefined
         throw error
       })
     return made
+  }
+}
+
+/** A request the serializer could not encode is dropped like an unwritable one (reported, never thrown). */
+const serialized = (serialize: () => Uint8Array | undefined): Uint8Array | Error => {
+  try {
+    return serialize() ?? new Uint8Array()
+  } catch (error) {
+    return Object.assign(new Error("not serializable"), { code: "unserializable", cause: error })
   }
 }
 
@@ -113,7 +129,7 @@ const resultOf = (ok: boolean): ExportResult =>
 export class FileSpanExporter implements SpanExporter {
   constructor(private readonly file: SignalFile) {}
   export(spans: Array<ReadableSpan>, done: (r: ExportResult) => void) {
-    void this.file.append(JsonTraceSerializer.serializeRequest(spans), spans.length).then((ok) => done(resultOf(ok)))
+    void this.file.append(serialized(() => JsonTraceSerializer.serializeRequest(spans)), spans.length).then((ok) => done(resultOf(ok)))
   }
   forceFlush() {
     return this.file.drained()
@@ -126,7 +142,7 @@ export class FileSpanExporter implements SpanExporter {
 export class FileLogExporter implements LogRecordExporter {
   constructor(private readonly file: SignalFile) {}
   export(records: Array<ReadableLogRecord>, done: (r: ExportResult) => void) {
-    void this.file.append(JsonLogsSerializer.serializeRequest(records), records.length).then((ok) => done(resultOf(ok)))
+    void this.file.append(serialized(() => JsonLogsSerializer.serializeRequest(records)), records.length).then((ok) => done(resultOf(ok)))
   }
   forceFlush() {
     return this.file.drained()
@@ -140,7 +156,7 @@ export class FileLogExporter implements LogRecordExporter {
 export class FileMetricExporter implements PushMetricExporter {
   constructor(private readonly file: SignalFile) {}
   export(metrics: ResourceMetrics, done: (r: ExportResult) => void) {
-    void this.file.append(JsonMetricsSerializer.serializeRequest(metrics), 1).then((ok) => done(resultOf(ok)))
+    void this.file.append(serialized(() => JsonMetricsSerializer.serializeRequest(metrics)), 1).then((ok) => done(resultOf(ok)))
   }
   forceFlush() {
     return this.file.drained()
