@@ -318,7 +318,8 @@ export const layer = Layer.effect(
         fileFailures.add(code)
       },
     }
-    const fileTo = { ...config.exportTo.file, traces: tracesWanted && config.exportTo.file.traces }
+    const { traces, logs, metrics } = config.exportTo.file
+    const fileTo = { traces: tracesWanted && traces, logs: config.logs.enabled && logs, metrics: config.metrics.enabled && metrics }
     const files = config.file === undefined ? {} : makeFileExporters(config.file, fileTo, fileReport)
     const signalExporters = {
       extra: {
