@@ -54,27 +54,32 @@ export class SignalFile {
   /** Appends one line (the serialized request); resolves true once written, false when dropped. Never rejects. */
   append(request: Uint8Array | Error | undefined, count: number): Promise<boolean> {
     if (request instanceof Error) {
-      this.report.onDrop(this.signal, count, this.path, String(errorCode(request)))
-      return Promise.resolve(false)
+      return Promise.resolve(this.drop(count, String(errorCode(request))))
     }
     if (request === undefined || request.length === 0) return Promise.resolve(true)
     const bytes = request.length + 1
     if (this.pendingBytes + bytes > MAX_PENDING_BYTES) {
-      this.report.onDrop(this.signal, count, this.path, "queue_full")
-      return Promise.resolve(false)
+      return Promise.resolve(this.drop(count, "queue_full"))
     }
     this.pendingBytes += bytes
     const written = this.tail.then(() => this.write(request, bytes)).then(
       () => true,
-      (error: unknown) => {
-        this.report.onDrop(this.signal, count, this.path, String(errorCode(error) ?? "error"))
-        return false
-      },
+      (error: unknown) => this.drop(count, String(errorCode(error) ?? "error")),
     )
-    this.tail = written.finally(() => {
+    this.tail = written.then(() => {
       this.pendingBytes -= bytes
     })
     return written
+  }
+
+  /** Reports a drop; whatever the report does, the queue goes on (`written` never rejects). */
+  private drop(count: number, code: string): false {
+    try {
+      this.report.onDrop(this.signal, count, this.path, code)
+    } catch {
+      // The report is the owner's logging; nothing more to do here.
+    }
+    return false
   }
 
   /** Resolves when every line appended so far is written (or dropped). */
