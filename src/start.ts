@@ -14,7 +14,7 @@ import * as Config from "./services/Config.ts"
 import { identity } from "./config/identity.ts"
 import { opencodeVersion } from "./host/opencodeVersion.ts"
 import { learnHost } from "./host/opencodeHost.ts"
-import { spoolDirOf } from "./host/opencodeState.ts"
+import { fileDirOf, spoolDirOf } from "./host/opencodeState.ts"
 import { randomUUID } from "node:crypto"
 import { readRepository } from "./git/repository.ts"
 import { Exporter } from "./services/Exporter.ts"
@@ -53,6 +53,7 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
           mcpServers: host.mcpServers,
           instanceId: randomUUID(),
           spoolDir: spoolDirOf(process.env),
+          fileDir: fileDirOf(process.env),
           // opencode's directory first: in a linked worktree, the project's worktree may name the main checkout.
           repository: () => readRepository([directory, workspace.worktree, workspace.projectRoot]),
         },

@@ -39,12 +39,16 @@ export const DEFAULTS = {
   headersHelperTimeoutMs: 5_000,
   /** Claude Code refreshes helper headers every 29 minutes; tokens commonly live 30 or 60. */
   headersHelperRefreshMs: 29 * 60_000,
+  /** Weeks of a laptop's telemetry per signal (a few KB per turn); twice this at most on disk (one previous file). */
+  fileMaxMb: 64,
 }
 
 /** The longest a pull endpoint may hold opencode's exit for a last scrape: twice Prometheus's default interval. */
 export const MAX_PROMETHEUS_LINGER_MS = 30_000
 /** The largest spool cap accepted. */
 export const MAX_SPOOL_MB = 1_024
+/** The largest file cap accepted (per signal's file). */
+export const MAX_FILE_MB = 4_096
 
 /** One setting. `invalid` is undefined for settings that accept every value. */
 export interface Setting {
@@ -158,6 +162,9 @@ export const CATALOG = {
   },
   // A list shared with other instrumentations (http, database, ...): entries this plugin does not know are theirs, not mistakes.
   OPENCODE_SEMCONV_STABILITY_OPT_IN: { option: "semconvStabilityOptIn", fallback: "OTEL_SEMCONV_STABILITY_OPT_IN" },
+  // The file exporter (OPENCODE_*_EXPORTER=file): the plugin defaults the directory to opencode's state directory.
+  OPENCODE_OTLP_FILE_DIR: { option: "fileDir", invalid: instead("Nothing is written to files; the other exporters still apply.") },
+  OPENCODE_OTLP_FILE_MAX_MB: { option: "fileMaxMb", default: DEFAULTS.fileMaxMb, invalid: instead(`The default of ${DEFAULTS.fileMaxMb} MB applies.`) },
 } as const satisfies Record<string, Setting>
 
 export type Variable = keyof typeof CATALOG

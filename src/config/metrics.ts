@@ -1,6 +1,6 @@
 /**
  * Metrics: export interval, name prefix, metrics not recorded, attributes added or left out, temporality, the
- * cost scale, the session-id and version switches, and where metrics go (OTLP, console, a Prometheus endpoint).
+ * cost scale, the session-id and version switches, and where metrics go (OTLP, console, files, a Prometheus endpoint).
  * Whether metrics are on at all follows from the problems' severities (see decodeSettings).
  */
 import { parseList } from "./keyValue.ts"
@@ -40,7 +40,7 @@ export interface Metrics {
    * points, and the branch (vcs.ref.head.*) on events and spans (OTEL_METRICS_INCLUDE_REPOSITORY, default off).
    */
   readonly includeRepository: boolean
-  readonly exportTo: { readonly otlp: boolean; readonly console: boolean }
+  readonly exportTo: { readonly otlp: boolean; readonly console: boolean; readonly file: boolean }
 }
 
 /** Instrument names must stay valid OpenTelemetry names: a letter first, then [A-Za-z0-9_./-]. */
@@ -85,7 +85,7 @@ export const decodeMetrics = (input: Input, profile: Profile): Metrics => {
   const temporality = oneOf(input, "OPENCODE_OTLP_METRICS_TEMPORALITY", TEMPORALITIES, profile === "claude-code" ? "delta" : DEFAULTS.temporality)
   const costUsageScale = decodeCostScale(input)
   if (costUsageScale === undefined) disabled.add("cost.usage")
-  const chosen = exporters(input, "OPENCODE_METRICS_EXPORTER", ["otlp", "prometheus", "console", "none"])
+  const chosen = exporters(input, "OPENCODE_METRICS_EXPORTER", ["otlp", "prometheus", "console", "file", "none"])
   return {
     intervalMs,
     prefix,
@@ -98,6 +98,6 @@ export const decodeMetrics = (input: Input, profile: Profile): Metrics => {
     includeSessionId: flag(input, "OPENCODE_METRICS_INCLUDE_SESSION_ID"),
     includeVersion: flag(input, "OPENCODE_METRICS_INCLUDE_VERSION"),
     includeRepository: flag(input, "OPENCODE_METRICS_INCLUDE_REPOSITORY"),
-    exportTo: { otlp: chosen.has("otlp"), console: chosen.has("console") },
+    exportTo: { otlp: chosen.has("otlp"), console: chosen.has("console"), file: chosen.has("file") },
   }
 }

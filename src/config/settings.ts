@@ -28,6 +28,7 @@ import { decodeContent, type Content } from "./content.ts"
 import { decodeSpool, type Spool } from "./spool.ts"
 import type { Repository } from "../git/repository.ts"
 import { decodeSemconv, type Semconv } from "./semconv.ts"
+import { decodeFile, type FileTarget } from "./file.ts"
 
 /** Facts about the running opencode the plugin entry supplies. */
 export interface Host {
@@ -41,13 +42,19 @@ export interface Host {
   readonly spoolDir?: string | undefined
   /** Reads the project's repository (git's files, in the background); called only when the repository is opted in. */
   readonly repository?: (() => Promise<Repository | undefined>) | undefined
+  /** The file exporter's directory when OPENCODE_OTLP_FILE_DIR is unset (the plugin: in opencode's state directory). */
+  readonly fileDir?: string | undefined
 }
 
 export interface TelemetryConfig {
   /** False when telemetry is not switched on, or when an invalid setting leaves nothing sensible to do. */
   readonly enabled: boolean
-  /** Per signal: sent over OTLP, and/or written to opencode's log (the `console` exporter). */
-  readonly exportTo: { readonly otlp: Readonly<Record<Signal, boolean>>; readonly console: Readonly<Record<Signal, boolean>> }
+  /** Per signal: sent over OTLP, and/or written to opencode's log (the `console` exporter), and/or to a file. */
+  readonly exportTo: {
+    readonly otlp: Readonly<Record<Signal, boolean>>
+    readonly console: Readonly<Record<Signal, boolean>>
+    readonly file: Readonly<Record<Signal, boolean>>
+  }
   /** TLS files (PEM paths): a CA to trust, and a client key and certificate for mutual TLS. */
   readonly tls: Tls
   /** Per signal: the shared endpoint and protocol, or the OTEL_EXPORTER_OTLP_<SIGNAL>_* overrides. */
@@ -100,6 +107,8 @@ export interface TelemetryConfig {
    * layers embedded elsewhere spool only when OPENCODE_OTLP_SPOOL_DIR names a directory.
    */
   readonly spool: Spool | undefined
+  /** Where the file exporter writes, when a signal chose it and the directory is usable; undefined otherwise. */
+  readonly file: FileTarget | undefined
   readonly traces: {
     readonly disabled: ReadonlySet<TraceType>
     readonly attributes: Readonly<Record<string, string>>
@@ -157,6 +166,8 @@ const REPORT_ORDER: ReadonlyArray<Name | "per-signal"> = [
   "OPENCODE_OTLP_CLIENT_KEY",
   "OPENCODE_OTLP_CLIENT_CERTIFICATE",
   "OPENCODE_METRICS_INCLUDE_REPOSITORY",
+  "OPENCODE_OTLP_FILE_DIR",
+  "OPENCODE_OTLP_FILE_MAX_MB",
 ]
 const rankOf = (variable: string) => REPORT_ORDER.indexOf(variable.startsWith("OTEL_EXPORTER_OTLP_") ? "per-signal" : (variable as Name))
 
@@ -182,15 +193,19 @@ export const decodeSettings = (
   const spool = decodeSpool(input, host.spoolDir)
   const shutdownTimeoutMs = duration(input, "OPENCODE_OTLP_SHUTDOWN_TIMEOUT")
   const semconv = decodeSemconv(input)
+  const file = decodeFile(input, metricsTo.file || logsTo.file || tracesTo.file, host.fileDir)
+  // A signal whose only exporter is a file without a directory goes nowhere.
+  const fileTo = { metrics: metricsTo.file && file !== undefined, logs: logsTo.file && file !== undefined, traces: tracesTo.file && file !== undefined }
 
   const off = switchedOff(problems)
   const enabled = presence(raw.OPENCODE_ENABLE_TELEMETRY) && !off.has("telemetry")
-  const tracesOff = off.has("traces") || (!tracesTo.otlp && !tracesTo.console)
+  const tracesOff = off.has("traces") || (!tracesTo.otlp && !tracesTo.console && !fileTo.traces)
   const config: TelemetryConfig = {
     enabled,
     exportTo: {
       otlp: { metrics: metricsTo.otlp, logs: logsTo.otlp, traces: tracesTo.otlp },
       console: { metrics: metricsTo.console, logs: logsTo.console, traces: tracesTo.console },
+      file: fileTo,
     },
     standardAttributes: standardAttributesOf(profile, enabled, identity, resourceAttributes),
     tls,
@@ -213,10 +228,11 @@ export const decodeSettings = (
     headers,
     metrics: {
       ...metrics,
-      enabled: !off.has("metrics") && (metricsTo.otlp || metricsTo.console || metrics.prometheus !== undefined),
+      enabled: !off.has("metrics") && (metricsTo.otlp || metricsTo.console || fileTo.metrics || metrics.prometheus !== undefined),
     },
-    logs: { enabled: !off.has("logs") && !logs.switchedOff, intervalMs: logs.intervalMs },
+    logs: { enabled: !off.has("logs") && !logs.switchedOff && (logsTo.otlp || logsTo.console || fileTo.logs), intervalMs: logs.intervalMs },
     spool,
+    file,
     traces: { ...traces, disabled: tracesOff ? new Set([...traces.disabled, ...TRACE_TYPES]) : traces.disabled },
     semconv,
   }

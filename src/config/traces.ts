@@ -1,6 +1,6 @@
 /**
  * Traces: the trace types not recorded, span attributes, the remote parent (W3C traceparent and tracestate, so
- * opencode's spans can nest inside a caller's trace), and where spans go (OTLP, console, none).
+ * opencode's spans can nest inside a caller's trace), and where spans go (OTLP, console, file, none).
  */
 import { Option } from "effect"
 import { TRACE_TYPES, type TraceType } from "./catalog.ts"
@@ -11,7 +11,7 @@ export interface Traces {
   readonly disabled: ReadonlySet<TraceType>
   readonly attributes: Readonly<Record<string, string>>
   readonly parent: Option.Option<RemoteParent>
-  readonly exportTo: { readonly otlp: boolean; readonly console: boolean }
+  readonly exportTo: { readonly otlp: boolean; readonly console: boolean; readonly file: boolean }
 }
 
 /** Entries that mean every trace type. */
@@ -48,6 +48,6 @@ export const decodeTraces = (input: Input): Traces => {
   const disabled = new Set<TraceType>(entries.flatMap((entry) => (isOneOf(TRACE_TYPES, entry) ? [entry] : TRACE_TYPES)))
   const spanAttributes = attributes(input, "OPENCODE_SPAN_ATTRIBUTES")
   const parent = decodeParent(input)
-  const chosen = exporters(input, "OPENCODE_TRACES_EXPORTER", ["otlp", "console", "none"])
-  return { disabled, attributes: spanAttributes, parent, exportTo: { otlp: chosen.has("otlp"), console: chosen.has("console") } }
+  const chosen = exporters(input, "OPENCODE_TRACES_EXPORTER", ["otlp", "console", "file", "none"])
+  return { disabled, attributes: spanAttributes, parent, exportTo: { otlp: chosen.has("otlp"), console: chosen.has("console"), file: chosen.has("file") } }
 }

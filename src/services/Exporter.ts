@@ -29,6 +29,7 @@ import { BasicTracerProvider, BatchSpanProcessor, InMemorySpanExporter, type Rea
 import { Context, Effect, FiberSet, Layer } from "effect"
 import { MetricDelivery } from "../exporters/metricDelivery.ts"
 import { ConsoleLogExporter, ConsoleMetricExporter, ConsoleSpanExporter } from "../exporters/console.ts"
+import { makeFileExporters, type FileReport } from "../exporters/file.ts"
 import { PullReader, servePrometheus } from "../exporters/prometheus.ts"
 import { canAbandon, DROP_REASONS, LAST_TRY_TIMEOUT_MS, loadProtocol, withoutCredentials } from "../exporters/otlp.ts"
 import type { DeliveryReport, OtlpTarget, ProtocolExporters } from "../exporters/otlp.ts"
@@ -39,14 +40,8 @@ import { logCodec, metricCodec, spanCodec, type SpoolCodec } from "../exporters/
 import { EndpointCheck, endpointOf, type Mismatch } from "../exporters/probe.ts"
 import { SELF_METRICS } from "../signals.ts"
 import { PACKAGE_NAME, PACKAGE_VERSION } from "../version.ts"
-import {
-  Config,
-  revealHeaders,
-  TRACE_TYPES,
-  type Protocol,
-  type Signal,
-} from "./Config.ts"
-import { droppedName, mismatchMessage, sendsCredentialsInClear, startupMessage, UNITS } from "./exporterMessages.ts"
+import { Config, revealHeaders, TRACE_TYPES, type Protocol, type Signal } from "./Config.ts"
+import { droppedName, fileDropMessage, mismatchMessage, sendsCredentialsInClear, startupMessage, UNITS } from "./exporterMessages.ts"
 import { HeaderProvider } from "./HeaderProvider.ts"
 import { makeResource } from "../exporters/resource.ts"
 import { errorCode } from "../host/errorCode.ts"
@@ -70,13 +65,16 @@ export interface SignalExporters {
   readonly spans?: SpanExporter | undefined
   readonly logs?: LogRecordExporter | undefined
   readonly metrics?: PushMetricExporter | undefined
-  /** Extra exporters beside the main ones (the `console` exporter). */
+  /** Extra exporters beside the main ones (the `console` and `file` exporters), one or several per signal. */
   readonly extra?: {
-    readonly spans?: SpanExporter | undefined
-    readonly logs?: LogRecordExporter | undefined
-    readonly metrics?: PushMetricExporter | undefined
+    readonly spans?: SpanExporter | ReadonlyArray<SpanExporter | undefined> | undefined
+    readonly logs?: LogRecordExporter | ReadonlyArray<LogRecordExporter | undefined> | undefined
+    readonly metrics?: PushMetricExporter | ReadonlyArray<PushMetricExporter | undefined> | undefined
   }
 }
+
+const listOf = <T>(extra: T | ReadonlyArray<T | undefined> | undefined): ReadonlyArray<T> =>
+  (Array.isArray(extra) ? extra : [extra]).filter((e): e is T => e !== undefined)
 
 
 /**
@@ -106,7 +104,7 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
 
   const temporality = config.metrics.temporality
   const metricExporter = exporters.metrics === undefined ? undefined : new MetricDelivery(exporters.metrics, temporality)
-  const extraMetricExporter = exporters.extra?.metrics === undefined ? undefined : new MetricDelivery(exporters.extra.metrics, temporality)
+  const extraMetricExporters = listOf(exporters.extra?.metrics).map((exporter) => new MetricDelivery(exporter, temporality))
   const prometheus = config.enabled && config.metrics.enabled ? config.metrics.prometheus : undefined
   const pullReader = prometheus === undefined ? undefined : new PullReader()
   const metricProducers = yield* MetricProducers
@@ -121,7 +119,7 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
   const readers = [
     ...(metricExporter === undefined ? [] : [periodic(metricExporter)]),
     ...(pullReader === undefined ? [] : [pullReader]),
-    ...(extraMetricExporter === undefined ? [] : [periodic(extraMetricExporter)]),
+    ...extraMetricExporters.map(periodic),
   ]
 
   const providers = yield* Effect.acquireRelease(
@@ -129,7 +127,7 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
       meterProvider: new MeterProvider({ resource, readers }),
       loggerProvider: new LoggerProvider({
         resource,
-        processors: [exporters.logs, exporters.extra?.logs].flatMap((exporter) =>
+        processors: [exporters.logs, ...listOf(exporters.extra?.logs)].flatMap((exporter) =>
           exporter === undefined
             ? []
             : [
@@ -145,7 +143,7 @@ export const makeProviders = Effect.fn("Exporter.makeProviders")(function* (expo
       }),
       tracerProvider: new BasicTracerProvider({
         resource,
-        spanProcessors: [exporters.spans, exporters.extra?.spans].flatMap((exporter) =>
+        spanProcessors: [exporters.spans, ...listOf(exporters.extra?.spans)].flatMap((exporter) =>
           exporter === undefined
             ? []
             : [new BatchSpanProcessor(exporter, { scheduledDelayMillis: SPAN_BATCH_DELAY_MS, exportTimeoutMillis: budget, maxQueueSize: PROCESSOR_QUEUE })],
@@ -311,11 +309,23 @@ export const layer = Layer.effect(
           }
     // The console exporter writes to opencode's log, never to the terminal.
     const writeLine = (line: string) => background(Effect.logInfo(`telemetry: ${line}`))
+    // Files: one log line per kind of failure (an unwritable directory, a full disk); every drop is counted.
+    const fileFailures = new Set<string>()
+    const fileReport: FileReport = {
+      onDrop: (signal, count, path, code) => {
+        dropped?.add(count, { signal, reason: "file_unwritable" })
+        if (!fileFailures.has(code)) background(Effect.logWarning(fileDropMessage(config, signal, count, path, code)))
+        fileFailures.add(code)
+      },
+    }
+    const { traces, logs, metrics } = config.exportTo.file
+    const fileTo = { traces: tracesWanted && traces, logs: config.logs.enabled && logs, metrics: config.metrics.enabled && metrics }
+    const files = config.file === undefined ? {} : makeFileExporters(config.file, fileTo, fileReport)
     const signalExporters = {
       extra: {
-        spans: tracesWanted && config.exportTo.console.traces ? new ConsoleSpanExporter(writeLine) : undefined,
-        logs: config.logs.enabled && config.exportTo.console.logs ? new ConsoleLogExporter(writeLine) : undefined,
-        metrics: config.metrics.enabled && config.exportTo.console.metrics ? new ConsoleMetricExporter(writeLine) : undefined,
+        spans: [tracesWanted && config.exportTo.console.traces ? new ConsoleSpanExporter(writeLine) : undefined, files.spans],
+        logs: [config.logs.enabled && config.exportTo.console.logs ? new ConsoleLogExporter(writeLine) : undefined, files.logs],
+        metrics: [config.metrics.enabled && config.exportTo.console.metrics ? new ConsoleMetricExporter(writeLine) : undefined, files.metrics],
       },
       spans: otlpSignals.includes("traces")
         ? new ResilientSpanExporter("traces", config.signals.traces.protocol, (h, lastTry) => protocols.get(config.signals.traces.protocol)!.spans(targetOf("traces", lastTry), withSignalHeaders("traces", h)), headers, context, background, initial, report, (s) => s.length, deliveryTarget("traces"), spoolOf("traces", spanCodec))

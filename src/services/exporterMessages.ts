@@ -42,6 +42,7 @@ export const startupMessage = (config: ConfigInterface, otlpSignals: ReadonlyArr
     const to = [
       ...(config.exportTo.otlp[signal] ? ["otlp"] : []),
       ...(config.exportTo.console[signal] ? ["console"] : []),
+      ...(config.exportTo.file[signal] ? ["file"] : []),
       ...(signal === "metrics" && config.metrics.prometheus !== undefined
         ? [`prometheus (http://${config.metrics.prometheus.host}:${config.metrics.prometheus.port}/metrics)`]
         : []),
@@ -55,7 +56,26 @@ export const startupMessage = (config: ConfigInterface, otlpSignals: ReadonlyArr
       : sharesEndpoint(config, otlpSignals)
         ? `; OTLP ${config.protocol} to ${withoutCredentials(config.endpoint)}`
         : `; OTLP ${otlpSignals.map((s) => `${s} ${config.signals[s].protocol} to ${withoutCredentials(config.signals[s].url)}`).join(", ")}`
-  return `Telemetry started (profile ${config.profile}): ${destinations.join(", ")}${otlp}`
+  const files = SIGNALS.some((s) => config.exportTo.file[s]) && config.file !== undefined ? `; files in ${config.file.dir}` : ""
+  return `Telemetry started (profile ${config.profile}): ${destinations.join(", ")}${otlp}${files}`
+}
+
+/** The one line for a file that cannot be written (per kind of failure): which, why, and where later drops go. */
+export const fileDropMessage = (config: ConfigInterface, signal: Signal, count: number, path: string, code: string): string => {
+  const why: Record<string, string> = {
+    queue_full: "too much waiting for the disk",
+    EACCES: "permission denied",
+    EPERM: "permission denied",
+    ENOSPC: "the disk is full",
+    EDQUOT: "the disk quota is exhausted",
+    EROFS: "a read-only file system",
+    ENOTDIR: "a path in the way is not a directory",
+  }
+  const reason = why[code] === undefined ? code : `${why[code]}, ${code}`
+  return (
+    `File export: ${count} ${UNITS[signal]} not written to ${path} (${reason}); data written to files meets the same fate until ` +
+    `that is fixed. Other exporters continue; every drop is counted in ${droppedName(config)}.`
+  )
 }
 
 /** The one line for an endpoint that does not speak its protocol: what is wrong, and what to set. */

@@ -726,6 +726,8 @@ const MALFORMED: Record<Exclude<Variable, "OPENCODE_ENABLE_TELEMETRY">, { value:
   OPENCODE_OTLP_SPOOL_DIR: { value: "relative/spool" },
   OPENCODE_OTLP_SPOOL_MAX_MB: { value: "lots" },
   OPENCODE_METRICS_INCLUDE_REPOSITORY: { value: "sometimes" },
+  OPENCODE_OTLP_FILE_DIR: { value: "relative/telemetry" },
+  OPENCODE_OTLP_FILE_MAX_MB: { value: "lots" },
   OPENCODE_OTLP_CERTIFICATE: { value: "/nonexistent/ca.pem" },
   OPENCODE_OTLP_CLIENT_KEY: { value: "/nonexistent/client.key" },
   OPENCODE_OTLP_CLIENT_CERTIFICATE: { value: "/nonexistent/client.crt" },

@@ -125,6 +125,8 @@ const good: Array<[string, Config.RawSettings, (c: Config.TelemetryConfig) => un
   ["content", { OPENCODE_LOG_TOOL_CONTENT: "YES" }, (c) => c.content.toolContent, true],
   ["spool", { OPENCODE_OTLP_SPOOL_DIR: "/var/spool/otel", OPENCODE_OTLP_SPOOL_MAX_MB: "2" }, (c) => c.spool, { dir: "/var/spool/otel", maxBytes: 2 * 1024 * 1024 }],
   ["spool", { OPENCODE_OTLP_SPOOL_MAX_MB: "0" }, (c) => c.spool, undefined],
+  ["file", { OPENCODE_TRACES_EXPORTER: "otlp,file", OPENCODE_OTLP_FILE_DIR: "/var/otel", OPENCODE_OTLP_FILE_MAX_MB: "2" }, (c) => [c.file, c.exportTo.file, c.exportTo.otlp.traces], [{ dir: "/var/otel", maxBytes: 2 * 1024 * 1024 }, { traces: true, logs: false, metrics: false }, true]],
+  ["file", { OPENCODE_OTLP_FILE_DIR: "/var/otel" }, (c) => c.file, undefined],
   ["prometheus", { OPENCODE_METRICS_EXPORTER: "prometheus", OPENCODE_PROMETHEUS_PORT: "0", OPENCODE_PROMETHEUS_LINGER: "1000" }, (c) => c.metrics.prometheus, { host: "127.0.0.1", port: 0, lingerMs: 1000 }],
 ]
 
@@ -149,6 +151,8 @@ const bad: Array<[string, Config.RawSettings, string, Config.SwitchesOff, string
   ["metrics", { OPENCODE_COST_USAGE_SCALE: "lots" }, "OPENCODE_COST_USAGE_SCALE", "setting", "The cost.usage metric is disabled; other metrics still apply.", (c) => [c.metrics.enabled, [...c.metrics.disabled]], [true, ["cost.usage"]]],
   ["logs", { OPENCODE_LOGS_EXPORTER: "kafka" }, "OPENCODE_LOGS_EXPORTER", "setting", "This setting is ignored; otlp applies.", (c) => [c.logs.enabled, c.exportTo.otlp.logs], [true, true]],
   ["logs", { OPENCODE_OTLP_LOGS_INTERVAL: "abc" }, "OPENCODE_OTLP_LOGS_INTERVAL", "logs", "Log export is disabled.", (c) => c.logs.enabled, false],
+  ["file", { OPENCODE_LOGS_EXPORTER: "file", OPENCODE_OTLP_FILE_DIR: "relative/dir" }, "OPENCODE_OTLP_FILE_DIR", "setting", "Nothing is written to files; the other exporters still apply.", (c) => [c.logs.enabled, c.file], [false, undefined]],
+  ["file", { OPENCODE_METRICS_EXPORTER: "file,otlp", OPENCODE_OTLP_FILE_DIR: "/d", OPENCODE_OTLP_FILE_MAX_MB: "0" }, "OPENCODE_OTLP_FILE_MAX_MB", "setting", "The default of 64 MB applies.", (c) => c.file?.maxBytes, 64 * 1024 * 1024],
   ["traces", { OPENCODE_TRACEPARENT: "00-zz-01" }, "OPENCODE_TRACEPARENT", "setting", "Spans are exported as root spans.", (c) => Option.isNone(c.traces.parent), true],
   ["content", { OPENCODE_LOG_USER_PROMPTS: "disabled" }, "OPENCODE_LOG_USER_PROMPTS", "setting", "The default (off) applies.", (c) => c.content.userPrompts, false],
   ["content", { OPENCODE_METRICS_INCLUDE_SESSION_ID: "maybe" }, "OPENCODE_METRICS_INCLUDE_SESSION_ID", "setting", "The default (on) applies.", (c) => c.metrics.includeSessionId, true],
