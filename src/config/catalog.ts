@@ -148,6 +148,11 @@ export const CATALOG = {
   },
   OPENCODE_OTLP_SPOOL_DIR: { option: "spoolDir", invalid: instead("Nothing is spooled: data undelivered at exit is dropped and counted.") },
   OPENCODE_OTLP_SPOOL_MAX_MB: { option: "spoolMaxMb", default: DEFAULTS.spoolMaxMb, invalid: instead(`The default of ${DEFAULTS.spoolMaxMb} MB applies.`) },
+  // Trace context into model requests (chat.headers): off unless providers are listed.
+  OPENCODE_TRACE_PROPAGATION_PROVIDERS: {
+    option: "tracePropagationProviders",
+    invalid: instead("This entry is ignored; the other providers listed still get a traceparent."),
+  },
 } as const satisfies Record<string, Setting>
 
 export type Variable = keyof typeof CATALOG

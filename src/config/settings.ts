@@ -93,6 +93,8 @@ export interface TelemetryConfig {
     readonly disabled: ReadonlySet<TraceType>
     readonly attributes: Readonly<Record<string, string>>
     readonly parent: Option.Option<RemoteParent>
+    /** Providers whose model requests carry the LLM call's traceparent (chat.headers); "*" for all. */
+    readonly propagationProviders: ReadonlySet<string> | "*"
   }
 }
 
@@ -143,6 +145,7 @@ const REPORT_ORDER: ReadonlyArray<Name | "per-signal"> = [
   "per-signal",
   "OPENCODE_OTLP_CLIENT_KEY",
   "OPENCODE_OTLP_CLIENT_CERTIFICATE",
+  "OPENCODE_TRACE_PROPAGATION_PROVIDERS",
 ]
 const rankOf = (variable: string) => REPORT_ORDER.indexOf(variable.startsWith("OTEL_EXPORTER_OTLP_") ? "per-signal" : (variable as Name))
 
