@@ -198,7 +198,8 @@ describe("chat.headers: *, traces off, no span", () => {
 })
 
 describe("OPENCODE_TRACE_PROPAGATION_PROVIDERS decoding", () => {
-  const decode = (value: string | undefined) => decodeSettings({ OPENCODE_ENABLE_TELEMETRY: "1", OPENCODE_TRACE_PROPAGATION_PROVIDERS: value })
+  const decode = (value: string | undefined) =>
+    decodeSettings({ OPENCODE_ENABLE_TELEMETRY: "1", ...(value === undefined ? {} : { OPENCODE_TRACE_PROPAGATION_PROVIDERS: value }) })
   test("unset is none; a list; *; a bad entry is reported and the others apply", () => {
     expect(decode(undefined).config.traces.propagationProviders).toEqual(new Set())
     expect(decode("anthropic, fake").config.traces.propagationProviders).toEqual(new Set(["anthropic", "fake"]))
