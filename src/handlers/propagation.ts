@@ -3,6 +3,7 @@
  * title agent and on every retry): a listed provider's request carries the traceparent of a span that is
  * exported, so an LLM gateway nests its own spans under it. Only ids leave the machine.
  */
+import type { Span } from "@opentelemetry/api"
 import { Effect } from "effect"
 import { Config } from "../services/Config.ts"
 import { existingSession, isExported, traceContextOf } from "./common.ts"
@@ -27,10 +28,11 @@ export const requestTraceContext = Effect.fnUntraced(function* (request: {
   if (!propagatesTo(config.traces.propagationProviders, request.providerID)) return undefined
   const state = yield* existingSession(request.sessionID)
   if (state === undefined) return undefined
-  let call: (typeof state.llmSpans extends Map<string, infer O> ? O : never) | undefined
+  // The latest open call of that agent answering that user message (calls of a session run one after another).
+  let call: Span | undefined
   for (const open of state.llmSpans.values())
     if (open.agent === request.agent && (request.userMessageID === undefined || open.userMessageID === undefined || open.userMessageID === request.userMessageID))
-      call = open
-  const span = call?.span ?? state.turn
+      call = open.span
+  const span = call ?? state.turn
   return span !== undefined && isExported(span) ? traceContextOf(span) : undefined
 })
