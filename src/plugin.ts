@@ -77,6 +77,7 @@ const deferred = (started: Promise<OpencodeHooks>): OpencodeHooks => {
       }
       return call((running) => running["shell.env"]?.(input, output))
     },
+    "chat.headers": (input, output) => call((running) => running["chat.headers"]?.(input, output)),
     // Behind every call still waiting; a start that hangs is waited for a bounded time only.
     dispose: async () => {
       if (hooks !== undefined) return call((running) => running.dispose?.())

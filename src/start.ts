@@ -5,7 +5,7 @@
  * globals, no writes to the terminal, no changes to process.env.
  */
 import { Cause, Effect, Layer, ManagedRuntime, Queue } from "effect"
-import { endAllSessions, handleChatMessage, handleEvent, handleShellEnv, handleToolBefore, readType, sweepSessions } from "./handlers/index.ts"
+import { endAllSessions, handleChatHeaders, handleChatMessage, handleEvent, handleShellEnv, handleToolBefore, readType, sweepSessions } from "./handlers/index.ts"
 import type { HandledType } from "./events/schema.ts"
 import * as BackgroundClock from "./layers/backgroundClock.ts"
 import * as OpencodeLog from "./layers/opencodeLog.ts"
@@ -164,6 +164,8 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
   // A pull endpoint asked to linger may hold the exit that much longer, for one last scrape.
   const budget = config.shutdownTimeoutMs + (config.metrics.prometheus?.lingerMs ?? 0)
   let disposed = false
+  const listed = config.traces.propagationProviders
+  const noPropagation = listed !== "*" && listed.size === 0
   queueSweep = () => void submit(sweepSessions(SESSION_IDLE_RELEASE_MS), "session sweep")
   // A turn ended, or stopped to ask a person (who may never answer): what it did so far goes out soon. Not
   // queued behind the hooks: a slow collector must not delay the next one.
@@ -202,6 +204,20 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
         if (context === undefined) return
         output.env["TRACEPARENT"] = context.traceparent
         if (context.tracestate !== undefined) output.env["TRACESTATE"] = context.tracestate
+      } catch {
+        // A malformed output object: nothing to write into, and nothing to throw.
+      }
+    },
+    // Before each model request (opencode awaits it): a listed provider's request carries the trace context of
+    // its LLM call's span. Behind the queue, so the assistant message's message.updated (sent just before) has
+    // opened that span. With no provider listed (the default), it returns at once.
+    "chat.headers": async (input, output) => {
+      try {
+        if (disposed || noPropagation) return
+        const context = await submit(handleChatHeaders(input), "trace context")
+        if (context === undefined) return
+        output.headers["traceparent"] = context.traceparent
+        if (context.tracestate !== undefined) output.headers["tracestate"] = context.tracestate
       } catch {
         // A malformed output object: nothing to write into, and nothing to throw.
       }

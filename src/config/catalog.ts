@@ -165,6 +165,11 @@ export const CATALOG = {
   // The file exporter (OPENCODE_*_EXPORTER=file): the plugin defaults the directory to opencode's state directory.
   OPENCODE_OTLP_FILE_DIR: { option: "fileDir", invalid: instead("Nothing is written to files; the other exporters still apply.") },
   OPENCODE_OTLP_FILE_MAX_MB: { option: "fileMaxMb", default: DEFAULTS.fileMaxMb, invalid: instead(`The default of ${DEFAULTS.fileMaxMb} MB applies.`) },
+  // Trace context into model requests (chat.headers): off unless providers are listed.
+  OPENCODE_TRACE_PROPAGATION_PROVIDERS: {
+    option: "tracePropagationProviders",
+    invalid: instead("This entry is ignored; the other providers listed still get a traceparent."),
+  },
 } as const satisfies Record<string, Setting>
 
 export type Variable = keyof typeof CATALOG

@@ -113,6 +113,8 @@ export interface TelemetryConfig {
     readonly disabled: ReadonlySet<TraceType>
     readonly attributes: Readonly<Record<string, string>>
     readonly parent: Option.Option<RemoteParent>
+    /** Providers whose model requests carry the LLM call's traceparent (chat.headers); "*" for all. */
+    readonly propagationProviders: ReadonlySet<string> | "*"
   }
   /** Which GenAI semantic conventions the metrics and the chat span follow (OTEL_SEMCONV_STABILITY_OPT_IN). */
   readonly semconv: Semconv
@@ -168,6 +170,7 @@ const REPORT_ORDER: ReadonlyArray<Name | "per-signal"> = [
   "OPENCODE_METRICS_INCLUDE_REPOSITORY",
   "OPENCODE_OTLP_FILE_DIR",
   "OPENCODE_OTLP_FILE_MAX_MB",
+  "OPENCODE_TRACE_PROPAGATION_PROVIDERS",
 ]
 const rankOf = (variable: string) => REPORT_ORDER.indexOf(variable.startsWith("OTEL_EXPORTER_OTLP_") ? "per-signal" : (variable as Name))
 

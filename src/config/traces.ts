@@ -5,6 +5,7 @@
 import { Option } from "effect"
 import { TRACE_TYPES, type TraceType } from "./catalog.ts"
 import { parseTraceparent, parseTracestate, type RemoteParent } from "./traceparent.ts"
+import { parseList } from "./keyValue.ts"
 import { attributes, entriesOf, exporters, isOneOf, trimmed, type Input } from "./values.ts"
 
 export interface Traces {
@@ -12,6 +13,8 @@ export interface Traces {
   readonly attributes: Readonly<Record<string, string>>
   readonly parent: Option.Option<RemoteParent>
   readonly exportTo: { readonly otlp: boolean; readonly console: boolean; readonly file: boolean }
+  /** opencode provider ids whose model requests carry the LLM call's traceparent; "*" for every provider. */
+  readonly propagationProviders: ReadonlySet<string> | "*"
 }
 
 /** Entries that mean every trace type. */
@@ -36,6 +39,20 @@ const decodeParent = (input: Input): Option.Option<RemoteParent> => {
   return Option.some({ ...parsed, traceState })
 }
 
+/** A provider id as opencode spells them (`anthropic`, `github-copilot`, `amazon-bedrock`, a custom id). */
+const PROVIDER_ID = /^[A-Za-z0-9][A-Za-z0-9._@/-]*$/
+
+/** Which providers get a traceparent; none unless listed (it tells a provider's gateway about this trace). */
+const decodePropagation = (input: Input): ReadonlySet<string> | "*" => {
+  const providers = new Set<string>()
+  for (const entry of parseList(input.raw.OPENCODE_TRACE_PROPAGATION_PROVIDERS)) {
+    if (entry === "*") return "*"
+    if (PROVIDER_ID.test(entry)) providers.add(entry)
+    else input.report("OPENCODE_TRACE_PROPAGATION_PROVIDERS", entry, "opencode provider ids (e.g. anthropic,openai), or *")
+  }
+  return providers
+}
+
 export const decodeTraces = (input: Input): Traces => {
   const entries = entriesOf(
     input,
@@ -49,5 +66,11 @@ export const decodeTraces = (input: Input): Traces => {
   const spanAttributes = attributes(input, "OPENCODE_SPAN_ATTRIBUTES")
   const parent = decodeParent(input)
   const chosen = exporters(input, "OPENCODE_TRACES_EXPORTER", ["otlp", "console", "file", "none"])
-  return { disabled, attributes: spanAttributes, parent, exportTo: { otlp: chosen.has("otlp"), console: chosen.has("console"), file: chosen.has("file") } }
+  return {
+    disabled,
+    attributes: spanAttributes,
+    parent,
+    exportTo: { otlp: chosen.has("otlp"), console: chosen.has("console"), file: chosen.has("file") },
+    propagationProviders: decodePropagation(input),
+  }
 }

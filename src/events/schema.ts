@@ -233,3 +233,14 @@ export const BashInput = Schema.Struct({ command: Schema.String })
 export const WriteInput = Schema.Struct({ content: Schema.String })
 export const WriteMetadata = Schema.Struct({ exists: Schema.optional(Schema.Boolean), filediff: Schema.optional(FileDiff) })
 export const EditMetadata = Schema.Struct({ filediff: FileDiff })
+
+/**
+ * The `chat.headers` hook's input: only the ids it is matched by. `provider` also carries its options (the API
+ * key among them); the schema names `id` alone, so nothing else of it is decoded or kept.
+ */
+export const ChatHeadersInput = Schema.Struct({
+  sessionID: Schema.String,
+  agent: Schema.optional(Schema.String),
+  provider: Schema.Struct({ id: Schema.String }),
+  message: Schema.optional(Schema.Struct({ id: Schema.optional(Schema.String) })),
+})

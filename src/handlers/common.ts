@@ -2,7 +2,7 @@
  * What every handler shares: finding a session's state, the attributes every signal carries, log events with
  * their per-session sequence and prompt.id, and recording a session's end exactly once.
  */
-import { SpanStatusCode, type Attributes } from "@opentelemetry/api"
+import { SpanStatusCode, TraceFlags, type Attributes, type Span } from "@opentelemetry/api"
 import { Effect, Option } from "effect"
 import { Instruments, type EventName } from "../services/Instruments.ts"
 import { endCallSpans, newSessionState, SessionStore, type SessionState } from "../services/SessionStore.ts"
@@ -197,3 +197,14 @@ export const startToolSpan = Effect.fnUntraced(function* (
   state.toolSpans.set(part.callID, open)
   return open
 })
+
+/** A span's W3C trace context, for a process or request that nests its own spans under it. */
+export const traceContextOf = (span: Span): { readonly traceparent: string; readonly tracestate?: string } => {
+  const context = span.spanContext()
+  const traceparent = `00-${context.traceId}-${context.spanId}-${context.traceFlags.toString(16).padStart(2, "0")}`
+  const tracestate = context.traceState?.serialize()
+  return tracestate ? { traceparent, tracestate } : { traceparent }
+}
+
+/** Whether a span will be exported (recording and sampled): a not-sampled one never arrives anywhere. */
+export const isExported = (span: Span): boolean => span.isRecording() && (span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0

@@ -4,7 +4,7 @@
  * (`skippedEvents`), never cast.
  */
 import { Effect, Option, Schema } from "effect"
-import { ChatMessageInput, ChatMessageOutput, EVENTS, isHandledType, isIgnoredPart, type HandledEvent, type HandledType } from "../events/schema.ts"
+import { ChatHeadersInput, ChatMessageInput, ChatMessageOutput, EVENTS, isHandledType, isIgnoredPart, type HandledEvent, type HandledType } from "../events/schema.ts"
 import { onAssistantMessage, onChatMessage, onUserMessage } from "./message.ts"
 import { onPermissionAsked, onPermissionReplied } from "./permission.ts"
 import {
@@ -17,6 +17,7 @@ import {
   onSessionUpdated,
 } from "./session.ts"
 import { onToolBefore, onToolPart, toolTraceContext } from "./tool.ts"
+import { requestTraceContext } from "./propagation.ts"
 import { SessionStore } from "../services/SessionStore.ts"
 
 export { endAllSessions, sweepSessions } from "./session.ts"
@@ -124,4 +125,14 @@ export const handleChatMessage = Effect.fnUntraced(function* (input: unknown, ou
   const o = yield* decodeChatOutput(output).pipe(Effect.option)
   if (i._tag === "None" || o._tag === "None") return yield* skip("chat.message")
   yield* onChatMessage(i.value.sessionID, o.value.message, o.value.parts)
+})
+
+const decodeChatHeadersInput = Schema.decodeUnknownEffect(ChatHeadersInput)
+
+/** The `chat.headers` hook: the trace context a model request should carry, if its provider is listed. */
+export const handleChatHeaders = Effect.fnUntraced(function* (input: unknown) {
+  const decoded = yield* decodeChatHeadersInput(input).pipe(Effect.option)
+  if (decoded._tag === "None") return undefined
+  const { sessionID, agent, provider, message } = decoded.value
+  return yield* requestTraceContext({ sessionID, providerID: provider.id, agent, userMessageID: message?.id })
 })

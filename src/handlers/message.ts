@@ -205,7 +205,7 @@ const startLlmSpan = Effect.fnUntraced(function* (state: SessionState, info: Ass
     },
   })
   if (span === undefined) return undefined
-  const open = { span, name: spanName("llm", info.modelID) }
+  const open = { span, name: spanName("llm", info.modelID), agent: info.agent, userMessageID: info.parentID }
   state.llmSpans.set(info.id, open)
   return open
 })

@@ -15,7 +15,7 @@ import { Instruments } from "../services/Instruments.ts"
 import { boundedJson, CONTENT_LIMIT, toolParameters, truncateText } from "./content.ts"
 import { describeToolError, toolErrorText } from "./errors.ts"
 import type { SessionState } from "../services/SessionStore.ts"
-import { emitEvent, existingSession, sessionAttributes, sessionState, startToolSpan } from "./common.ts"
+import { emitEvent, existingSession, sessionAttributes, sessionState, startToolSpan, traceContextOf } from "./common.ts"
 import { spanName } from "../signals.ts"
 
 const decodeOption = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
@@ -313,9 +313,5 @@ const lineCount = (text: string) => (text === "" ? 0 : text.split("\n").length -
 export const toolTraceContext = Effect.fnUntraced(function* (sessionID: string, callID: string) {
   const state = yield* existingSession(sessionID)
   const span = state?.toolSpans.get(callID)?.span
-  if (span === undefined) return undefined
-  const context = span.spanContext()
-  const traceparent = `00-${context.traceId}-${context.spanId}-${context.traceFlags.toString(16).padStart(2, "0")}`
-  const tracestate = context.traceState?.serialize()
-  return { traceparent, ...(tracestate ? { tracestate } : {}) }
+  return span === undefined ? undefined : traceContextOf(span)
 })

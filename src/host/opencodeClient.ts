@@ -50,6 +50,8 @@ export interface OpencodeHooks {
   event?: (input: { event: unknown }) => Promise<void>
   "chat.message"?: (input: unknown, output: unknown) => Promise<void>
   "shell.env"?: (input: unknown, output: { env: Record<string, string | undefined> }) => Promise<void>
+  /** Before each model request (awaited by opencode): `input.provider` carries the API key, never read here. */
+  "chat.headers"?: (input: unknown, output: { headers: Record<string, string> }) => Promise<void>
   "tool.execute.before"?: (input: unknown, output: unknown) => Promise<void>
   dispose?: () => Promise<void>
 }

@@ -58,8 +58,11 @@ export interface SessionState {
   reported: { readonly cost: number; readonly tokens: TokenTotals } | undefined
   /** Assistant message ids already counted: a completed message is re-sent, and forks replay old ones. */
   readonly countedMessages: Set<string>
-  /** Open LLM spans by assistant message id. */
-  readonly llmSpans: Map<string, OpenSpan>
+  /**
+   * Open LLM spans by assistant message id, with the agent and the user message (its parentID) the call answers:
+   * what opencode's chat.headers hook names a request by.
+   */
+  readonly llmSpans: Map<string, OpenSpan & { readonly agent?: string | undefined; readonly userMessageID?: string | undefined }>
   /** Open tool spans by callID; callIDs already finished are remembered so re-sent parts start nothing. */
   readonly toolSpans: Map<string, OpenSpan & { readonly tool: string; readonly messageID: string }>
   readonly finishedCalls: Set<string>

@@ -56,7 +56,8 @@ import {
 export interface ReactiveLlm {
   url: string
   port: number
-  requests: Array<{ kind: "title" | "tool" | "text"; n: number; body: any }>
+  /** Each request answered, with its headers (names lower-cased). */
+  requests: Array<{ kind: "title" | "tool" | "text"; n: number; body: any; headers: Record<string, string> }>
   stop(): Promise<void>
 }
 
@@ -82,6 +83,10 @@ export async function startReactiveLlm(): Promise<ReactiveLlm> {
       const url = new URL(req.url)
       if (req.method !== "POST" || !url.pathname.endsWith("/chat/completions")) return new Response("no route", { status: 404 })
       const body: any = await req.json().catch(() => ({}))
+      const headers: Record<string, string> = {}
+      req.headers.forEach((value, name) => {
+        headers[name.toLowerCase()] = value
+      })
       const n = ++seq
       const messages: any[] = Array.isArray(body?.messages) ? body.messages : []
       const hasTools = Array.isArray(body?.tools) && body.tools.length > 0
@@ -100,7 +105,7 @@ export async function startReactiveLlm(): Promise<ReactiveLlm> {
         kind = "text"
         text = last?.role === "tool" ? `The command finished (${n}).` : `Answer number ${n}.`
       }
-      requests.push({ kind, n, body })
+      requests.push({ kind, n, body, headers })
       // Usage differs per request, so that each call's tokens can be told apart in the export.
       const usage = { prompt: 1000 + n * 37, completion: 20 + n, cached: 100 + n, reasoning: n }
       const out = sse(`chatcmpl-r${n}`, { ...(text === undefined ? {} : { text }), ...(toolCall === undefined ? {} : { toolCall }), usage }, true)

@@ -128,6 +128,7 @@ const good: Array<[string, Config.RawSettings, (c: Config.TelemetryConfig) => un
   ["file", { OPENCODE_TRACES_EXPORTER: "otlp,file", OPENCODE_OTLP_FILE_DIR: "/var/otel", OPENCODE_OTLP_FILE_MAX_MB: "2" }, (c) => [c.file, c.exportTo.file, c.exportTo.otlp.traces], [{ dir: "/var/otel", maxBytes: 2 * 1024 * 1024 }, { traces: true, logs: false, metrics: false }, true]],
   ["file", { OPENCODE_OTLP_FILE_DIR: "/var/otel" }, (c) => c.file, undefined],
   ["prometheus", { OPENCODE_METRICS_EXPORTER: "prometheus", OPENCODE_PROMETHEUS_PORT: "0", OPENCODE_PROMETHEUS_LINGER: "1000" }, (c) => c.metrics.prometheus, { host: "127.0.0.1", port: 0, lingerMs: 1000 }],
+  ["traces", { OPENCODE_TRACE_PROPAGATION_PROVIDERS: "anthropic, fake" }, (c) => c.traces.propagationProviders, new Set(["anthropic", "fake"])],
 ]
 
 describe("each decoder: a good value", () => {
@@ -159,7 +160,7 @@ const bad: Array<[string, Config.RawSettings, string, Config.SwitchesOff, string
   ["spool", { OPENCODE_OTLP_SPOOL_DIR: "relative/spool" }, "OPENCODE_OTLP_SPOOL_DIR", "setting", "Nothing is spooled: data undelivered at exit is dropped and counted.", (c) => c.spool, undefined],
   ["spool", { OPENCODE_OTLP_SPOOL_MAX_MB: "2048" }, "OPENCODE_OTLP_SPOOL_MAX_MB", "setting", "The default of 32 MB applies.", (c) => c.spool?.maxBytes, 32 * 1024 * 1024],
   ["prometheus", { OPENCODE_METRICS_EXPORTER: "prometheus", OPENCODE_PROMETHEUS_PORT: "99999" }, "OPENCODE_PROMETHEUS_PORT", "setting", "The Prometheus endpoint is not served.", (c) => [c.metrics.prometheus, c.metrics.enabled], [undefined, false]],
-  ["prometheus", { OPENCODE_METRICS_EXPORTER: "otlp,prometheus", OPENCODE_PROMETHEUS_LINGER: "40000" }, "OPENCODE_PROMETHEUS_LINGER", "setting", "The endpoint does not wait at exit.", (c) => c.metrics.prometheus?.lingerMs, 0],
+  ["prometheus", { OPENCODE_METRICS_EXPORTER: "otlp,prometheus", OPENCODE_PROMETHEUS_LINGER: "40000" }, "OPENCODE_PROMETHEUS_LINGER", "setting", "The endpoint does not wait at exit.", (c) => c.metrics.prometheus?.lingerMs, 0],  ["traces", { OPENCODE_TRACE_PROPAGATION_PROVIDERS: "fake,not a provider" }, "OPENCODE_TRACE_PROPAGATION_PROVIDERS", "setting", "This entry is ignored; the other providers listed still get a traceparent.", (c) => c.traces.propagationProviders, new Set(["fake"])],
 ]
 
 describe("each decoder: a bad value, its declared severity and derived consequence", () => {
