@@ -30,14 +30,14 @@ export const METRICS = {
     description: "Tokens used, by type (input, output, reasoning, cacheRead, cacheCreation)",
     // The seed plugin's and Claude Code's unit: a Collector names it opencode_token_usage_tokens_total, as for them.
     unit: "tokens",
-    attributes: ["session.id", "type", "model", "provider"],
+    attributes: ["session.id", "type", "model", "provider", "agent.name", "skill.name (a skill loaded earlier in the turn)"],
     when: "once per assistant message (LLM call), when first seen finished, successful or not",
   },
   "cost.usage": {
     kind: "counter",
     description: "Cost of assistant messages",
     unit: "USD",
-    attributes: ["session.id", "model", "provider"],
+    attributes: ["session.id", "model", "provider", "agent.name", "skill.name (a skill loaded earlier in the turn)"],
     when: "once per assistant message; multiplied by OPENCODE_COST_USAGE_SCALE (unit then USD/<scale>)",
   },
   "lines_of_code.count": {
@@ -67,7 +67,14 @@ export const METRICS = {
     kind: "histogram",
     description: "Tool execution time",
     unit: "ms",
-    attributes: ["session.id", "tool_name", "success (a boolean; \"true\"/\"false\" in the claude-code profile)"],
+    attributes: [
+      "session.id",
+      "tool_name",
+      "success (a boolean; \"true\"/\"false\" in the claude-code profile)",
+      "agent.name (the calling agent)",
+      "skill.name",
+      "mcp_server.name, mcp_tool.name (MCP tools)",
+    ],
     when: "once per tool call, when it completes or fails",
     buckets: MS_BUCKETS,
   },
@@ -226,11 +233,11 @@ export const EVENTS = {
     when: "a person (or opencode run) submits a prompt; not a subagent's task prompt. No prompt text",
   },
   api_request: {
-    attributes: ["model", "provider", "message.id", ...USAGE_ATTRIBUTES, "finish_reason"],
+    attributes: ["model", "provider", "agent.name", "skill.name", "message.id", ...USAGE_ATTRIBUTES, "finish_reason"],
     when: "an assistant message (LLM call) completes successfully",
   },
   api_error: {
-    attributes: ["model", "provider", "message.id", "error.type", PROVIDER_ERROR, "status_code", ...USAGE_ATTRIBUTES],
+    attributes: ["model", "provider", "agent.name", "skill.name", "message.id", "error.type", PROVIDER_ERROR, "status_code", ...USAGE_ATTRIBUTES],
     when: "an assistant message ends in an error (its response body, headers and URL are never sent)",
   },
   tool_result: {
@@ -238,6 +245,9 @@ export const EVENTS = {
       "tool_name",
       "call.id",
       "success (a boolean; the string \"true\"/\"false\" in the claude-code profile)",
+      "agent.name",
+      "skill.name",
+      "mcp_server.name, mcp_tool.name (MCP tools)",
       "duration_ms",
       "tool_result_size_bytes",
       "error (a description; the text with OTEL_LOG_TOOL_DETAILS=1 only)",
@@ -258,6 +268,30 @@ export const EVENTS = {
   commit: {
     attributes: ["commit.sha", "commit.amend (true for an amend; absent when read from git's output)"],
     when: "per commit counted in commit.count; commit.sha is the full sha from the reflog (the abbreviated one git printed, without a reflog)",
+  },
+  skill_activated: {
+    attributes: ["skill.name"],
+    when:
+      "the skill tool loads a skill (completed call; the name opencode loaded). opencode does not say where a skill came from: no skill.source",
+  },
+  subagent_completed: {
+    attributes: [
+      "agent.name (the subagent's agent)",
+      "subagent.session_id",
+      "call.id",
+      "success",
+      "duration_ms (the task call)",
+      "input_tokens",
+      "output_tokens",
+      "reasoning_tokens",
+      "cache_read_tokens",
+      "cache_creation_tokens",
+      "total_tokens",
+      "cost_usd",
+      "tool_use_count",
+    ],
+    when:
+      "a task call ends, in the parent session: the child session's totals so far (as its session.idle reports them) and its finished tool calls",
   },
 } as const satisfies Record<string, EventSpec>
 
