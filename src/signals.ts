@@ -13,6 +13,8 @@ export interface MetricSpec {
   readonly buckets?: ReadonlyArray<number>
 }
 
+/** Who ran a tool call: the calling agent, a skill loaded earlier in the turn, an MCP tool's server and tool. */
+const CALL_ATTRIBUTES = ["agent.name (the calling agent)", "skill.name", "mcp_server.name, mcp_tool.name (MCP tools)"]
 const TOKEN_BUCKETS = [100, 500, 1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 5_000_000]
 const USD_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100]
 const MS_BUCKETS = [10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000]
@@ -67,14 +69,7 @@ export const METRICS = {
     kind: "histogram",
     description: "Tool execution time",
     unit: "ms",
-    attributes: [
-      "session.id",
-      "tool_name",
-      "success (a boolean; \"true\"/\"false\" in the claude-code profile)",
-      "agent.name (the calling agent)",
-      "skill.name",
-      "mcp_server.name, mcp_tool.name (MCP tools)",
-    ],
+    attributes: ["session.id", "tool_name", "success (a boolean; \"true\"/\"false\" in the claude-code profile)", ...CALL_ATTRIBUTES],
     when: "once per tool call, when it completes or fails",
     buckets: MS_BUCKETS,
   },
@@ -245,9 +240,7 @@ export const EVENTS = {
       "tool_name",
       "call.id",
       "success (a boolean; the string \"true\"/\"false\" in the claude-code profile)",
-      "agent.name",
-      "skill.name",
-      "mcp_server.name, mcp_tool.name (MCP tools)",
+      ...CALL_ATTRIBUTES,
       "duration_ms",
       "tool_result_size_bytes",
       "error (a description; the text with OTEL_LOG_TOOL_DETAILS=1 only)",
@@ -269,29 +262,11 @@ export const EVENTS = {
     attributes: ["commit.sha", "commit.amend (true for an amend; absent when read from git's output)"],
     when: "per commit counted in commit.count; commit.sha is the full sha from the reflog (the abbreviated one git printed, without a reflog)",
   },
-  skill_activated: {
-    attributes: ["skill.name"],
-    when:
-      "the skill tool loads a skill (completed call; the name opencode loaded). opencode does not say where a skill came from: no skill.source",
-  },
+  skill_activated: { attributes: ["skill.name"], when: "the skill tool loads a skill (a completed call; the name opencode loaded); opencode does not say where it came from: no skill.source" },
   subagent_completed: {
-    attributes: [
-      "agent.name (the subagent's agent)",
-      "subagent.session_id",
-      "call.id",
-      "success",
-      "duration_ms (the task call)",
-      "input_tokens",
-      "output_tokens",
-      "reasoning_tokens",
-      "cache_read_tokens",
-      "cache_creation_tokens",
-      "total_tokens",
-      "cost_usd",
-      "tool_use_count",
-    ],
-    when:
-      "a task call ends, in the parent session: the child session's totals so far (as its session.idle reports them) and its finished tool calls",
+    attributes: ["agent.name (the subagent's agent)", "subagent.session_id", "call.id", "success", "duration_ms (the task call)",
+      ...USAGE_ATTRIBUTES.slice(0, 5), "total_tokens", "cost_usd", "tool_use_count"],
+    when: "a task call ends, in the parent session: the child session's totals so far (as its session.idle reports them) and its finished tool calls",
   },
 } as const satisfies Record<string, EventSpec>
 
