@@ -14,7 +14,7 @@ export interface MetricSpec {
 }
 
 /** Who ran a tool call: the calling agent, a skill loaded earlier in the turn, an MCP tool's server and tool. */
-const CALL_ATTRIBUTES = ["agent.name (the calling agent)", "skill.name", "mcp_server.name, mcp_tool.name (MCP tools)"]
+const CALL_ATTRIBUTES = ["agent.name (the calling agent)", "skill.name", "mcp_server.name (MCP tools)", "mcp_tool.name (MCP tools)"]
 const TOKEN_BUCKETS = [100, 500, 1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 5_000_000]
 const USD_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100]
 const MS_BUCKETS = [10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000]
