@@ -10,7 +10,16 @@ import { Effect, Layer } from "effect"
 import * as OpencodeLog from "../../src/layers/opencodeLog.ts"
 import * as Telemetry from "../../src/layers/telemetry.ts"
 import { MemoryExporter } from "../../src/services/Exporter.ts"
-import { counterTotal, eventsNamed, histogramTotals, loadFixture, replay, type ExportedSession, type Fixture } from "../lib/fixtures.ts"
+import {
+  counterTotal,
+  eventsNamed,
+  histogramTotals,
+  loadFixture,
+  replay,
+  type ExportedSession,
+  type Fixture,
+  type RecordedLine,
+} from "../lib/fixtures.ts"
 
 /** A single-run fixture through a fresh test layer. */
 const receive = async (fixture: Fixture, settings: Record<string, string> = {}) => {
@@ -98,6 +107,17 @@ describe("agent attribution (subagent fixture)", () => {
     close(Number(a["cost_usd"]), child.info.cost)
     close(Number(a["cost_usd"]), costSum(messages))
     expect(a["tool_use_count"]).toBe(childTools.length)
+  })
+
+  test("an MCP tool's signals name its server and tool (the subagent's bash call renamed docs_search)", async () => {
+    const renamed = JSON.parse(JSON.stringify(fixture.lines).replaceAll('"tool":"bash"', '"tool":"docs_search"')) as RecordedLine[]
+    expect(renamed.some((l) => JSON.stringify(l).includes('"tool":"docs_search"'))).toBe(true)
+    const { metrics, logs } = await receive({ ...fixture, lines: renamed })
+    const mcp = { "mcp_server.name": "docs", "mcp_tool.name": "search" }
+    expect(histogramTotals(metrics, "opencode.tool.duration", { ...mcp, tool_name: "docs_search", "agent.name": "general" }).count).toBe(1)
+    expect(histogramTotals(metrics, "opencode.tool.duration", { tool_name: "task" }).count).toBe(1)
+    const results = eventsNamed(logs, "tool_result").map((e) => [e.attributes["tool_name"], e.attributes["mcp_server.name"], e.attributes["mcp_tool.name"]])
+    expect(results.sort()).toEqual([["docs_search", "docs", "search"], ["task", undefined, undefined]])
   })
 
   test("the exclusion list drops agent.name from metrics, not from events", async () => {
