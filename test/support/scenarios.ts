@@ -59,7 +59,7 @@ export interface Scenario {
   config?: Record<string, unknown>
   /** What a good run shows (the recorder fails on a mismatch; the e2e suite asserts it). */
   expect: { exitCodes: number[]; sessions: number }
-  /** Files written into the project (relative path -> content) and committed before the first run. */
+  /** Files written into the project (relative path -> content), part of its initial commit. */
   files?: Record<string, string>
   /**
    * Put a stand-in `rg` on PATH that finds nothing: opencode's skill tool lists the skill's directory with
@@ -184,7 +184,7 @@ export const SCENARIOS: Scenario[] = [
     name: "skill",
     expect: { exitCodes: [0], sessions: 1 },
     description:
-      "A project skill (.opencode/skill/greeting/SKILL.md, committed before the run); the model loads it with the skill " +
+      "A project skill (.opencode/skill/greeting/SKILL.md, in the initial commit); the model loads it with the skill " +
       "tool, then answers.",
     stubRipgrep: true,
     files: {
@@ -217,7 +217,8 @@ async function writeScenarioFiles(project: string, files: Record<string, string>
     await mkdir(dirname(join(project, path)), { recursive: true })
     await writeFile(join(project, path), content)
   }
-  for (const args of [["add", "-A"], ["commit", "-q", "-m", "scenario files"]]) {
+  // Into the initial commit: the repo still starts with one commit (the suites count the runs' commits after it).
+  for (const args of [["add", "-A"], ["commit", "-q", "--amend", "--no-edit"]]) {
     const r = await exec("git", args, { cwd: project, env })
     if (r.exitCode !== 0) throw new Error(`git ${args.join(" ")} failed: ${r.stderr}`)
   }
