@@ -15,6 +15,8 @@ export interface MetricSpec {
   readonly buckets?: ReadonlyArray<number>
 }
 
+/** Who ran a tool call: the calling agent, a skill loaded earlier in the turn, an MCP tool's server and tool. */
+const CALL_ATTRIBUTES = ["agent.name (the calling agent)", "skill.name", "mcp_server.name (MCP tools)", "mcp_tool.name (MCP tools)"]
 const TOKEN_BUCKETS = [100, 500, 1_000, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 5_000_000]
 const USD_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 100]
 const MS_BUCKETS = [10, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000]
@@ -32,14 +34,14 @@ export const METRICS = {
     description: "Tokens used, by type (input, output, reasoning, cacheRead, cacheCreation)",
     // The seed plugin's and Claude Code's unit: a Collector names it opencode_token_usage_tokens_total, as for them.
     unit: "tokens",
-    attributes: ["session.id", "type", "model", "provider"],
+    attributes: ["session.id", "type", "model", "provider", "agent.name", "skill.name (a skill loaded earlier in the turn)"],
     when: "once per assistant message (LLM call), when first seen finished, successful or not",
   },
   "cost.usage": {
     kind: "counter",
     description: "Cost of assistant messages",
     unit: "USD",
-    attributes: ["session.id", "model", "provider"],
+    attributes: ["session.id", "model", "provider", "agent.name", "skill.name (a skill loaded earlier in the turn)"],
     when: "once per assistant message; multiplied by OPENCODE_COST_USAGE_SCALE (unit then USD/<scale>)",
   },
   "lines_of_code.count": {
@@ -69,7 +71,7 @@ export const METRICS = {
     kind: "histogram",
     description: "Tool execution time",
     unit: "ms",
-    attributes: ["session.id", "tool_name", "success (a boolean; \"true\"/\"false\" in the claude-code profile)"],
+    attributes: ["session.id", "tool_name", "success (a boolean; \"true\"/\"false\" in the claude-code profile)", ...CALL_ATTRIBUTES],
     when: "once per tool call, when it completes or fails",
     buckets: MS_BUCKETS,
   },
@@ -234,11 +236,11 @@ export const EVENTS = {
     when: "a person (or opencode run) submits a prompt; not a subagent's task prompt. No prompt text",
   },
   api_request: {
-    attributes: ["model", "provider", "message.id", ...USAGE_ATTRIBUTES, "finish_reason"],
+    attributes: ["model", "provider", "agent.name", "skill.name", "message.id", ...USAGE_ATTRIBUTES, "finish_reason"],
     when: "an assistant message (LLM call) completes successfully",
   },
   api_error: {
-    attributes: ["model", "provider", "message.id", "error.type", PROVIDER_ERROR, "status_code", ...USAGE_ATTRIBUTES],
+    attributes: ["model", "provider", "agent.name", "skill.name", "message.id", "error.type", PROVIDER_ERROR, "status_code", ...USAGE_ATTRIBUTES],
     when: "an assistant message ends in an error (its response body, headers and URL are never sent)",
   },
   tool_result: {
@@ -246,6 +248,7 @@ export const EVENTS = {
       "tool_name",
       "call.id",
       "success (a boolean; the string \"true\"/\"false\" in the claude-code profile)",
+      ...CALL_ATTRIBUTES,
       "duration_ms",
       "tool_result_size_bytes",
       "error (a description; the text with OTEL_LOG_TOOL_DETAILS=1 only)",
@@ -266,6 +269,12 @@ export const EVENTS = {
   commit: {
     attributes: ["commit.sha", "commit.amend (true for an amend; absent when read from git's output)"],
     when: "per commit counted in commit.count; commit.sha is the full sha from the reflog (the abbreviated one git printed, without a reflog)",
+  },
+  skill_activated: { attributes: ["skill.name"], when: "the skill tool loads a skill (a completed call; the name opencode loaded); opencode does not say where it came from: no skill.source" },
+  subagent_completed: {
+    attributes: ["agent.name (the subagent's agent)", "subagent.session_id", "call.id", "success", "duration_ms (the task call)",
+      ...USAGE_ATTRIBUTES.slice(0, 5), "total_tokens", "cost_usd", "tool_use_count"],
+    when: "a task call ends, in the parent session: the child session's totals so far (as its session.idle reports them) and its finished tool calls",
   },
 } as const satisfies Record<string, EventSpec>
 

@@ -16,6 +16,16 @@ export const sessionAttributes = (state: SessionState): Attributes => ({
 })
 
 /**
+ * Who did the work, on the signals of an LLM or tool call: the agent (a configured name) and the skill loaded
+ * earlier in the turn (a skill's configured name). Built once per call, spread into each of its signals.
+ */
+export const attribution = (state: SessionState, agent: string | undefined, messageID: string): Attributes => {
+  const skill = state.activeSkill
+  if (agent === undefined) return skill === undefined || skill.messageID === messageID ? {} : { "skill.name": skill.name }
+  return skill === undefined || skill.messageID === messageID ? { "agent.name": agent } : { "agent.name": agent, "skill.name": skill.name }
+}
+
+/**
  * The state of a session, created on first sight when opencode did not announce it in this process
  * (`opencode run --continue`, or a plugin loaded mid-session). Sessions pushed out of the bounded store end here.
  */
@@ -145,6 +155,7 @@ export const ensureTurn = Effect.fnUntraced(function* (state: SessionState, at: 
  * turn starts, or the session ends, is ended then, marked unfinished.
  */
 export const endTurn = Effect.fnUntraced(function* (state: SessionState, at: number) {
+  state.activeSkill = undefined
   if (state.turn === undefined) return
   state.turn.setStatus(state.errored ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.OK })
   state.turn.end(at)

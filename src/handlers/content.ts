@@ -32,6 +32,8 @@ export const toolParameters = (
     out["description"] = pick("description")
     out["timeout"] = pick("timeout")
   }
+  // Claude Code's Skill tool parameters name the skill.
+  if (tool === "skill") out["skill_name"] = pick("name")
   for (const [key, name] of [
     ["filePath", "file_path"],
     ["path", "path"],

@@ -9,7 +9,7 @@ import { Config } from "../services/Config.ts"
 import { Instruments } from "../services/Instruments.ts"
 import { CONTENT_LIMIT, truncateText } from "./content.ts"
 import type { SessionState } from "../services/SessionStore.ts"
-import { countActiveTime, emitEvent, ensureTurn, sessionAttributes, sessionState, startTurn } from "./common.ts"
+import { attribution, countActiveTime, emitEvent, ensureTurn, sessionAttributes, sessionState, startTurn } from "./common.ts"
 import { errorAttributes } from "./errors.ts"
 import { spanName } from "../signals.ts"
 
@@ -63,6 +63,7 @@ export const onUserMessage = Effect.fnUntraced(function* (info: UserMessage) {
 export const onAssistantMessage = Effect.fnUntraced(function* (info: AssistantMessage) {
   const state = yield* sessionState(info.sessionID)
   if (state.countedMessages.has(info.id)) return
+  if (info.agent !== undefined) state.messageAgent = info.agent
   const finished = info.time.completed !== undefined || info.error !== undefined
   const open = state.llmSpans.get(info.id) ?? (state.cutShort.has(info.id) ? undefined : yield* startLlmSpan(state, info))
   if (!finished) return
@@ -74,6 +75,9 @@ export const onAssistantMessage = Effect.fnUntraced(function* (info: AssistantMe
   const instruments = yield* Instruments
   const base = sessionAttributes(state)
   const model = { model: info.modelID, provider: info.providerID }
+  // The call's agent and active skill, once for all its signals (bounded: configured names).
+  const attributed = attribution(state, info.agent, info.id)
+  const usageAttributes = { ...base, ...model, ...attributed }
   const tokens = {
     input: info.tokens.input,
     output: info.tokens.output,
@@ -91,8 +95,8 @@ export const onAssistantMessage = Effect.fnUntraced(function* (info: AssistantMe
   state.totals.cacheRead += tokens.cacheRead
   state.totals.cacheWrite += tokens.cacheCreation
   state.totals.cost += info.cost
-  for (const [type, value] of Object.entries(tokens)) yield* instruments.count("token.usage", value, { ...base, ...model, type })
-  yield* instruments.count("cost.usage", info.cost, { ...base, ...model })
+  for (const [type, value] of Object.entries(tokens)) yield* instruments.count("token.usage", value, { ...usageAttributes, type })
+  yield* instruments.count("cost.usage", info.cost, usageAttributes)
   if (tokens.cacheRead > 0) yield* instruments.count("cache.count", 1, { ...base, type: "cacheRead" })
   if (tokens.cacheCreation > 0) yield* instruments.count("cache.count", 1, { ...base, type: "cacheCreation" })
   yield* recordGenAi(info, tokens, duration)
@@ -107,7 +111,7 @@ export const onAssistantMessage = Effect.fnUntraced(function* (info: AssistantMe
     duration_ms: duration,
   }
   if (info.error !== undefined) {
-    yield* emitEvent(state, "api_error", { ...model, ...usage, ...errorAttributes(info.error), "message.id": info.id }, end)
+    yield* emitEvent(state, "api_error", { ...model, ...attributed, ...usage, ...errorAttributes(info.error), "message.id": info.id }, end)
     open?.span.setStatus({ code: SpanStatusCode.ERROR, message: info.error.name })
     open?.span.setAttribute("error.type", info.error.name)
   } else {
@@ -117,7 +121,7 @@ export const onAssistantMessage = Effect.fnUntraced(function* (info: AssistantMe
     yield* emitEvent(
       state,
       "api_request",
-      { ...model, ...usage, ...(info.finish === undefined ? {} : { finish_reason: info.finish }), "message.id": info.id },
+      { ...model, ...attributed, ...usage, ...(info.finish === undefined ? {} : { finish_reason: info.finish }), "message.id": info.id },
       end,
     )
   }

@@ -15,7 +15,8 @@ import { Instruments } from "../services/Instruments.ts"
 import { boundedJson, CONTENT_LIMIT, toolParameters, truncateText } from "./content.ts"
 import { describeToolError, toolErrorText } from "./errors.ts"
 import type { SessionState } from "../services/SessionStore.ts"
-import { emitEvent, existingSession, sessionAttributes, sessionState, startToolSpan, traceContextOf } from "./common.ts"
+import { attribution, emitEvent, existingSession, sessionAttributes, sessionState, sessionTotals, startToolSpan, traceContextOf } from "./common.ts"
+import { mcpParts } from "../naming/toolNames.ts"
 import { spanName } from "../signals.ts"
 
 const decodeOption = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
@@ -28,6 +29,8 @@ const editMetadata = decodeOption(EditMetadata)
 const writeInput = decodeOption(WriteInput)
 const writeMetadata = decodeOption(WriteMetadata)
 const taskMetadata = decodeOption(Schema.Struct({ sessionId: Schema.String }))
+/** The skill tool's metadata names the skill it loaded (opencode: `{name, dir}`; the input's name may be wrong). */
+const skillMetadata = decodeOption(Schema.Struct({ name: Schema.String }))
 
 export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
   const state = yield* sessionState(part.sessionID)
@@ -74,11 +77,24 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
     }
   }
   const toolName = instruments.toolName(part.tool)
-  yield* instruments.record("tool.duration", duration, { ...sessionAttributes(state), tool_name: toolName, success: instruments.success(success) })
+  state.toolCalls += 1
+  // The calling agent, the turn's skill and an MCP tool's server and tool: configured names, once per call.
+  const mcp = mcpParts(part.tool, config.host.mcpServers())
+  const attributed = {
+    ...attribution(state, state.messageAgent ?? state.agent, part.messageID),
+    ...(mcp === undefined ? {} : { "mcp_server.name": mcp.server, "mcp_tool.name": mcp.tool }),
+  }
+  yield* instruments.record("tool.duration", duration, {
+    ...sessionAttributes(state),
+    ...attributed,
+    tool_name: toolName,
+    success: instruments.success(success),
+  })
   yield* emitEvent(
     state,
     "tool_result",
     {
+      ...attributed,
       tool_name: toolName,
       success: instruments.success(success),
       duration_ms: duration,
@@ -108,6 +124,13 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
     open.span.end(Math.max(s.time.end, s.time.start))
   }
 
+  if (part.tool === "task") yield* reportSubagent(state, part.callID, child?.sessionId, success, duration, s.time.end)
+  const skill = s.status === "completed" && part.tool === "skill" ? skillMetadata(s.metadata) : undefined
+  if (skill !== undefined) {
+    state.activeSkill = { name: skill.name, messageID: part.messageID }
+    yield* emitEvent(state, "skill_activated", { "skill.name": skill.name }, s.time.end)
+  }
+
   const before = state.writesBefore.get(part.callID)
   state.writesBefore.delete(part.callID)
   const reflogs = takeReflogSnapshot(state, part.callID)
@@ -121,6 +144,49 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
   }
 })
 
+
+/**
+ * subagent_completed, when a `task` call ends: the child session's own accounting (its tokens, cost and tool
+ * calls so far, as session.idle counts them), the subagent's agent and the call's duration and outcome.
+ */
+const reportSubagent = Effect.fnUntraced(function* (
+  state: SessionState,
+  callID: string,
+  named: string | undefined,
+  success: boolean,
+  duration: number,
+  end: number,
+) {
+  const childID = state.childSessions.get(callID) ?? named
+  state.childSessions.delete(callID)
+  const child = childID === undefined ? undefined : yield* existingSession(childID)
+  const instruments = yield* Instruments
+  const totals = child === undefined ? undefined : sessionTotals(child)
+  yield* emitEvent(
+    state,
+    "subagent_completed",
+    {
+      "call.id": callID,
+      success: instruments.success(success),
+      duration_ms: duration,
+      ...(childID === undefined ? {} : { "subagent.session_id": childID }),
+      ...(child?.agent === undefined ? {} : { "agent.name": child.agent }),
+      ...(totals === undefined || child === undefined
+        ? {}
+        : {
+            input_tokens: totals.input,
+            output_tokens: totals.output,
+            reasoning_tokens: totals.reasoning,
+            cache_read_tokens: totals.cacheRead,
+            cache_creation_tokens: totals.cacheWrite,
+            total_tokens: totals.total,
+            cost_usd: totals.cost,
+            tool_use_count: child.toolCalls,
+          }),
+    },
+    end,
+  )
+})
 
 /**
  * Lines of code per completed edit: the edit-like tools' `filediff`, or a new file's lines from `write`.

@@ -92,6 +92,12 @@ export interface SessionState {
   errored: boolean
   /** Whether the session's end was recorded (duration, totals, span end). */
   ended: boolean
+  /** The agent of the latest assistant message: the agent whose calls run the tools that follow. */
+  messageAgent: string | undefined
+  /** The skill loaded in the current turn (and the message that loaded it): later calls of the turn carry it. */
+  activeSkill: { readonly name: string; readonly messageID: string } | undefined
+  /** Tool calls finished in this session (a subagent's tool_use_count). */
+  toolCalls: number
 }
 
 export const newSessionState = (id: string, init: { parentID?: string | undefined; createdAt: number; seenCreated: boolean }): SessionState => ({
@@ -128,6 +134,9 @@ export const newSessionState = (id: string, init: { parentID?: string | undefine
   errorSinceBusy: false,
   errored: false,
   ended: false,
+  messageAgent: undefined,
+  activeSkill: undefined,
+  toolCalls: 0,
 })
 
 /** Ends the call spans still open in a session: permission waits, tools, then LLM calls. */

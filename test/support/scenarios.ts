@@ -7,7 +7,8 @@
  *
  * Nothing leaves the machine: the fake LLM listens on 127.0.0.1, opencode runs with the registry-free home.
  */
-import { join } from "node:path"
+import { mkdir, writeFile } from "node:fs/promises"
+import { dirname, join } from "node:path"
 import { type FakeLlmRequest, type ScriptStep, startFakeLlm } from "./fake-llm.ts"
 import {
   createOpencodeHome,
@@ -58,6 +59,13 @@ export interface Scenario {
   config?: Record<string, unknown>
   /** What a good run shows (the recorder fails on a mismatch; the e2e suite asserts it). */
   expect: { exitCodes: number[]; sessions: number }
+  /** Files written into the project (relative path -> content), part of its initial commit. */
+  files?: Record<string, string>
+  /**
+   * Put a stand-in `rg` on PATH that finds nothing: opencode's skill tool lists the skill's directory with
+   * ripgrep and, without one on PATH, downloads it from GitHub; offline that fails and the skill call errors.
+   */
+  stubRipgrep?: boolean
 }
 
 /** Git identity and fixed dates for the runs (and the commits the bash tool makes). */
@@ -173,6 +181,23 @@ export const SCENARIOS: Scenario[] = [
     ],
   },
   {
+    name: "skill",
+    expect: { exitCodes: [0], sessions: 1 },
+    description:
+      "A project skill (.opencode/skill/greeting/SKILL.md, in the initial commit); the model loads it with the skill " +
+      "tool, then answers.",
+    stubRipgrep: true,
+    files: {
+      ".opencode/skill/greeting/SKILL.md":
+        "---\nname: greeting\ndescription: How to greet someone in this project.\n---\n\nGreet with the words: hello from the greeting skill.\n",
+    },
+    runs: [{ prompt: "Greet me the project's way." }],
+    script: [
+      { toolCall: { name: "skill", arguments: { name: "greeting" } }, usage: usage(1) },
+      { text: "Hello from the greeting skill.", usage: usage(2) },
+    ],
+  },
+  {
     name: "continue",
     expect: { exitCodes: [0, 0], sessions: 1 },
     description: "Two `opencode run`s in one home/project; the second uses --continue, so one session has two turns.",
@@ -184,6 +209,28 @@ export const SCENARIOS: Scenario[] = [
     ],
   },
 ]
+
+/** A scenario's own project files, committed so the runs start from a clean tree. */
+async function writeScenarioFiles(project: string, files: Record<string, string> | undefined, env: Record<string, string>) {
+  if (files === undefined) return
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(dirname(join(project, path)), { recursive: true })
+    await writeFile(join(project, path), content)
+  }
+  // Into the initial commit: the repo still starts with one commit (the suites count the runs' commits after it).
+  for (const args of [["add", "-A"], ["commit", "-q", "--amend", "--no-edit"]]) {
+    const r = await exec("git", args, { cwd: project, env })
+    if (r.exitCode !== 0) throw new Error(`git ${args.join(" ")} failed: ${r.stderr}`)
+  }
+}
+
+/** A directory holding an `rg` that exits 1 (ripgrep's "no match") without output. */
+async function stubRipgrep(root: string): Promise<string> {
+  const bin = join(root, "stub-bin")
+  await mkdir(bin, { recursive: true })
+  await writeFile(join(bin, "rg"), "#!/bin/sh\nexit 1\n", { mode: 0o755 })
+  return bin
+}
 
 export const scenarioNamed = (name: string): Scenario => {
   const found = SCENARIOS.find((s) => s.name === name)
@@ -264,6 +311,8 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
     llm = await startFakeLlm({ script: scenario.script, lifetimeMs: 10 * 60_000 })
     const baseEnv = isolatedEnv(dirs, GIT_IDENTITY)
     await initGitRepo(project, baseEnv)
+    await writeScenarioFiles(project, scenario.files, baseEnv)
+    const path = scenario.stubRipgrep ? { PATH: `${await stubRipgrep(dirs.root)}:${baseEnv["PATH"] ?? ""}` } : {}
 
     const runs: ScenarioRunOutcome[] = []
     for (const [i, run] of scenario.runs.entries()) {
@@ -277,7 +326,7 @@ export async function runScenario(scenario: Scenario, options: ScenarioRunOption
         cwd: project,
         home: dirs,
         extraArgs: args,
-        env: { ...GIT_IDENTITY, ...extra },
+        env: { ...GIT_IDENTITY, ...path, ...extra },
         ...(scenario.config ? { config: scenario.config } : {}),
         ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
       })

@@ -72,7 +72,7 @@ const histogram = (r: Received, name: string) =>
     return { count: acc.count + h.count, sum: acc.sum + h.sum }
   }, { count: 0, sum: 0 })
 
-const SCENARIOS = ["text", "write-edit", "commits", "retry", "error", "permission-once", "permission-reject", "subagent", "continue"] as const
+const SCENARIOS = ["text", "write-edit", "commits", "retry", "error", "permission-once", "permission-reject", "subagent", "continue", "skill"] as const
 
 const prefix = (name: string) => `opencode.${name}`
 const hrMs = (t: readonly [number, number]) => t[0] * 1e3 + t[1] / 1e6
