@@ -148,6 +148,14 @@ export const CATALOG = {
   },
   OPENCODE_OTLP_SPOOL_DIR: { option: "spoolDir", invalid: instead("Nothing is spooled: data undelivered at exit is dropped and counted.") },
   OPENCODE_OTLP_SPOOL_MAX_MB: { option: "spoolMaxMb", default: DEFAULTS.spoolMaxMb, invalid: instead(`The default of ${DEFAULTS.spoolMaxMb} MB applies.`) },
+  // A content opt-in like the others. Unlike Claude Code, an unset value does not follow OTEL_LOG_USER_PROMPTS:
+  // the reply text is sent only when asked for by name.
+  OPENCODE_LOG_ASSISTANT_RESPONSES: {
+    option: "logAssistantResponses",
+    fallback: "OTEL_LOG_ASSISTANT_RESPONSES",
+    default: false,
+    invalid: defaultSwitch(false),
+  },
 } as const satisfies Record<string, Setting>
 
 export type Variable = keyof typeof CATALOG

@@ -143,6 +143,7 @@ const REPORT_ORDER: ReadonlyArray<Name | "per-signal"> = [
   "per-signal",
   "OPENCODE_OTLP_CLIENT_KEY",
   "OPENCODE_OTLP_CLIENT_CERTIFICATE",
+  "OPENCODE_LOG_ASSISTANT_RESPONSES",
 ]
 const rankOf = (variable: string) => REPORT_ORDER.indexOf(variable.startsWith("OTEL_EXPORTER_OTLP_") ? "per-signal" : (variable as Name))
 

@@ -89,6 +89,14 @@ export interface SessionState {
   errored: boolean
   /** Whether the session's end was recorded (duration, totals, span end). */
   ended: boolean
+  /** The text of assistant messages not finished yet: message id -> part id -> text (a part's final text). */
+  readonly responseText: Map<string, Map<string, string>>
+  /** Compaction requests: the user message id that asks for it -> whether opencode asked on its own (auto). */
+  readonly compactions: Map<string, boolean>
+  /** Retries of the LLM call under way (session.status retry): the highest attempt, and when the first came. */
+  retrying: { attempts: number; readonly since: number } | undefined
+  /** The context the latest finished LLM call used (all its tokens): what a compaction starts from. */
+  contextTokens: number | undefined
 }
 
 export const newSessionState = (id: string, init: { parentID?: string | undefined; createdAt: number; seenCreated: boolean }): SessionState => ({
@@ -125,6 +133,10 @@ export const newSessionState = (id: string, init: { parentID?: string | undefine
   errorSinceBusy: false,
   errored: false,
   ended: false,
+  responseText: new Map(),
+  compactions: new Map(),
+  retrying: undefined,
+  contextTokens: undefined,
 })
 
 /** Ends the call spans still open in a session: permission waits, tools, then LLM calls. */

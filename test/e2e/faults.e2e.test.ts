@@ -728,6 +728,7 @@ const MALFORMED: Record<Exclude<Variable, "OPENCODE_ENABLE_TELEMETRY">, { value:
   OPENCODE_OTLP_CERTIFICATE: { value: "/nonexistent/ca.pem" },
   OPENCODE_OTLP_CLIENT_KEY: { value: "/nonexistent/client.key" },
   OPENCODE_OTLP_CLIENT_CERTIFICATE: { value: "/nonexistent/client.crt" },
+  OPENCODE_LOG_ASSISTANT_RESPONSES: { value: "redacted" },
 }
 /** Variables for which every value is valid. */
 const ACCEPTS_ANY = new Set<Variable>([
