@@ -86,7 +86,7 @@ const sessionStarts = (fixture: Fixture) =>
     })
     .reduce((a, b) => a + b, 0)
 
-const SCENARIOS = ["text", "write-edit", "commits", "retry", "error", "permission-once", "permission-reject", "subagent", "continue"] as const
+const SCENARIOS = ["text", "write-edit", "commits", "retry", "error", "permission-once", "permission-reject", "subagent", "continue", "compaction", "retries-exhausted"] as const
 
 const prefix = (name: string) => `opencode.${name}`
 const hrMs = (t: readonly [number, number]) => t[0] * 1e3 + t[1] / 1e6
