@@ -121,6 +121,7 @@ const good: Array<[string, Config.RawSettings, (c: Config.TelemetryConfig) => un
   ["logs", { OPENCODE_LOGS_EXPORTER: "console" }, (c) => [c.logs.enabled, c.exportTo.console.logs, c.exportTo.otlp.logs], [true, true, false]],
   ["traces", { OPENCODE_TRACES_EXPORTER: "console,otlp" }, (c) => [c.traces.disabled.size, c.exportTo.console.traces], [0, true]],
   ["content", { OPENCODE_LOG_TOOL_CONTENT: "YES" }, (c) => c.content.toolContent, true],
+  ["content", { OPENCODE_LOG_ASSISTANT_RESPONSES: "On" }, (c) => c.content.assistantResponses, true],
   ["spool", { OPENCODE_OTLP_SPOOL_DIR: "/var/spool/otel", OPENCODE_OTLP_SPOOL_MAX_MB: "2" }, (c) => c.spool, { dir: "/var/spool/otel", maxBytes: 2 * 1024 * 1024 }],
   ["spool", { OPENCODE_OTLP_SPOOL_MAX_MB: "0" }, (c) => c.spool, undefined],
   ["prometheus", { OPENCODE_METRICS_EXPORTER: "prometheus", OPENCODE_PROMETHEUS_PORT: "0", OPENCODE_PROMETHEUS_LINGER: "1000" }, (c) => c.metrics.prometheus, { host: "127.0.0.1", port: 0, lingerMs: 1000 }],
@@ -171,6 +172,7 @@ test("the catalog: every option name and fallback as before, per-signal variable
   expect(Config.VARIABLES.OPENCODE_OTLP_ENDPOINT).toBe("endpoint")
   expect(Config.FALLBACKS.OPENCODE_OTLP_HEADERS_HELPER_REFRESH).toBe("CLAUDE_CODE_OTEL_HEADERS_HELPER_DEBOUNCE_MS")
   expect(Config.FALLBACKS.OPENCODE_METRIC_PREFIX).toBeUndefined()
-  expect(Object.keys(Config.VARIABLES)).toHaveLength(41)
+  expect(Config.FALLBACKS.OPENCODE_LOG_ASSISTANT_RESPONSES).toBe("OTEL_LOG_ASSISTANT_RESPONSES")
+  expect(Object.keys(Config.VARIABLES)).toHaveLength(42)
   expect(Config.SIGNAL_VARIABLES).toHaveLength(9)
 })
