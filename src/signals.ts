@@ -26,8 +26,8 @@ export const METRICS = {
     kind: "counter",
     description: "Sessions started",
     unit: "{session}",
-    attributes: ["session.id"],
-    when: "once per session (subagent sessions included), on session.created",
+    attributes: ["session.id", "start_type (fresh, continue: a session this process did not see created, fork)"],
+    when: "once per session start in each process: on session.created (subagents included), or when a process first sees a session it did not create",
   },
   "token.usage": {
     kind: "counter",
@@ -247,10 +247,11 @@ export const EVENTS = {
     attributes: [
       "tool_name",
       "call.id",
+      "tool_use_id (the call.id, as Claude Code names it)",
       "success (a boolean; the string \"true\"/\"false\" in the claude-code profile)",
       ...CALL_ATTRIBUTES,
       "duration_ms",
-      "tool_result_size_bytes",
+      "tool_input_size_bytes (the size of its arguments as JSON; not the arguments)", "tool_result_size_bytes",
       "error (a description; the text with OTEL_LOG_TOOL_DETAILS=1 only)",
       "decision_type",
       "decision_source",
@@ -276,6 +277,15 @@ export const EVENTS = {
       ...USAGE_ATTRIBUTES.slice(0, 5), "total_tokens", "cost_usd", "tool_use_count"],
     when: "a task call ends, in the parent session: the child session's totals so far (as its session.idle reports them) and its finished tool calls",
   },
+  compaction: {
+    attributes: ["trigger (auto, manual)", "success", "duration_ms", "pre_tokens", "post_tokens", "error (on failure)", "model", "provider", "message.id", ...USAGE_ATTRIBUTES],
+    when: "opencode's compaction (summary) call ends; pre_tokens: the context of the last call before it; post_tokens: the summary's output tokens",
+  },
+  api_retries_exhausted: {
+    attributes: ["model", "provider", "message.id", "error.type", PROVIDER_ERROR, "status_code", "total_attempts", "total_retry_duration_ms"],
+    when: "an LLM call opencode retried (session.status retry) ends in an error: its 5 retries are spent, or an error it does not retry follows; not on abort",
+  },
+  assistant_response: { attributes: ["model", "provider", "message.id", "response_length", "response (OPENCODE_LOG_ASSISTANT_RESPONSES=1 only; 60 KB at most)"], when: "an assistant message with text ends (its text parts; no reasoning, no tool calls). No text unless opted in" },
 } as const satisfies Record<string, EventSpec>
 
 export type EventName = keyof typeof EVENTS

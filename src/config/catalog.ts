@@ -170,6 +170,14 @@ export const CATALOG = {
     option: "tracePropagationProviders",
     invalid: instead("This entry is ignored; the other providers listed still get a traceparent."),
   },
+  // A content opt-in like the others. Unlike Claude Code, an unset value does not follow OTEL_LOG_USER_PROMPTS:
+  // the reply text is sent only when asked for by name.
+  OPENCODE_LOG_ASSISTANT_RESPONSES: {
+    option: "logAssistantResponses",
+    fallback: "OTEL_LOG_ASSISTANT_RESPONSES",
+    default: false,
+    invalid: defaultSwitch(false),
+  },
 } as const satisfies Record<string, Setting>
 
 export type Variable = keyof typeof CATALOG

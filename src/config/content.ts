@@ -11,10 +11,13 @@ export interface Content {
   readonly toolDetails: boolean
   /** Tool input and output on tool spans (truncated at 60 KB). */
   readonly toolContent: boolean
+  /** The assistant's reply text on assistant_response events (truncated at 60 KB). */
+  readonly assistantResponses: boolean
 }
 
 export const decodeContent = (input: Input): Content => ({
   userPrompts: flag(input, "OPENCODE_LOG_USER_PROMPTS"),
   toolDetails: flag(input, "OPENCODE_LOG_TOOL_DETAILS"),
   toolContent: flag(input, "OPENCODE_LOG_TOOL_CONTENT"),
+  assistantResponses: flag(input, "OPENCODE_LOG_ASSISTANT_RESPONSES"),
 })

@@ -171,6 +171,7 @@ const REPORT_ORDER: ReadonlyArray<Name | "per-signal"> = [
   "OPENCODE_OTLP_FILE_DIR",
   "OPENCODE_OTLP_FILE_MAX_MB",
   "OPENCODE_TRACE_PROPAGATION_PROVIDERS",
+  "OPENCODE_LOG_ASSISTANT_RESPONSES",
 ]
 const rankOf = (variable: string) => REPORT_ORDER.indexOf(variable.startsWith("OTEL_EXPORTER_OTLP_") ? "per-signal" : (variable as Name))
 

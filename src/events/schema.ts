@@ -67,6 +67,8 @@ export const AssistantMessage = Schema.Struct({
   providerID: Schema.String,
   agent: Schema.optional(Schema.String),
   mode: Schema.optional(Schema.String),
+  /** True on a compaction's summary message (mode "compaction"). */
+  summary: Schema.optional(Schema.Boolean),
   cost: Schema.Number,
   tokens: Tokens,
   finish: Schema.optional(Schema.String),
@@ -110,6 +112,30 @@ export const ToolPart = Schema.Struct({
   state: ToolState,
 })
 export type ToolPart = typeof ToolPart.Type
+
+/**
+ * A text part. An assistant's is sent when it starts (empty) and when it ends (its whole text, `time.end` set);
+ * the deltas between are message.part.delta events, not read.
+ */
+export const TextPart = Schema.Struct({
+  id: Schema.String,
+  sessionID: Schema.String,
+  messageID: Schema.String,
+  type: Schema.Literal("text"),
+  text: Schema.String,
+  synthetic: Schema.optional(Schema.Boolean),
+  time: Schema.optional(Schema.Struct({ start: Schema.optional(Schema.Number), end: Schema.optional(Schema.Number) })),
+})
+export type TextPart = typeof TextPart.Type
+
+/** The part of the user message that asks for a compaction: `auto` when opencode's context filled up. */
+export const CompactionPart = Schema.Struct({
+  sessionID: Schema.String,
+  messageID: Schema.String,
+  type: Schema.Literal("compaction"),
+  auto: Schema.optional(Schema.Boolean),
+})
+export type CompactionPart = typeof CompactionPart.Type
 
 /** Per-edit facts on completed `edit`-like tool parts. */
 export const FileDiff = Schema.Struct({
@@ -163,7 +189,7 @@ export const MessageUpdated = Schema.Struct({
 })
 export const MessagePartUpdated = Schema.Struct({
   type: Schema.Literal("message.part.updated"),
-  properties: Schema.Struct({ part: ToolPart }),
+  properties: Schema.Struct({ part: Schema.Union([ToolPart, TextPart, CompactionPart]) }),
 })
 export const PermissionAsked = Schema.Struct({
   type: Schema.Literal("permission.asked"),
@@ -207,13 +233,16 @@ export type HandledEvent = typeof HandledEvent.Type
 /** Event types worth decoding; everything else (dozens of plugin.added, deltas, ...) costs one lookup. */
 export const isHandledType = (type: string): type is HandledType => Object.hasOwn(EVENTS, type)
 
-/** Only tool parts are read among message parts; text, step and patch parts are skipped before decoding. */
+/** The message parts read: tools, text and compaction requests. */
+const READ_PARTS: ReadonlySet<unknown> = new Set(["tool", "text", "compaction"])
+
+/** Step, patch, reasoning and other parts are skipped before decoding. */
 export const isIgnoredPart = (event: unknown): boolean => {
   if (typeof event !== "object" || event === null || !("properties" in event)) return false
   const properties = event.properties
   if (typeof properties !== "object" || properties === null || !("part" in properties)) return false
   const part = properties.part
-  return typeof part === "object" && part !== null && "type" in part && part.type !== "tool"
+  return typeof part === "object" && part !== null && "type" in part && !READ_PARTS.has(part.type)
 }
 
 /** The `chat.message` hook's payload: the user's message and its parts. */

@@ -27,14 +27,18 @@ export const attribution = (state: SessionState, agent: string | undefined, mess
 
 /**
  * The state of a session, created on first sight when opencode did not announce it in this process
- * (`opencode run --continue`, or a plugin loaded mid-session). Sessions pushed out of the bounded store end here.
+ * (`opencode run --continue` or `--session`, a client of `opencode serve` opening an older session, or a plugin
+ * loaded mid-session). Such a session starts in this process as Claude Code counts a resumed one: session.count,
+ * start_type `continue` (opencode's events do not tell --continue from --session). Sessions pushed out of the
+ * bounded store end here.
  */
 export const sessionState = Effect.fnUntraced(function* (sessionID: string, createdAt?: number) {
   const store = yield* SessionStore
-  const { state, evicted } = yield* store.getOrCreate(sessionID, () =>
+  const { state, created, evicted } = yield* store.getOrCreate(sessionID, () =>
     newSessionState(sessionID, { createdAt: createdAt ?? Date.now(), seenCreated: false }),
   )
   for (const old of evicted) yield* endSession(old, Date.now())
+  if (created) yield* (yield* Instruments).count("session.count", 1, { ...sessionAttributes(state), start_type: "continue" })
   return state
 })
 

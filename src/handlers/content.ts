@@ -51,6 +51,9 @@ export const toolParameters = (
   return Object.fromEntries(Object.entries(out).filter(([, v]) => v !== undefined))
 }
 
+/** The size in bytes of a value as JSON (what Claude Code's tool_input_size_bytes measures); 0 when it has none. */
+export const jsonByteLength = (value: unknown): number => Buffer.byteLength(safeStringify(value, (_key, v: unknown) => v), "utf8")
+
 const safeStringify = (value: unknown, replacer: (key: string, value: unknown) => unknown): string => {
   try {
     return JSON.stringify(value, replacer) ?? ""

@@ -5,7 +5,7 @@
  */
 import { Effect, Option, Schema } from "effect"
 import { ChatHeadersInput, ChatMessageInput, ChatMessageOutput, EVENTS, isHandledType, isIgnoredPart, type HandledEvent, type HandledType } from "../events/schema.ts"
-import { onAssistantMessage, onChatMessage, onUserMessage } from "./message.ts"
+import { onAssistantMessage, onChatMessage, onCompactionPart, onTextPart, onUserMessage } from "./message.ts"
 import { onPermissionAsked, onPermissionReplied } from "./permission.ts"
 import {
   onSessionCreated,
@@ -90,8 +90,10 @@ export const handleEvent = Effect.fnUntraced(function* (event: unknown, type: Ha
       return yield* onSessionDiff(e.properties.sessionID, e.properties.diff)
     case "message.updated":
       return e.properties.info.role === "user" ? yield* onUserMessage(e.properties.info) : yield* onAssistantMessage(e.properties.info)
-    case "message.part.updated":
-      return yield* onToolPart(e.properties.part)
+    case "message.part.updated": {
+      const part = e.properties.part
+      return part.type === "tool" ? yield* onToolPart(part) : part.type === "text" ? yield* onTextPart(part) : yield* onCompactionPart(part)
+    }
     case "permission.asked":
       return yield* onPermissionAsked(e.properties)
     case "permission.replied":

@@ -1,10 +1,11 @@
 /**
  * Messages: a user's prompt (user_prompt, a new prompt.id) and each assistant message — one LLM call — counted
- * exactly once, when it is first seen finished, however often opencode re-sends it.
+ * exactly once, when it is first seen finished, however often opencode re-sends it; with it, what its parts and
+ * the session's retries say: the reply's text (assistant_response), a compaction, retries that ended in an error.
  */
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api"
 import { Effect } from "effect"
-import type { AssistantMessage, UserMessage } from "../events/schema.ts"
+import type { AssistantMessage, CompactionPart, TextPart, UserMessage } from "../events/schema.ts"
 import { Config } from "../services/Config.ts"
 import { Instruments } from "../services/Instruments.ts"
 import { CONTENT_LIMIT, truncateText } from "./content.ts"
@@ -110,6 +111,7 @@ export const onAssistantMessage = Effect.fnUntraced(function* (info: AssistantMe
     cost_usd: info.cost,
     duration_ms: duration,
   }
+  yield* emitReplyEvents(state, info, { ...model, "message.id": info.id }, usage, end)
   if (info.error !== undefined) {
     yield* emitEvent(state, "api_error", { ...model, ...attributed, ...usage, ...errorAttributes(info.error), "message.id": info.id }, end)
     open?.span.setStatus({ code: SpanStatusCode.ERROR, message: info.error.name })
@@ -184,6 +186,106 @@ const recordGenAi = Effect.fnUntraced(function* (info: AssistantMessage, tokens:
   yield* instruments.genAi("gen_ai.client.inference.usage.cache_read.input_tokens", tokens.cacheRead, usage)
   yield* instruments.genAi("gen_ai.client.inference.usage.cache_write.input_tokens", tokens.cacheCreation, usage)
   yield* instruments.genAi("gen_ai.client.inference.usage.reasoning.output_tokens", tokens.reasoning, usage)
+})
+
+/** How many unfinished messages' texts (and compaction requests) a session keeps: more are never open at once. */
+const MAX_OPEN_MESSAGES = 16
+
+const remember = <V>(map: Map<string, V>, key: string, value: V) => {
+  map.set(key, value)
+  if (map.size > MAX_OPEN_MESSAGES) map.delete(map.keys().next().value!)
+}
+
+/**
+ * A text part's final text (`time.end` set) is kept for its message's assistant_response. A user's prompt parts
+ * have no time, and opencode's own synthetic parts (the "Continue if you have next steps" after a compaction) are
+ * not the model's words: neither is kept.
+ */
+export const onTextPart = Effect.fnUntraced(function* (part: TextPart) {
+  if (part.time?.end === undefined || part.synthetic === true || part.text === "") return
+  const state = yield* sessionState(part.sessionID)
+  if (state.countedMessages.has(part.messageID)) return
+  const texts = state.responseText.get(part.messageID) ?? new Map<string, string>()
+  texts.set(part.id, part.text)
+  remember(state.responseText, part.messageID, texts)
+})
+
+/** The user message that asks for a compaction: its summary message answers it (parentID), manual or auto. */
+export const onCompactionPart = Effect.fnUntraced(function* (part: CompactionPart) {
+  const state = yield* sessionState(part.sessionID)
+  remember(state.compactions, part.messageID, part.auto === true)
+})
+
+/** opencode's last attempt of a retried call can fail for good; an abort is the user's doing, not that. */
+const ABORTED = "MessageAbortedError"
+
+/**
+ * What a finished assistant message says besides its usage: its text (assistant_response), the compaction it
+ * was (compaction), the retries it spent before failing (api_retries_exhausted).
+ */
+const emitReplyEvents = Effect.fnUntraced(function* (
+  state: SessionState,
+  info: AssistantMessage,
+  about: Record<string, string>,
+  usage: Record<string, number>,
+  end: number,
+) {
+  const config = yield* Config
+  const instruments = yield* Instruments
+  const texts = [...(state.responseText.get(info.id)?.values() ?? [])]
+  state.responseText.delete(info.id)
+  const text = texts.join("\n")
+  if (text !== "")
+    yield* emitEvent(
+      state,
+      "assistant_response",
+      {
+        ...about,
+        response_length: text.length,
+        // The reply itself only when the user opted in (OPENCODE_LOG_ASSISTANT_RESPONSES).
+        ...(config.content.assistantResponses ? { response: truncateText(text, CONTENT_LIMIT) } : {}),
+      },
+      end,
+    )
+
+  const tokens = info.tokens
+  const context = tokens.input + tokens.output + tokens.reasoning + tokens.cache.read + tokens.cache.write
+  if (info.summary === true || info.mode === "compaction") {
+    const auto = info.parentID === undefined ? undefined : state.compactions.get(info.parentID)
+    if (info.parentID !== undefined) state.compactions.delete(info.parentID)
+    yield* emitEvent(
+      state,
+      "compaction",
+      {
+        ...about,
+        ...(auto === undefined ? {} : { trigger: auto ? "auto" : "manual" }),
+        success: instruments.success(info.error === undefined),
+        ...usage,
+        // The context it summarised (the last call before it), and what replaces it: the summary.
+        ...(state.contextTokens === undefined ? {} : { pre_tokens: state.contextTokens }),
+        post_tokens: tokens.output,
+        ...(info.error === undefined ? {} : { error: errorAttributes(info.error).error }),
+      },
+      end,
+    )
+    if (info.error === undefined) state.contextTokens = tokens.output
+  } else if (context > 0) state.contextTokens = context
+
+  // The retries opencode reported while this call ran end with it.
+  const retried = state.retrying
+  state.retrying = undefined
+  if (retried !== undefined && info.error !== undefined && info.error.name !== ABORTED)
+    yield* emitEvent(
+      state,
+      "api_retries_exhausted",
+      {
+        ...about,
+        ...errorAttributes(info.error),
+        total_attempts: retried.attempts + 1,
+        total_retry_duration_ms: Math.max(0, end - info.time.created),
+      },
+      end,
+    )
 })
 
 const optional = (key: string, value: string | undefined) => (value === undefined ? {} : { [key]: value })

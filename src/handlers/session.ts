@@ -38,7 +38,8 @@ export const onSessionCreated = Effect.fnUntraced(function* (info: SessionInfo) 
 
   state.version = info.version
   if (info.agent !== undefined) state.agent ??= info.agent
-  yield* instruments.count("session.count", 1, sessionAttributes(state))
+  // A session counted already (a stray event made it first) keeps its count: one per session start.
+  if (created) yield* instruments.count("session.count", 1, { ...sessionAttributes(state), start_type: startType(info) })
   yield* emitEvent(state, "session.created", info.parentID === undefined ? {} : { "session.parent_id": info.parentID }, info.time.created)
   // A subagent's session runs one turn at once, nested under the parent's tool call that spawned it, and shares
   // its prompt. A main session's turns start with its prompts.
@@ -50,6 +51,14 @@ export const onSessionCreated = Effect.fnUntraced(function* (info: SessionInfo) 
     yield* startTurn(state, info.time.created)
   }
 })
+
+/**
+ * How a session opencode created began. opencode's fork (`opencode run --fork`, `POST /session/:id/fork`) creates a
+ * session titled "<title> (fork #N)" without a parent, then copies the messages; nothing else in its events tells
+ * it from a new session. A session this process did not see created counts as `continue` (see common.ts).
+ */
+const FORK_TITLE = / \(fork #\d+\)$/
+const startType = (info: SessionInfo) => (info.parentID === undefined && FORK_TITLE.test(info.title ?? "") ? "fork" : "fresh")
 
 /**
  * The parent's `task` tool span that started this child: by the child's id in the call's metadata, else the
@@ -135,6 +144,8 @@ export const onSessionStatus = Effect.fnUntraced(function* (
     state.busySince ??= Date.now()
     return
   }
+  // The call under way is being retried: if it still fails, its retries were spent (api_retries_exhausted).
+  state.retrying = { attempts: Math.max(state.retrying?.attempts ?? 0, status.attempt), since: state.retrying?.since ?? Date.now() }
   // One status event per attempt, possibly re-sent: count each attempt once.
   const key = `${state.promptId ?? ""}:${status.attempt}:${status.next ?? ""}`
   if (state.retries.has(key)) return

@@ -12,7 +12,7 @@ import { lineDiff } from "../lines/diff.ts"
 import { BashInput, BashMetadata, EditMetadata, WriteInput, WriteMetadata, type ToolPart } from "../events/schema.ts"
 import { Config } from "../services/Config.ts"
 import { Instruments } from "../services/Instruments.ts"
-import { boundedJson, CONTENT_LIMIT, toolParameters, truncateText } from "./content.ts"
+import { boundedJson, CONTENT_LIMIT, jsonByteLength, toolParameters, truncateText } from "./content.ts"
 import { describeToolError, toolErrorText } from "./errors.ts"
 import type { SessionState } from "../services/SessionStore.ts"
 import { attribution, emitEvent, existingSession, sessionAttributes, sessionState, sessionTotals, startToolSpan, traceContextOf } from "./common.ts"
@@ -99,6 +99,9 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
       success: instruments.success(success),
       duration_ms: duration,
       "call.id": part.callID,
+      // Claude Code's names: the call's id, and the size of its arguments (never the arguments themselves).
+      tool_use_id: part.callID,
+      tool_input_size_bytes: jsonByteLength(s.input ?? {}),
       ...(s.status === "completed"
         ? { tool_result_size_bytes: Buffer.byteLength(s.output, "utf8") }
         : { error: toolErrorText(s.error, config.content.toolDetails) }),

@@ -98,6 +98,14 @@ export interface SessionState {
   activeSkill: { readonly name: string; readonly messageID: string } | undefined
   /** Tool calls finished in this session (a subagent's tool_use_count). */
   toolCalls: number
+  /** The text of assistant messages not finished yet: message id -> part id -> text (a part's final text). */
+  readonly responseText: Map<string, Map<string, string>>
+  /** Compaction requests: the user message id that asks for it -> whether opencode asked on its own (auto). */
+  readonly compactions: Map<string, boolean>
+  /** Retries of the LLM call under way (session.status retry): the highest attempt, and when the first came. */
+  retrying: { attempts: number; readonly since: number } | undefined
+  /** The context the latest finished LLM call used (all its tokens): what a compaction starts from. */
+  contextTokens: number | undefined
 }
 
 export const newSessionState = (id: string, init: { parentID?: string | undefined; createdAt: number; seenCreated: boolean }): SessionState => ({
@@ -137,6 +145,10 @@ export const newSessionState = (id: string, init: { parentID?: string | undefine
   messageAgent: undefined,
   activeSkill: undefined,
   toolCalls: 0,
+  responseText: new Map(),
+  compactions: new Map(),
+  retrying: undefined,
+  contextTokens: undefined,
 })
 
 /** Ends the call spans still open in a session: permission waits, tools, then LLM calls. */

@@ -733,6 +733,7 @@ const MALFORMED: Record<Exclude<Variable, "OPENCODE_ENABLE_TELEMETRY">, { value:
   OPENCODE_OTLP_CLIENT_CERTIFICATE: { value: "/nonexistent/client.crt" },
   OPENCODE_SEMCONV_STABILITY_OPT_IN: { value: "http,no_such_category" },
   OPENCODE_TRACE_PROPAGATION_PROVIDERS: { value: "not a provider" },
+  OPENCODE_LOG_ASSISTANT_RESPONSES: { value: "redacted" },
 }
 /** Variables for which every value is valid. */
 const ACCEPTS_ANY = new Set<Variable>([

@@ -3,7 +3,8 @@
  * calls that fail with errors quoting a planted marker (a missing file's path, arguments that break the tool's
  * schema, an MCP server's messages) plus an edit whose oldString is the marker; by default the marker is nowhere
  * in what the OTLP receiver decodes, and the failures are still described. With OPENCODE_LOG_TOOL_DETAILS=1 the
- * tool_result events carry the error texts, bounded.
+ * tool_result events carry the error texts, bounded. The model's reply quotes the marker too: assistant_response
+ * carries its length, never its text, unless OPENCODE_LOG_ASSISTANT_RESPONSES=1 (test/e2e/events.e2e.test.ts).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test"
 import { writeFile } from "node:fs/promises"
@@ -66,7 +67,7 @@ afterAll(async () => {
 /** One opencode run of the failing calls with the plugin exporting to a fresh receiver; returns what arrived. */
 const runFailingCalls = async (settings: Record<string, string>) => {
   const receiver: Receiver = await startReceiver({ protocol: "http/protobuf" })
-  const llm = await startFakeLlm({ script: [...CALLS.map(({ call }) => ({ toolCall: call })), { text: "All failed." }] })
+  const llm = await startFakeLlm({ script: [...CALLS.map(({ call }) => ({ toolCall: call })), { text: `All failed: ${MARKER}-reply.` }] })
   try {
     const result = await runOpencode({
       prompt: "Try the tools.",
@@ -82,6 +83,7 @@ const runFailingCalls = async (settings: Record<string, string>) => {
     return {
       requests: [...receiver.requests],
       results: results.map((l) => ({ tool: l.attributes["tool_name"], success: l.attributes["success"], error: l.attributes["error"] })),
+      replies: receiver.logs().filter((l) => l.attributes["event.name"] === "assistant_response").map((l) => [l.attributes["response_length"], l.attributes["response"]]),
       toolSpans: receiver.spans().filter((s) => s.name.startsWith("execute_tool ")),
       llmRequests: llm.requests.filter((r) => r.kind === "script").length,
     }
@@ -101,6 +103,8 @@ test(
     expect(received.toolSpans.map((s) => [s.name, s.status.code, s.status.message])).toEqual(
       CALLS.map(({ call, described }) => [`execute_tool ${call.name}`, "ERROR", described]),
     )
+    // The reply's length only.
+    expect(received.replies).toEqual([[`All failed: ${MARKER}-reply.`.length, undefined]])
     expect(received.requests.length).toBeGreaterThan(0)
     expect(received.requests.every((r) => r.accepted)).toBe(true)
     expect(JSON.stringify(received.requests.map((r) => r.body), bigintReplacer)).not.toContain(MARKER)
@@ -122,6 +126,8 @@ test(
     expect(errors[4]).toContain(`server could not open ${MARKER}-throws`)
     for (const error of errors) expect(error.length).toBeLessThanOrEqual(1_000 + "…[truncated]".length)
     expect(received.toolSpans.map((s) => s.status.message)).toEqual(CALLS.map(({ described }) => described))
+    // Tool details are not the reply: its text still stays home.
+    expect(received.replies.map(([, text]) => text)).toEqual([undefined])
   },
   120_000,
 )

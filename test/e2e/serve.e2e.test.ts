@@ -377,6 +377,13 @@ describe.each(PROTOCOLS)("opencode serve, %s", (protocol) => {
       // Compaction: an assistant message with mode "compaction", counted (tokens above).
       const compacted = single(o.exports, o.sessions["compacted"]!).sessions[0]!.messages
       expect(compacted.some((m) => (m.info as { mode?: string }).mode === "compaction")).toBe(true)
+      // summarize with auto: false is a manual compaction: one compaction event, with the summary's own figures.
+      const summary = compacted.find((m) => (m.info as { mode?: string }).mode === "compaction")!.info
+      const compactionEvents = eventsNamed([o.segment], "compaction")
+      expect(compactionEvents.map((l) => [l.attributes["session.id"], l.attributes["message.id"], l.attributes["trigger"], l.attributes["success"]])).toEqual([
+        [o.sessions["compacted"]!, summary.id, "manual", true],
+      ])
+      expect([compactionEvents[0]!.attributes["output_tokens"], compactionEvents[0]!.attributes["cost_usd"]]).toEqual([summary.tokens!.output, summary.cost!])
       // Revert + unrevert: all four assistant messages are still in the export.
       const reverted = single(o.exports, o.sessions["reverted"]!).sessions[0]!.messages.filter((m) => m.info.role === "assistant")
       expect(reverted).toHaveLength(4)

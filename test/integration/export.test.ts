@@ -53,7 +53,7 @@ describe.each(["grpc", "http/protobuf", "http/json"] as Array<Protocol>)("OTLP %
     expect(metric.type).toBe("sum")
     expect(metric.isMonotonic).toBe(true)
     expect(metric.temporality).toBe("delta")
-    expect(metric.attributes).toEqual({ "session.id": "ses_e2e", team: "platform" })
+    expect(metric.attributes).toEqual({ "session.id": "ses_e2e", team: "platform", start_type: "fresh" })
     expect(metric.resource["service.name"]).toBe("opencode")
     // opencode's version (undefined here, outside opencode, unless this machine has opencode's config directory).
     expect(metric.resource["service.version"]).toBe(opencodeVersion(process.env))

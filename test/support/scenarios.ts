@@ -208,6 +208,26 @@ export const SCENARIOS: Scenario[] = [
       { text: "Wrote notes.txt.", usage: usage(3) },
     ],
   },
+  {
+    name: "compaction",
+    expect: { exitCodes: [0], sessions: 1 },
+    description:
+      "An answer whose usage fills the model's context (125,000 input tokens of 128,000): opencode compacts on its own " +
+      "(a user message with an auto compaction part, a summary message from a request without tools), then continues " +
+      "with a synthetic user message and one more call (step 2).",
+    runs: [{ prompt: "Fill the context." }],
+    script: [
+      { text: "A very long answer.", usage: { prompt: 125_000, completion: 40 } },
+      { text: "Continued after the compaction.", usage: usage(2) },
+    ],
+  },
+  {
+    name: "retries-exhausted",
+    expect: { exitCodes: [1], sessions: 1 },
+    description: "HTTP 429 six times: opencode retries a call 5 times at most, then the turn ends with the 429.",
+    runs: [{ prompt: "Keep failing." }],
+    script: [{ status: 429 }, { status: 429 }, { status: 429 }, { status: 429 }, { status: 429 }, { status: 429 }],
+  },
 ]
 
 /** A scenario's own project files, committed so the runs start from a clean tree. */

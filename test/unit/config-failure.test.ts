@@ -123,6 +123,7 @@ const good: Array<[string, Config.RawSettings, (c: Config.TelemetryConfig) => un
   ["logs", { OPENCODE_LOGS_EXPORTER: "console" }, (c) => [c.logs.enabled, c.exportTo.console.logs, c.exportTo.otlp.logs], [true, true, false]],
   ["traces", { OPENCODE_TRACES_EXPORTER: "console,otlp" }, (c) => [c.traces.disabled.size, c.exportTo.console.traces], [0, true]],
   ["content", { OPENCODE_LOG_TOOL_CONTENT: "YES" }, (c) => c.content.toolContent, true],
+  ["content", { OPENCODE_LOG_ASSISTANT_RESPONSES: "On" }, (c) => c.content.assistantResponses, true],
   ["spool", { OPENCODE_OTLP_SPOOL_DIR: "/var/spool/otel", OPENCODE_OTLP_SPOOL_MAX_MB: "2" }, (c) => c.spool, { dir: "/var/spool/otel", maxBytes: 2 * 1024 * 1024 }],
   ["spool", { OPENCODE_OTLP_SPOOL_MAX_MB: "0" }, (c) => c.spool, undefined],
   ["file", { OPENCODE_TRACES_EXPORTER: "otlp,file", OPENCODE_OTLP_FILE_DIR: "/var/otel", OPENCODE_OTLP_FILE_MAX_MB: "2" }, (c) => [c.file, c.exportTo.file, c.exportTo.otlp.traces], [{ dir: "/var/otel", maxBytes: 2 * 1024 * 1024 }, { traces: true, logs: false, metrics: false }, true]],
@@ -182,5 +183,6 @@ test("the catalog: every option name and fallback as before, per-signal variable
   const readme = readFileSync(join(import.meta.dir, "..", "..", "README.md"), "utf8")
   expect(Object.keys(Config.VARIABLES).filter((variable) => !readme.includes(`\`${variable}\``))).toEqual([])
   expect(Object.keys(Config.VARIABLES).length).toBeGreaterThanOrEqual(41)
+  expect(Config.FALLBACKS.OPENCODE_LOG_ASSISTANT_RESPONSES).toBe("OTEL_LOG_ASSISTANT_RESPONSES")
   expect(Config.SIGNAL_VARIABLES).toHaveLength(9)
 })

@@ -277,7 +277,7 @@ describe("standard OpenTelemetry variables", () => {
     expect(config.logs.intervalMs).toBe(2_000)
     expect(config.metrics.temporality).toBe("delta")
     expect(config.serviceName).toBe("my-opencode")
-    expect(config.content).toEqual({ userPrompts: true, toolDetails: true, toolContent: false })
+    expect(config.content).toEqual({ userPrompts: true, toolDetails: true, toolContent: false, assistantResponses: false })
   })
 
   test("precedence: plugin options > OPENCODE_* > OTEL_* > defaults", async () => {
@@ -302,6 +302,13 @@ describe("standard OpenTelemetry variables", () => {
     expect(config.enabled).toBe(false)
     expect(config.problems.map((p) => p.variable)).toEqual(["OTEL_EXPORTER_OTLP_PROTOCOL"])
     expect(config.problems[0]!.message).toContain('OTEL_EXPORTER_OTLP_PROTOCOL="thrift"')
+  })
+
+  test("OTEL_LOG_ASSISTANT_RESPONSES is read when OPENCODE_LOG_ASSISTANT_RESPONSES is unset; the option wins", async () => {
+    const env = { OPENCODE_ENABLE_TELEMETRY: "1", OTEL_LOG_ASSISTANT_RESPONSES: "1" }
+    expect((await read(env)).content.assistantResponses).toBe(true)
+    expect((await read({ ...env, OPENCODE_LOG_ASSISTANT_RESPONSES: "0" })).content.assistantResponses).toBe(false)
+    expect((await read(env, { logAssistantResponses: "0" })).content.assistantResponses).toBe(false)
   })
 
   test("OTEL_* alone does not switch telemetry on", async () => {
@@ -333,8 +340,17 @@ test("content opt-ins take only clear values; anything else is reported and stay
   expect(decode({ OPENCODE_LOG_USER_PROMPTS: "1" }).config.content.userPrompts).toBe(true)
   expect(decode({ OPENCODE_LOG_USER_PROMPTS: "on" }).config.content.userPrompts).toBe(true)
   const { config, problems } = decode({ OPENCODE_LOG_USER_PROMPTS: "disabled", OPENCODE_LOG_TOOL_DETAILS: "maybe?" })
-  expect(config.content).toEqual({ userPrompts: false, toolDetails: false, toolContent: false })
+  expect(config.content).toEqual({ userPrompts: false, toolDetails: false, toolContent: false, assistantResponses: false })
   expect(problems.map((p) => p.variable)).toEqual(["OPENCODE_LOG_USER_PROMPTS", "OPENCODE_LOG_TOOL_DETAILS"])
+})
+
+test("assistant responses: off by default, on by name, never through the prompts switch", () => {
+  expect(decode({}).config.content.assistantResponses).toBe(false)
+  expect(decode({ OPENCODE_LOG_USER_PROMPTS: "1" }).config.content.assistantResponses).toBe(false)
+  expect(decode({ OPENCODE_LOG_ASSISTANT_RESPONSES: "1" }).config.content.assistantResponses).toBe(true)
+  const unclear = decode({ OPENCODE_LOG_ASSISTANT_RESPONSES: "redacted" })
+  expect(unclear.config.content.assistantResponses).toBe(false)
+  expect(unclear.problems.map((p) => p.variable)).toEqual(["OPENCODE_LOG_ASSISTANT_RESPONSES"])
 })
 
 describe("per-signal settings", () => {

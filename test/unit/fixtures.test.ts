@@ -72,7 +72,21 @@ const histogram = (r: Received, name: string) =>
     return { count: acc.count + h.count, sum: acc.sum + h.sum }
   }, { count: 0, sum: 0 })
 
-const SCENARIOS = ["text", "write-edit", "commits", "retry", "error", "permission-once", "permission-reject", "subagent", "continue", "skill"] as const
+/**
+ * Session starts as Claude Code counts them: per process (run), each session it worked on. A session it did not
+ * see created (opencode run --continue) starts there too.
+ */
+const sessionStarts = (fixture: Fixture) =>
+  fixture.meta.runs
+    .map((_, run) => {
+      const ids = fixture.lines
+        .filter((l) => l.run === run)
+        .map((l) => (l as { properties?: { sessionID?: unknown }; input?: { sessionID?: unknown } }).properties?.sessionID ?? (l as { input?: { sessionID?: unknown } }).input?.sessionID)
+      return new Set(ids.filter((id) => typeof id === "string")).size
+    })
+    .reduce((a, b) => a + b, 0)
+
+const SCENARIOS = ["text", "write-edit", "commits", "retry", "error", "permission-once", "permission-reject", "subagent", "continue", "skill", "compaction", "retries-exhausted"] as const
 
 const prefix = (name: string) => `opencode.${name}`
 const hrMs = (t: readonly [number, number]) => t[0] * 1e3 + t[1] / 1e6
@@ -98,9 +112,9 @@ describe.each(SCENARIOS)("recorded scenario %s", (name) => {
 
   test("sessions, prompts, tools and lines of code", async () => {
     const r = await received
-    expect(total(r, prefix("session.count"))).toBe(
-      fixture.lines.filter((l) => l.hook === "event" && l.type === "session.created").length,
-    )
+    const created = fixture.lines.filter((l) => l.hook === "event" && l.type === "session.created").length
+    expect(total(r, prefix("session.count"), { start_type: "fresh" })).toBe(created)
+    expect(total(r, prefix("session.count"))).toBe(sessionStarts(fixture))
     expect(new Set(r.logs.map((l) => l.attributes["session.id"]))).toEqual(new Set(fixture.sessions.map((s) => s.info.id)))
     expect(eventsNamed(r.logs, "user_prompt")).toHaveLength(fixture.meta.runs.length)
     const calls = truthToolCalls(fixture)
@@ -247,10 +261,14 @@ describe("scenario specifics", () => {
     expect(total(r, prefix("session.count"))).toBe(2)
   })
 
-  test("continue: two prompts in one session across two processes, one session.count, two prompt ids", async () => {
+  test("continue: two prompts in one session across two processes, a fresh start then a continued one, two prompt ids", async () => {
     const fixture = loadFixture("continue")
     const r = await receive(fixture)
-    expect(total(r, prefix("session.count"))).toBe(1)
+    expect(total(r, prefix("session.count"))).toBe(2)
+    expect(r.metrics.map((m) => [counterTotal(m, prefix("session.count"), { start_type: "fresh" }), counterTotal(m, prefix("session.count"), { start_type: "continue" })])).toEqual([
+      [1, 0],
+      [0, 1],
+    ])
     const prompts = eventsNamed(r.logs, "user_prompt")
     expect(prompts).toHaveLength(2)
     expect(new Set(prompts.map((p) => p.attributes["prompt.id"])).size).toBe(2)

@@ -81,7 +81,7 @@ describe("settings reach the instruments", () => {
       const memory = yield* MemoryExporter
       const metrics = yield* memory.metrics
       const point = metrics.at(-1)!.scopeMetrics[0]!.metrics.find((m) => m.descriptor.name === "claude_code.session.count")!.dataPoints[0]!
-      expect(point.attributes).toEqual({ team: "platform" })
+      expect(point.attributes).toEqual({ team: "platform", start_type: "fresh" })
       expect(yield* memory.logs).toHaveLength(0)
       const span = (yield* memory.spans)[0]!
       expect(span.attributes["span.only"]).toBe("yes")
