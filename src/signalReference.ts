@@ -21,7 +21,8 @@ export const renderSignalReference = (): string => {
       "and tool names (`tool_name`, `gen_ai.tool.name`) are Claude Code's (`Bash`, `Edit`, `mcp__<server>__<tool>`).",
   )
   lines.push(
-    `With \`OPENCODE_METRICS_INCLUDE_REPOSITORY\` on, metric points also carry ${REPOSITORY_ATTRIBUTES.metrics.map((a) => `\`${a}\``).join(", ")}, ` +
+    `In a git repository, the resource carries ${REPOSITORY_ATTRIBUTES.metrics.map((a) => `\`${a}\``).join(", ")} ` +
+      "(every metric point instead, with `OPENCODE_METRICS_INCLUDE_REPOSITORY=true`; neither with `none`), " +
       `and events and spans ${REPOSITORY_ATTRIBUTES.eventsAndSpans.map((a) => `\`${a}\``).join(", ")}.`,
     "",
   )

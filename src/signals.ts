@@ -184,7 +184,7 @@ export const PROFILE_ATTRIBUTES = [
 /** Attributes on every log event, besides those listed per event. */
 export const COMMON_EVENT_ATTRIBUTES = ["event.name", "event.timestamp", "event.sequence", "session.id", "prompt.id"] as const
 
-/** With OPENCODE_METRICS_INCLUDE_REPOSITORY: the repository on every metric point, the branch on every event and span. */
+/** The repository (on the resource, or on every metric point with OPENCODE_METRICS_INCLUDE_REPOSITORY), the branch on every event and span. */
 export const REPOSITORY_ATTRIBUTES = {
   metrics: ["vcs.repository.url.full", "vcs.owner.name", "vcs.repository.name", "vcs.provider.name"],
   eventsAndSpans: ["vcs.ref.head.name", "vcs.ref.head.type", "vcs.ref.head.revision (a detached HEAD)"],
@@ -278,14 +278,14 @@ export const EVENTS = {
     when: "a task call ends, in the parent session: the child session's totals so far (as its session.idle reports them) and its finished tool calls",
   },
   compaction: {
-    attributes: ["trigger (auto, manual)", "success", "duration_ms", "pre_tokens", "post_tokens", "error (on failure)", "model", "provider", "message.id", ...USAGE_ATTRIBUTES],
+    attributes: ["trigger (auto, manual)", "success", "duration_ms", "pre_tokens", "post_tokens", "error (on failure)", "message.id (its api_request/api_error carries the model)", ...USAGE_ATTRIBUTES],
     when: "opencode's compaction (summary) call ends; pre_tokens: the context of the last call before it; post_tokens: the summary's output tokens",
   },
   api_retries_exhausted: {
-    attributes: ["model", "provider", "message.id", "error.type", PROVIDER_ERROR, "status_code", "total_attempts", "total_retry_duration_ms"],
+    attributes: ["message.id (its api_error carries the model)", "error.type", PROVIDER_ERROR, "status_code", "total_attempts", "total_retry_duration_ms"],
     when: "an LLM call opencode retried (session.status retry) ends in an error: its 5 retries are spent, or an error it does not retry follows; not on abort",
   },
-  assistant_response: { attributes: ["model", "provider", "message.id", "response_length", "response (OPENCODE_LOG_ASSISTANT_RESPONSES=1 only; 60 KB at most)"], when: "an assistant message with text ends (its text parts; no reasoning, no tool calls). No text unless opted in" },
+  assistant_response: { attributes: ["message.id (its api_request carries the model)", "response_length", "response (OPENCODE_LOG_ASSISTANT_RESPONSES=1 only; 60 KB at most)"], when: "an assistant message with text ends (its text parts; no reasoning, no tool calls). No text unless opted in" },
 } as const satisfies Record<string, EventSpec>
 
 export type EventName = keyof typeof EVENTS

@@ -153,12 +153,12 @@ export const CATALOG = {
   },
   OPENCODE_OTLP_SPOOL_DIR: { option: "spoolDir", invalid: instead("Nothing is spooled: data undelivered at exit is dropped and counted.") },
   OPENCODE_OTLP_SPOOL_MAX_MB: { option: "spoolMaxMb", default: DEFAULTS.spoolMaxMb, invalid: instead(`The default of ${DEFAULTS.spoolMaxMb} MB applies.`) },
-  // A repository URL and a branch name can identify a customer or a project: opted in, and an unclear value is off.
+  // Where the repository goes: on the resource (false, the default), on every metric point (true), or nowhere (none).
   OPENCODE_METRICS_INCLUDE_REPOSITORY: {
     option: "metricsIncludeRepository",
     fallback: "OTEL_METRICS_INCLUDE_REPOSITORY",
     default: false,
-    invalid: defaultSwitch(false),
+    invalid: instead("The default applies: the repository on the resource, the branch on events and spans."),
   },
   // A list shared with other instrumentations (http, database, ...): entries this plugin does not know are theirs, not mistakes.
   OPENCODE_SEMCONV_STABILITY_OPT_IN: { option: "semconvStabilityOptIn", fallback: "OTEL_SEMCONV_STABILITY_OPT_IN" },

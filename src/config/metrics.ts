@@ -36,10 +36,11 @@ export interface Metrics {
   /** app.version (opencode's version) on metric points and events (OTEL_METRICS_INCLUDE_VERSION, default off). */
   readonly includeVersion: boolean
   /**
-   * The repository (vcs.repository.url.full, vcs.owner.name, vcs.repository.name, vcs.provider.name) on metric
-   * points, and the branch (vcs.ref.head.*) on events and spans (OTEL_METRICS_INCLUDE_REPOSITORY, default off).
+   * Where the repository (vcs.repository.url.full, vcs.owner.name, vcs.repository.name, vcs.provider.name) goes
+   * (OTEL_METRICS_INCLUDE_REPOSITORY): on the resource (false, the default), on every metric point (true), or, with
+   * the branch, nowhere (none: git's files are not read). The branch (vcs.ref.head.*) goes on events and spans.
    */
-  readonly includeRepository: boolean
+  readonly repository: RepositoryPlacement
   readonly exportTo: { readonly otlp: boolean; readonly console: boolean; readonly file: boolean }
 }
 
@@ -57,6 +58,24 @@ const decodePrefix = (input: Input, profile: Profile): string => {
     "a letter followed by letters, digits, '_', '.', '/' or '-' (for example opencode. or claude_code.)",
   )
   return fallback
+}
+
+export type RepositoryPlacement = "resource" | "metrics" | "none"
+
+/** Claude Code's switch puts the repository on metric points; off, it stays on the resource; `none` reads nothing. */
+const decodeRepository = (input: Input): RepositoryPlacement => {
+  const raw = input.raw.OPENCODE_METRICS_INCLUDE_REPOSITORY
+  if (isEmpty(raw)) return "resource"
+  const value = raw.trim().toLowerCase()
+  if (["1", "true", "yes", "on"].includes(value)) return "metrics"
+  if (["0", "false", "no", "off"].includes(value)) return "resource"
+  if (value === "none") return "none"
+  input.report(
+    "OPENCODE_METRICS_INCLUDE_REPOSITORY",
+    raw,
+    "true (the repository on every metric point), false (on the resource) or none (no repository, no branch)",
+  )
+  return "resource"
 }
 
 /** undefined when bad: the cost.usage metric is then not recorded. */
@@ -97,7 +116,7 @@ export const decodeMetrics = (input: Input, profile: Profile): Metrics => {
     prometheus: decodePrometheus(input, chosen),
     includeSessionId: flag(input, "OPENCODE_METRICS_INCLUDE_SESSION_ID"),
     includeVersion: flag(input, "OPENCODE_METRICS_INCLUDE_VERSION"),
-    includeRepository: flag(input, "OPENCODE_METRICS_INCLUDE_REPOSITORY"),
+    repository: decodeRepository(input),
     exportTo: { otlp: chosen.has("otlp"), console: chosen.has("console"), file: chosen.has("file") },
   }
 }

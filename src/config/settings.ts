@@ -81,8 +81,8 @@ export interface TelemetryConfig {
   readonly host: {
     readonly mcpServers: () => ReadonlySet<string> | undefined
     /**
-     * The project's repository as read at start, when OPENCODE_METRICS_INCLUDE_REPOSITORY opts in (else undefined:
-     * git's files are not even read). The instruments wait for it (bounded) before their first point.
+     * The project's repository as read at start (undefined with OPENCODE_METRICS_INCLUDE_REPOSITORY=none: git's
+     * files are not even read). The resource and the instruments wait for it (bounded) before their first point.
      */
     readonly repository: Promise<Repository | undefined> | undefined
   }
@@ -221,7 +221,7 @@ export const decodeSettings = (
     serviceInstanceId: host.instanceId ?? crypto.randomUUID(),
     host: {
       mcpServers: host.mcpServers ?? (() => undefined),
-      repository: enabled && metrics.includeRepository ? host.repository?.().catch(() => undefined) : undefined,
+      repository: enabled && metrics.repository !== "none" ? host.repository?.().catch(() => undefined) : undefined,
     },
     content,
     endpoint,

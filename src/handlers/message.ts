@@ -111,7 +111,9 @@ export const onAssistantMessage = Effect.fnUntraced(function* (info: AssistantMe
     cost_usd: info.cost,
     duration_ms: duration,
   }
-  yield* emitReplyEvents(state, info, { ...model, "message.id": info.id }, usage, end)
+  // No model on these: dashboards count events that carry one as LLM calls (api_request/api_error already do);
+  // message.id joins them to their call.
+  yield* emitReplyEvents(state, info, { "message.id": info.id }, usage, end)
   if (info.error !== undefined) {
     yield* emitEvent(state, "api_error", { ...model, ...attributed, ...usage, ...errorAttributes(info.error), "message.id": info.id }, end)
     open?.span.setStatus({ code: SpanStatusCode.ERROR, message: info.error.name })

@@ -113,14 +113,14 @@ export const layer = Layer.effect(
     const exporter = yield* Exporter
     const { logger, tracer } = exporter
     const metrics = config.metrics
-    // The repository's facts, read at start (OPENCODE_METRICS_INCLUDE_REPOSITORY): the remote on metric points,
-    // HEAD on events and spans. Both objects are built once and replaced only when HEAD changes.
+    // The repository's facts, read at start: the remote on metric points when OPENCODE_METRICS_INCLUDE_REPOSITORY
+    // says so (else on the resource), HEAD on events and spans. Built once; HEAD's replaced only when it changes.
     const known = config.host.repository
     const repository =
       known === undefined
         ? undefined
         : Option.getOrUndefined(yield* Effect.promise(() => known).pipe(Effect.timeoutOption(REPOSITORY_WAIT_MS)))
-    const repositoryAttributes: Attributes = remoteAttributes(repository?.remote)
+    const repositoryAttributes: Attributes = metrics.repository === "metrics" ? remoteAttributes(repository?.remote) : {}
     let head = repository?.head
     let refAttributes: Attributes = headAttributes(head)
 

@@ -704,7 +704,7 @@ describe("c. Collector path: Prometheus exporter names, a real Prometheus, the d
     })
 
   test("Prometheus stored every series as served: from its first exported value (no 0 before it) to its final total, one sample per change", async () => {
-    const rows = await promRange('{__name__=~"claude_code_.+|opencode_.+"}[10m]')
+    const rows = await promRange('{__name__=~"claude_code_.+|opencode_.+|gen_ai_.+"}[10m]')
     expect(rows.length).toBe(servedSeries.size)
     for (const r of rows) {
       const key = servedKey(r.metric)

@@ -1,8 +1,8 @@
 /**
  * Repository and branch through the real opencode CLI, in a temp repository with a remote that carries
- * credentials. With OPENCODE_METRICS_INCLUDE_REPOSITORY on, every metric point carries the repository (no
- * credentials) and events and spans the branch, and a branch a bash call switched to (`git checkout -b`) shows on
- * what follows that call; with it off, nothing `vcs.*` arrives anywhere.
+ * credentials. Events and spans carry the branch, and a branch a bash call switched to (`git checkout -b`) shows on
+ * what follows that call; the repository (no credentials) is on the resource, or on every metric point with
+ * OPENCODE_METRICS_INCLUDE_REPOSITORY on; with it `none`, nothing `vcs.*` arrives anywhere.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test"
 import { join } from "node:path"
@@ -27,9 +27,9 @@ interface Run {
   readonly receiver: Receiver
 }
 let home: OpencodeHome
-const runs: Partial<Record<"on" | "off", Run>> = {}
+const runs: Partial<Record<"on" | "byDefault" | "off", Run>> = {}
 
-const runIn = async (name: "on" | "off", include: boolean): Promise<Run> => {
+const runIn = async (name: string, include: string | undefined): Promise<Run> => {
   const env = isolatedEnv(home, {})
   const project = join(home.root, `project-${name}`)
   await initGitRepo(project, env)
@@ -52,7 +52,7 @@ const runIn = async (name: "on" | "off", include: boolean): Promise<Run> => {
         OPENCODE_ENABLE_TELEMETRY: "1",
         OPENCODE_OTLP_ENDPOINT: receiver.url,
         OPENCODE_OTLP_PROTOCOL: "http/protobuf",
-        ...(include ? { OTEL_METRICS_INCLUDE_REPOSITORY: "true" } : {}),
+        ...(include === undefined ? {} : { OTEL_METRICS_INCLUDE_REPOSITORY: include }),
       },
     })
     return { result, receiver }
@@ -63,13 +63,15 @@ const runIn = async (name: "on" | "off", include: boolean): Promise<Run> => {
 
 beforeAll(async () => {
   home = await createOpencodeHome()
-  runs.on = await runIn("on", true)
-  runs.off = await runIn("off", false)
+  runs.on = await runIn("on", "true")
+  runs.byDefault = await runIn("default", undefined)
+  runs.off = await runIn("none", "none")
 }, 300_000)
 
 afterAll(async () => {
   await runs.on?.receiver.stop()
   await runs.off?.receiver.stop()
+  await runs.byDefault?.receiver.stop()
   if (home) await removeOpencodeHome(home)
 })
 
@@ -116,7 +118,23 @@ test("on: events and spans carry the branch; the one a bash call switched to sho
   for (const span of receiver.spans()) expect(["trunk", "feature/e2e"]).toContain(String(span.attributes["vcs.ref.head.name"]))
 }, 30_000)
 
-test("off (the default): no vcs.* attribute anywhere", () => {
+test("by default: the repository on the resource, not on metric points; the branch on events and spans", () => {
+  const { result, receiver } = runs.byDefault!
+  expect(result.exitCode).toBe(0)
+  expect(receiver.metrics().length).toBeGreaterThan(0)
+  expect(JSON.stringify(receiver.metrics().map((m) => m.attributes), bigintReplacer)).not.toContain("vcs.")
+  for (const item of [...receiver.spans(), ...receiver.logs()]) {
+    expect(item.resource["vcs.repository.url.full"]).toBe("https://github.com/acme/widgets")
+    expect(item.resource["vcs.owner.name"]).toBe("acme")
+    expect(item.resource["vcs.repository.name"]).toBe("widgets")
+    expect(item.resource["vcs.provider.name"]).toBe("github")
+  }
+  expect(toolResults(receiver.logs()).map((l) => l.attributes["vcs.ref.head.name"])).toEqual(["trunk", "trunk", "feature/e2e"])
+  const everything = JSON.stringify([receiver.metrics(), receiver.logs(), receiver.spans()], bigintReplacer)
+  expect(everything).not.toContain("ghp_e2eSecretToken")
+}, 30_000)
+
+test("none: no vcs.* attribute anywhere", () => {
   const { result, receiver } = runs.off!
   expect(result.exitCode).toBe(0)
   expect(receiver.metrics().length).toBeGreaterThan(0)

@@ -205,19 +205,23 @@ describe("the switch", () => {
   const decode = (raw: Config.RawSettings, repository?: () => Promise<Repository | undefined>) =>
     Config.decodeSettings({ OPENCODE_ENABLE_TELEMETRY: "1", ...raw }, undefined, {}, repository === undefined ? {} : { repository })
 
-  test("off by default: git's files are not read", () => {
+  test("by default: read once, the repository for the resource", () => {
     let asked = 0
     const { config, problems } = decode({}, async () => (asked++, undefined))
-    expect(config.metrics.includeRepository).toBe(false)
-    expect(config.host.repository).toBeUndefined()
-    expect(asked).toBe(0)
+    expect(config.metrics.repository).toBe("resource")
+    expect(config.host.repository).toBeDefined()
+    expect(asked).toBe(1)
     expect(problems).toEqual([])
   })
 
-  test("on by OPENCODE_METRICS_INCLUDE_REPOSITORY: read once, at decoding", () => {
+  test("true: on metric points; false: on the resource; none: git's files are not read", () => {
     let asked = 0
-    expect(decode({ OPENCODE_METRICS_INCLUDE_REPOSITORY: "true" }, async () => (asked++, undefined)).config.host.repository).toBeDefined()
-    expect(asked).toBe(1)
+    const read = async () => (asked++, undefined)
+    expect(decode({ OPENCODE_METRICS_INCLUDE_REPOSITORY: "true" }, read).config.metrics.repository).toBe("metrics")
+    expect(decode({ OPENCODE_METRICS_INCLUDE_REPOSITORY: "false" }, read).config.metrics.repository).toBe("resource")
+    expect(asked).toBe(2)
+    const none = decode({ OPENCODE_METRICS_INCLUDE_REPOSITORY: " None " }, read).config
+    expect([none.metrics.repository, none.host.repository, asked]).toEqual(["none", undefined, 2])
   })
 
   const fromEnv = (env: Record<string, string>, options: unknown = undefined) =>
@@ -231,17 +235,17 @@ describe("the switch", () => {
     )
 
   test("Claude Code's OTEL_METRICS_INCLUDE_REPOSITORY is the fallback; OPENCODE_* and the option win", async () => {
-    expect((await fromEnv({ OTEL_METRICS_INCLUDE_REPOSITORY: "true" })).metrics.includeRepository).toBe(true)
-    expect((await fromEnv({ OTEL_METRICS_INCLUDE_REPOSITORY: "true", OPENCODE_METRICS_INCLUDE_REPOSITORY: "false" })).metrics.includeRepository).toBe(false)
-    expect((await fromEnv({}, { metricsIncludeRepository: true })).metrics.includeRepository).toBe(true)
-    expect((await fromEnv({ OPENCODE_METRICS_INCLUDE_REPOSITORY: "1" }, { metricsIncludeRepository: false })).metrics.includeRepository).toBe(false)
+    expect((await fromEnv({ OTEL_METRICS_INCLUDE_REPOSITORY: "true" })).metrics.repository).toBe("metrics")
+    expect((await fromEnv({ OTEL_METRICS_INCLUDE_REPOSITORY: "true", OPENCODE_METRICS_INCLUDE_REPOSITORY: "false" })).metrics.repository).toBe("resource")
+    expect((await fromEnv({}, { metricsIncludeRepository: true })).metrics.repository).toBe("metrics")
+    expect((await fromEnv({ OPENCODE_METRICS_INCLUDE_REPOSITORY: "1" }, { metricsIncludeRepository: false })).metrics.repository).toBe("resource")
   })
 
-  test("a bad value: one problem, and the default (off) applies", () => {
+  test("a bad value: one problem, and the default (the resource) applies", () => {
     const { config, problems } = decode({ OPENCODE_METRICS_INCLUDE_REPOSITORY: "sometimes" }, async () => undefined)
-    expect(config.metrics.includeRepository).toBe(false)
+    expect(config.metrics.repository).toBe("resource")
     expect(problems.map((p) => p.variable)).toEqual(["OPENCODE_METRICS_INCLUDE_REPOSITORY"])
-    expect(problems[0]!.message).toContain("The default (off) applies.")
+    expect(problems[0]!.message).toContain("The default applies: the repository on the resource")
   })
 
   test("telemetry off: nothing is read", () => {
@@ -265,6 +269,7 @@ describe("where the attributes go", () => {
   })
   const on = effectTest(Layer.suspend(() => layerWith({ OPENCODE_METRICS_INCLUDE_REPOSITORY: "true" }, () => readRepository([dir]))))
   const off = effectTest(Layer.suspend(() => layerWith({}, () => readRepository([dir]))))
+  const none = effectTest(Layer.suspend(() => layerWith({ OPENCODE_METRICS_INCLUDE_REPOSITORY: "none" }, () => readRepository([dir]))))
 
   on("on: the remote on metric points, the branch on events and spans; a checkout shows after refreshHead", () =>
     Effect.gen(function* () {
@@ -298,7 +303,29 @@ describe("where the attributes go", () => {
     }),
   )
 
-  off("off: no repository attribute anywhere", () =>
+  off("by default: the repository on the resource, the branch on events and spans, nothing on metric points", () =>
+    Effect.gen(function* () {
+      const instruments = yield* Instruments
+      const memory = yield* MemoryExporter
+      yield* instruments.count("session.count", 1, { "session.id": "s1" })
+      yield* instruments.event("user_prompt", { "session.id": "s1" })
+      ;(yield* instruments.startSpan("session", "invoke_agent build"))?.end()
+      const metrics = yield* memory.metrics
+      expect(JSON.stringify(metrics.map((m) => m.scopeMetrics))).not.toContain("vcs.")
+      expect((yield* memory.logs).map((l) => l.attributes["vcs.ref.head.name"])).toEqual(["main"])
+      const spans = yield* memory.spans
+      expect(spans.map((s) => s.attributes["vcs.ref.head.name"])).toEqual(["main"])
+      const resource = spans[0]!.resource
+      yield* Effect.promise(() => resource.waitForAsyncAttributes?.() ?? Promise.resolve())
+      expect(resource.attributes["vcs.repository.url.full"]).toBe("https://github.com/acme/widgets")
+      expect(resource.attributes["vcs.owner.name"]).toBe("acme")
+      expect(resource.attributes["vcs.repository.name"]).toBe("widgets")
+      expect(resource.attributes["vcs.provider.name"]).toBe("github")
+      expect(resource.attributes["vcs.ref.head.name"]).toBeUndefined()
+    }),
+  )
+
+  none("none: no repository attribute anywhere", () =>
     Effect.gen(function* () {
       const instruments = yield* Instruments
       const memory = yield* MemoryExporter
@@ -306,7 +333,9 @@ describe("where the attributes go", () => {
       yield* instruments.event("user_prompt", { "session.id": "s1" })
       ;(yield* instruments.startSpan("session", "invoke_agent build"))?.end()
       yield* instruments.refreshHead
-      const everything = JSON.stringify([yield* memory.metrics, (yield* memory.logs).map((l) => l.attributes), (yield* memory.spans).map((s) => s.attributes)])
+      const spans = yield* memory.spans
+      yield* Effect.promise(() => spans[0]!.resource.waitForAsyncAttributes?.() ?? Promise.resolve())
+      const everything = JSON.stringify([yield* memory.metrics, (yield* memory.logs).map((l) => l.attributes), spans.map((s) => [s.attributes, s.resource.attributes])])
       expect(everything).toContain("session.id")
       expect(everything).not.toContain("vcs.")
     }),
