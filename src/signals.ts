@@ -162,10 +162,10 @@ export type MetricNameOfKind<K extends MetricSpec["kind"]> = { [N in MetricName]
 export const SELF_METRICS: Record<string, MetricSpec> = {
   "telemetry.dropped": {
     kind: "counter",
-    description: "Telemetry this plugin could not deliver, by signal and reason (rejected, too_large, spool_full, spool_unreadable; buffer_full and shutdown without the spool)",
+    description: "Telemetry this plugin could not deliver, by signal and reason (rejected, too_large, spool_full, spool_unreadable, file_unwritable; buffer_full and shutdown without the spool)",
     unit: "{item}",
     attributes: ["signal", "reason"],
-    when: "when data is dropped: the collector rejected it permanently (`rejected`), it did not fit the spool (`spool_full`) or could not be read back from it (`spool_unreadable`); with the spool off, the retry buffer was full (`buffer_full`) or it was undelivered at exit (`shutdown`)",
+    when: "when data is dropped: the collector rejected it permanently (`rejected`), it did not fit the spool (`spool_full`) or could not be read back from it (`spool_unreadable`); the file exporter could not write it, or had more than 16 MB waiting (`file_unwritable`); with the spool off, the retry buffer was full (`buffer_full`) or it was undelivered at exit (`shutdown`)",
   },
 }
 

@@ -5,7 +5,7 @@
  * globals, no writes to the terminal, no changes to process.env.
  */
 import { Cause, Effect, Layer, ManagedRuntime, Queue } from "effect"
-import { endAllSessions, handleChatHeaders, handleChatMessage, handleEvent, handleShellEnv, handleToolBefore, readType, sweepSessions } from "./handlers/index.ts"
+import { endAllSessions, handleChatHeaders, wantsTraceContext, handleChatMessage, handleEvent, handleShellEnv, handleToolBefore, readType, sweepSessions } from "./handlers/index.ts"
 import type { HandledType } from "./events/schema.ts"
 import * as BackgroundClock from "./layers/backgroundClock.ts"
 import * as OpencodeLog from "./layers/opencodeLog.ts"
@@ -28,6 +28,8 @@ const SWEEP_EVERY_MS = 60_000
  * share one flush, and `opencode run`, which disposes within ~100 ms of its last turn, sends everything once.
  */
 const TURN_FLUSH_DELAY_MS = 1_000
+/** The longest a model request waits for its trace context (the queue ahead of it normally drains in microseconds). */
+const CHAT_HEADERS_WAIT_MS = 250
 
 /** Decodes the settings, builds the services and returns the hooks; `{}` when telemetry is off. Throws only on a bug. */
 export const start = async (input: OpencodePluginInput, options: unknown): Promise<OpencodeHooks> => {
@@ -213,8 +215,10 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
     // opened that span. With no provider listed (the default), it returns at once.
     "chat.headers": async (input, output) => {
       try {
-        if (disposed || noPropagation) return
-        const context = await submit(handleChatHeaders(input), "trace context")
+        // Requests to providers not listed go on at once; a listed one waits behind the queued events (which open
+        // its chat span) a bounded time only: the model request is opencode's, not ours to hold.
+        if (disposed || noPropagation || !wantsTraceContext(input, listed)) return
+        const context = await withTimeout(submit(handleChatHeaders(input), "trace context"), CHAT_HEADERS_WAIT_MS)
         if (context === undefined) return
         output.headers["traceparent"] = context.traceparent
         if (context.tracestate !== undefined) output.headers["tracestate"] = context.tracestate

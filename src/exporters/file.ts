@@ -97,7 +97,11 @@ export class SignalFile {
         throw error
       },
     )
-    if (size > 0 && size + bytes > this.maxBytes) await rename(this.path, this.previous)
+    // Another process may have rotated it between the stat and here: then there is nothing left to rotate.
+    if (size > 0 && size + bytes > this.maxBytes)
+      await rename(this.path, this.previous).catch((error: unknown) => {
+        if (errorCode(error) !== "ENOENT") throw error
+      })
     await appendFile(this.path, Buffer.concat([request, NEWLINE]), { mode: 0o600 })
   }
 }

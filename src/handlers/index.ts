@@ -17,7 +17,7 @@ import {
   onSessionUpdated,
 } from "./session.ts"
 import { onToolBefore, onToolPart, toolTraceContext } from "./tool.ts"
-import { requestTraceContext } from "./propagation.ts"
+import { propagatesTo, requestTraceContext } from "./propagation.ts"
 import { SessionStore } from "../services/SessionStore.ts"
 
 export { endAllSessions, sweepSessions } from "./session.ts"
@@ -130,6 +130,16 @@ export const handleChatMessage = Effect.fnUntraced(function* (input: unknown, ou
 })
 
 const decodeChatHeadersInput = Schema.decodeUnknownEffect(ChatHeadersInput)
+const chatHeadersOption = Schema.decodeUnknownOption(ChatHeadersInput)
+
+/**
+ * Whether a `chat.headers` call is for a listed provider: decided synchronously, so that a request to any other
+ * provider never waits for the plugin's queue.
+ */
+export const wantsTraceContext = (input: unknown, listed: ReadonlySet<string> | "*"): boolean => {
+  const decoded = chatHeadersOption(input)
+  return decoded._tag === "Some" && propagatesTo(listed, decoded.value.provider.id)
+}
 
 /** The `chat.headers` hook: the trace context a model request should carry, if its provider is listed. */
 export const handleChatHeaders = Effect.fnUntraced(function* (input: unknown) {

@@ -207,8 +207,8 @@ export const onTextPart = Effect.fnUntraced(function* (part: TextPart) {
   if (part.time?.end === undefined || part.synthetic === true || part.text === "") return
   const state = yield* sessionState(part.sessionID)
   if (state.countedMessages.has(part.messageID)) return
-  const texts = state.responseText.get(part.messageID) ?? new Map<string, string>()
-  texts.set(part.id, part.text)
+  const texts = state.responseText.get(part.messageID) ?? new Map<string, string | number>()
+  texts.set(part.id, (yield* Config).content.assistantResponses ? part.text : part.text.length)
   remember(state.responseText, part.messageID, texts)
 })
 
@@ -234,18 +234,19 @@ const emitReplyEvents = Effect.fnUntraced(function* (
 ) {
   const config = yield* Config
   const instruments = yield* Instruments
-  const texts = [...(state.responseText.get(info.id)?.values() ?? [])]
+  const parts = [...(state.responseText.get(info.id)?.values() ?? [])]
   state.responseText.delete(info.id)
-  const text = texts.join("\n")
-  if (text !== "")
+  // The parts' texts joined by newlines: its length, and the text itself only when the user opted in
+  // (OPENCODE_LOG_ASSISTANT_RESPONSES; otherwise only lengths were kept).
+  const length = parts.reduce<number>((n, p) => n + (typeof p === "number" ? p : p.length), Math.max(0, parts.length - 1))
+  if (length > 0)
     yield* emitEvent(
       state,
       "assistant_response",
       {
         ...about,
-        response_length: text.length,
-        // The reply itself only when the user opted in (OPENCODE_LOG_ASSISTANT_RESPONSES).
-        ...(config.content.assistantResponses ? { response: truncateText(text, CONTENT_LIMIT) } : {}),
+        response_length: length,
+        ...(config.content.assistantResponses ? { response: truncateText(parts.filter((p) => typeof p === "string").join("\n"), CONTENT_LIMIT) } : {}),
       },
       end,
     )

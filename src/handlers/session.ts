@@ -145,7 +145,7 @@ export const onSessionStatus = Effect.fnUntraced(function* (
     return
   }
   // The call under way is being retried: if it still fails, its retries were spent (api_retries_exhausted).
-  state.retrying = { attempts: Math.max(state.retrying?.attempts ?? 0, status.attempt), since: state.retrying?.since ?? Date.now() }
+  state.retrying = { attempts: Math.max(state.retrying?.attempts ?? 0, status.attempt) }
   // One status event per attempt, possibly re-sent: count each attempt once.
   const key = `${state.promptId ?? ""}:${status.attempt}:${status.next ?? ""}`
   if (state.retries.has(key)) return

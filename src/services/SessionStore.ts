@@ -98,12 +98,15 @@ export interface SessionState {
   activeSkill: { readonly name: string; readonly messageID: string } | undefined
   /** Tool calls finished in this session (a subagent's tool_use_count). */
   toolCalls: number
-  /** The text of assistant messages not finished yet: message id -> part id -> text (a part's final text). */
-  readonly responseText: Map<string, Map<string, string>>
+  /**
+   * Assistant messages not finished yet: message id -> part id -> a part's final text, or only its length when
+   * the reply text is not opted in (OPENCODE_LOG_ASSISTANT_RESPONSES): text not to be sent is not kept either.
+   */
+  readonly responseText: Map<string, Map<string, string | number>>
   /** Compaction requests: the user message id that asks for it -> whether opencode asked on its own (auto). */
   readonly compactions: Map<string, boolean>
-  /** Retries of the LLM call under way (session.status retry): the highest attempt, and when the first came. */
-  retrying: { attempts: number; readonly since: number } | undefined
+  /** Retries of the LLM call under way (session.status retry): the highest attempt (its duration is the call's). */
+  retrying: { attempts: number } | undefined
   /** The context the latest finished LLM call used (all its tokens): what a compaction starts from. */
   contextTokens: number | undefined
 }
@@ -171,7 +174,8 @@ export const endOpenSpans = (state: SessionState, endTime?: number) => {
 export interface Interface {
   readonly get: (id: string) => Effect.Effect<Option.Option<SessionState>>
   /**
-   * Returns the existing state, or stores `init()` as new state. `created` tells which; `evicted` lists the
+   * Returns the existing state, or stores `init()` as new state. `created` tells which (false too for a session
+   * this store ended before, taken up again: not a new start); `evicted` lists the
    * least recently used sessions pushed out to stay within `maxSessions` (the caller ends them).
    */
   readonly getOrCreate: (
@@ -193,12 +197,21 @@ export interface Interface {
 export class SessionStore extends Context.Service<SessionStore, Interface>()("opencode-plugin-opentelemetry/SessionStore") {}
 
 export const DEFAULT_MAX_SESSIONS = 1_000
+/** How many ended session ids are remembered (a few hundred KB at most). */
+const MAX_ENDED_IDS = 10_000
 
 export const make = (options: { readonly maxSessions?: number } = {}) =>
   Effect.sync(() => {
     const maxSessions = Math.max(1, options.maxSessions ?? DEFAULT_MAX_SESSIONS)
     // A Map iterates in insertion order; re-inserting on access makes it an LRU.
     const sessions = new Map<string, { state: SessionState; touchedAt: number }>()
+    // Sessions this process already ended (deleted, evicted, released idle): one seen again (a late event, a TUI
+    // going back to it) is taken up again, not a new start. Bounded: the oldest ids are forgotten first.
+    const ended = new Set<string>()
+    const rememberEnded = (id: string) => {
+      ended.add(id)
+      if (ended.size > MAX_ENDED_IDS) ended.delete(ended.values().next().value!)
+    }
 
     // Called for nearly every event: the entry is moved, not reallocated, and the methods are plain
     // synchronous effects (no generator per call).
@@ -229,15 +242,17 @@ export const make = (options: { readonly maxSessions?: number } = {}) =>
         while (sessions.size > maxSessions) {
           const [oldestId, oldest] = sessions.entries().next().value!
           sessions.delete(oldestId)
+          rememberEnded(oldestId)
           evicted.push(oldest.state)
         }
-        return { state, created: true, evicted: evicted as ReadonlyArray<SessionState> }
+        return { state, created: !ended.has(id), evicted: evicted as ReadonlyArray<SessionState> }
       })
 
     const remove = (id: string) =>
       Effect.sync(() => {
         const entry = sessions.get(id)
         sessions.delete(id)
+        rememberEnded(id)
         return Option.fromNullishOr(entry?.state)
       })
 
@@ -248,6 +263,7 @@ export const make = (options: { readonly maxSessions?: number } = {}) =>
         for (const [id, entry] of sessions) {
           if (entry.touchedAt >= before) break
           sessions.delete(id)
+          rememberEnded(id)
           idle.push(entry.state)
         }
         return idle as ReadonlyArray<SessionState>

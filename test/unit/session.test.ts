@@ -52,6 +52,21 @@ describe("session lifecycle", () => {
     }),
   )
 
+  it("a late event of a session already ended is no new start: session.count stays one per session", () =>
+    Effect.gen(function* () {
+      yield* handleEvent(created("ses_late"))
+      yield* handleEvent({ type: "session.deleted", properties: { sessionID: "ses_late", info: created("ses_late").properties.info } })
+      // An abort's last reports can come after the deletion.
+      yield* handleEvent({ type: "session.status", properties: { sessionID: "ses_late", status: { type: "busy" } } })
+      // A session this process never saw created is a resumed one: it counts, as `continue`.
+      yield* handleEvent({ type: "session.status", properties: { sessionID: "ses_resumed", status: { type: "busy" } } })
+      const metrics = yield* (yield* MemoryExporter).metrics
+      expect(counterTotal(metrics, "opencode.session.count", { "session.id": "ses_late" })).toBe(1)
+      expect(counterTotal(metrics, "opencode.session.count", { "session.id": "ses_resumed", start_type: "continue" })).toBe(1)
+      expect(sumOf(metrics, "opencode.session.count")).toBe(2)
+    }),
+  )
+
   it("skips events with an unexpected shape without failing", () =>
     Effect.gen(function* () {
       yield* handleEvent({ type: "session.created", properties: { info: { id: 42 } } })
