@@ -283,7 +283,15 @@ async function checkDashboard(profile: Profile, truth: Truth) {
         case "labels": {
           const w = want!
           for (const s of got) expect(Object.keys(s.metric), where).toEqual([w.label])
-          expect(got.map((s) => s.metric[w.label]).sort(), where).toEqual([...w.values].sort())
+          const labels = got.map((s) => s.metric[w.label]!).sort()
+          if (w.finite) expect(labels, where).toEqual([...w.values].sort())
+          else {
+            // A quantile over rate() needs two samples of a series in the window: a tool series born in the last
+            // turn may have had one scrape before the exit (more on a loaded machine). Each series it returns is
+            // one expected, and at least one is there.
+            expect(labels.filter((l) => !w.values.includes(l)), `${where}: series nobody expected`).toEqual([])
+            expect(labels.length, `${where}: no series`).toBeGreaterThan(0)
+          }
           if (w.finite) for (const s of got) expect(Number.isFinite(s.value) && s.value >= 0, where).toBe(true)
           break
         }
