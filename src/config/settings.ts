@@ -1,7 +1,9 @@
 /**
- * decodeSettings: raw settings to one typed configuration and the list of problems found. Pure and total: each
- * concern has its own decoder (transport, headers, TLS, profile, metrics, logs, traces, content, spool,
- * prometheus, semconv), and what a problem switched off is read from its declared severity, not from shared switches.
+ * decodeSettings: raw settings to one typed configuration and the list of problems found. Total, and pure but for
+ * one thing: with telemetry on, it starts the host's repository read (Host.repository, in the background) so that
+ * the resource and the instruments share one read. Each concern has its own decoder (transport, headers, TLS,
+ * profile, metrics, logs, traces, content, spool, file, prometheus, semconv), and what a problem switched off is
+ * read from its declared severity, not from shared switches.
  */
 import { Option } from "effect"
 import type { RemoteParent } from "./traceparent.ts"

@@ -223,3 +223,9 @@ export const traceContextOf = (span: Span): { readonly traceparent: string; read
 
 /** Whether a span will be exported (recording and sampled): a not-sampled one never arrives anywhere. */
 export const isExported = (span: Span): boolean => span.isRecording() && (span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0
+
+/** Sets a key in a map that keeps at most `max` entries: the oldest inserted goes first. */
+export const setBounded = <K, V>(map: Map<K, V>, key: K, value: V, max: number) => {
+  map.set(key, value)
+  if (map.size > max) map.delete(map.keys().next().value!)
+}

@@ -10,7 +10,7 @@ import { Config } from "../services/Config.ts"
 import { Instruments } from "../services/Instruments.ts"
 import { CONTENT_LIMIT, truncateText } from "./content.ts"
 import type { SessionState } from "../services/SessionStore.ts"
-import { attribution, countActiveTime, emitEvent, ensureTurn, sessionAttributes, sessionState, startTurn } from "./common.ts"
+import { attribution, countActiveTime, emitEvent, ensureTurn, sessionAttributes, setBounded, sessionState, startTurn } from "./common.ts"
 import { errorAttributes } from "./errors.ts"
 import { spanName } from "../signals.ts"
 
@@ -193,10 +193,7 @@ const recordGenAi = Effect.fnUntraced(function* (info: AssistantMessage, tokens:
 /** How many unfinished messages' texts (and compaction requests) a session keeps: more are never open at once. */
 const MAX_OPEN_MESSAGES = 16
 
-const remember = <V>(map: Map<string, V>, key: string, value: V) => {
-  map.set(key, value)
-  if (map.size > MAX_OPEN_MESSAGES) map.delete(map.keys().next().value!)
-}
+const remember = <V>(map: Map<string, V>, key: string, value: V) => setBounded(map, key, value, MAX_OPEN_MESSAGES)
 
 /**
  * A text part's final text (`time.end` set) is kept for its message's assistant_response. A user's prompt parts

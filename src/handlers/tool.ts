@@ -15,7 +15,7 @@ import { Instruments } from "../services/Instruments.ts"
 import { boundedJson, CONTENT_LIMIT, jsonByteLength, toolParameters, truncateText } from "./content.ts"
 import { describeToolError, toolErrorText } from "./errors.ts"
 import type { SessionState } from "../services/SessionStore.ts"
-import { attribution, emitEvent, existingSession, sessionAttributes, sessionState, sessionTotals, startToolSpan, traceContextOf } from "./common.ts"
+import { attribution, emitEvent, existingSession, sessionAttributes, sessionState, sessionTotals, setBounded, startToolSpan, traceContextOf } from "./common.ts"
 import { mcpParts } from "../naming/toolNames.ts"
 import { spanName } from "../signals.ts"
 
@@ -77,7 +77,6 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
     }
   }
   const toolName = instruments.toolName(part.tool)
-  state.toolCalls += 1
   // The calling agent, the turn's skill and an MCP tool's server and tool: configured names, once per call.
   const mcp = mcpParts(part.tool, config.host.mcpServers())
   const attributed = {
@@ -184,7 +183,7 @@ const reportSubagent = Effect.fnUntraced(function* (
             cache_creation_tokens: totals.cacheWrite,
             total_tokens: totals.total,
             cost_usd: totals.cost,
-            tool_use_count: child.toolCalls,
+            tool_use_count: child.finishedCalls.size,
           }),
     },
     end,
@@ -244,8 +243,7 @@ const MAX_OPEN_SNAPSHOTS = 64
 const keepReflogSnapshot = (state: SessionState, callID: string, snapshot: ReflogSnapshot) => {
   let calls = reflogSnapshots.get(state)
   if (calls === undefined) reflogSnapshots.set(state, (calls = new Map()))
-  calls.set(callID, snapshot)
-  if (calls.size > MAX_OPEN_SNAPSHOTS) calls.delete(calls.keys().next().value!)
+  setBounded(calls, callID, snapshot, MAX_OPEN_SNAPSHOTS)
 }
 
 const takeReflogSnapshot = (state: SessionState, callID: string): ReflogSnapshot | undefined => {

@@ -6,9 +6,9 @@
 import { homedir } from "node:os"
 import { join } from "node:path"
 
-export const spoolDirOf = (env: NodeJS.ProcessEnv = process.env): string =>
-  join(env["XDG_STATE_HOME"] || join(homedir(), ".local", "state"), "opencode", "otlp-spool")
+const stateDirOf = (env: NodeJS.ProcessEnv): string => join(env["XDG_STATE_HOME"] || join(homedir(), ".local", "state"), "opencode")
+
+export const spoolDirOf = (env: NodeJS.ProcessEnv = process.env): string => join(stateDirOf(env), "otlp-spool")
 
 /** The file exporter's default directory (OPENCODE_*_EXPORTER=file): beside the spool, in opencode's state. */
-export const fileDirOf = (env: NodeJS.ProcessEnv = process.env): string =>
-  join(env["XDG_STATE_HOME"] || join(homedir(), ".local", "state"), "opencode", "telemetry")
+export const fileDirOf = (env: NodeJS.ProcessEnv = process.env): string => join(stateDirOf(env), "telemetry")

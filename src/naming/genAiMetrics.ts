@@ -24,6 +24,9 @@ const GENAI_CALL = ["gen_ai.operation.name (chat)", "gen_ai.provider.name", "gen
 const GENAI_ERROR = "error.type (a failed call: opencode's error name, e.g. APIError)"
 const GENAI_MODALITY = "gen_ai.token.modality (unknown: opencode does not split tokens by modality)"
 const ONCE_PER_CALL = "once per assistant message (LLM call), when first seen finished, successful or not"
+/** The latest conventions' per-call token counters differ only in what they count. */
+const usageCounter = (description: string, when: string) =>
+  ({ semconv: "latest", kind: "counter", description, unit: "{token}", attributes: [...GENAI_CALL, GENAI_MODALITY], when }) as const
 
 export const GENAI_METRICS = {
   "gen_ai.client.token.usage": {
@@ -71,46 +74,11 @@ export const GENAI_METRICS = {
     when: `${ONCE_PER_CALL}; reasoning included`,
     buckets: GENAI_TOKEN_BUCKETS,
   },
-  "gen_ai.client.inference.usage.input_tokens": {
-    semconv: "latest",
-    kind: "counter",
-    description: "The number of input (prompt) tokens used, including cached tokens.",
-    unit: "{token}",
-    attributes: [...GENAI_CALL, GENAI_MODALITY],
-    when: ONCE_PER_CALL,
-  },
-  "gen_ai.client.inference.usage.output_tokens": {
-    semconv: "latest",
-    kind: "counter",
-    description: "The number of output (completion) tokens used, including reasoning tokens.",
-    unit: "{token}",
-    attributes: [...GENAI_CALL, GENAI_MODALITY],
-    when: ONCE_PER_CALL,
-  },
-  "gen_ai.client.inference.usage.cache_read.input_tokens": {
-    semconv: "latest",
-    kind: "counter",
-    description: "The number of input tokens served from a provider-managed cache.",
-    unit: "{token}",
-    attributes: [...GENAI_CALL, GENAI_MODALITY],
-    when: `${ONCE_PER_CALL}; part of input_tokens`,
-  },
-  "gen_ai.client.inference.usage.cache_write.input_tokens": {
-    semconv: "latest",
-    kind: "counter",
-    description: "The number of input tokens written to a provider-managed cache.",
-    unit: "{token}",
-    attributes: [...GENAI_CALL, GENAI_MODALITY],
-    when: `${ONCE_PER_CALL}; part of input_tokens`,
-  },
-  "gen_ai.client.inference.usage.reasoning.output_tokens": {
-    semconv: "latest",
-    kind: "counter",
-    description: "The number of output tokens used for reasoning (e.g. chain-of-thought, extended thinking).",
-    unit: "{token}",
-    attributes: [...GENAI_CALL, GENAI_MODALITY],
-    when: `${ONCE_PER_CALL}; part of output_tokens`,
-  },
+  "gen_ai.client.inference.usage.input_tokens": usageCounter("The number of input (prompt) tokens used, including cached tokens.", ONCE_PER_CALL),
+  "gen_ai.client.inference.usage.output_tokens": usageCounter("The number of output (completion) tokens used, including reasoning tokens.", ONCE_PER_CALL),
+  "gen_ai.client.inference.usage.cache_read.input_tokens": usageCounter("The number of input tokens served from a provider-managed cache.", `${ONCE_PER_CALL}; part of input_tokens`),
+  "gen_ai.client.inference.usage.cache_write.input_tokens": usageCounter("The number of input tokens written to a provider-managed cache.", `${ONCE_PER_CALL}; part of input_tokens`),
+  "gen_ai.client.inference.usage.reasoning.output_tokens": usageCounter("The number of output tokens used for reasoning (e.g. chain-of-thought, extended thinking).", `${ONCE_PER_CALL}; part of output_tokens`),
 } as const satisfies Record<string, GenAiMetricSpec>
 
 export type GenAiMetricName = keyof typeof GENAI_METRICS

@@ -65,6 +65,7 @@ export interface SessionState {
   readonly llmSpans: Map<string, OpenSpan & { readonly agent?: string | undefined; readonly userMessageID?: string | undefined }>
   /** Open tool spans by callID; callIDs already finished are remembered so re-sent parts start nothing. */
   readonly toolSpans: Map<string, OpenSpan & { readonly tool: string; readonly messageID: string }>
+  /** The session's finished tool calls (its size is a subagent's tool_use_count). */
   readonly finishedCalls: Set<string>
   /** Distinct retry attempts already counted. */
   readonly retries: Set<string>
@@ -96,8 +97,6 @@ export interface SessionState {
   messageAgent: string | undefined
   /** The skill loaded in the current turn (and the message that loaded it): later calls of the turn carry it. */
   activeSkill: { readonly name: string; readonly messageID: string } | undefined
-  /** Tool calls finished in this session (a subagent's tool_use_count). */
-  toolCalls: number
   /**
    * Assistant messages not finished yet: message id -> part id -> a part's final text, or only its length when
    * the reply text is not opted in (OPENCODE_LOG_ASSISTANT_RESPONSES): text not to be sent is not kept either.
@@ -147,7 +146,6 @@ export const newSessionState = (id: string, init: { parentID?: string | undefine
   ended: false,
   messageAgent: undefined,
   activeSkill: undefined,
-  toolCalls: 0,
   responseText: new Map(),
   compactions: new Map(),
   retrying: undefined,

@@ -15,6 +15,7 @@ import * as Telemetry from "../../src/layers/telemetry.ts"
 import { MemoryExporter } from "../../src/services/Exporter.ts"
 import { effectTest } from "../lib/effect.ts"
 import { counterTotal } from "../lib/fixtures.ts"
+import { isolatedGitEnv } from "../lib/git.ts"
 
 let root: string
 let env: Record<string, string>
@@ -23,17 +24,7 @@ beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), "otel-commits-"))
   const home = join(root, "home")
   execFileSync("mkdir", ["-p", home])
-  env = {
-    PATH: process.env["PATH"] ?? "/usr/bin:/bin",
-    HOME: home,
-    GIT_CONFIG_NOSYSTEM: "1",
-    GIT_CONFIG_GLOBAL: join(home, "no-gitconfig"),
-    GIT_AUTHOR_NAME: "Test User",
-    GIT_AUTHOR_EMAIL: "test@example.com",
-    GIT_COMMITTER_NAME: "Test User",
-    GIT_COMMITTER_EMAIL: "test@example.com",
-    LC_ALL: "C",
-  }
+  env = isolatedGitEnv(home)
 })
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 

@@ -24,6 +24,7 @@ import * as Exporter from "../../src/services/Exporter.ts"
 import { Instruments } from "../../src/services/Instruments.ts"
 import * as Telemetry from "../../src/layers/telemetry.ts"
 import { effectTest, runEffect } from "../lib/effect.ts"
+import { isolatedGitEnv } from "../lib/git.ts"
 
 let root: string
 let env: Record<string, string>
@@ -33,17 +34,7 @@ beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), "otel-repository-"))
   const home = join(root, "home")
   mkdirSync(home)
-  env = {
-    PATH: process.env["PATH"] ?? "/usr/bin:/bin",
-    HOME: home,
-    GIT_CONFIG_NOSYSTEM: "1",
-    GIT_CONFIG_GLOBAL: join(home, "no-gitconfig"),
-    GIT_AUTHOR_NAME: "Test User",
-    GIT_AUTHOR_EMAIL: "test@example.com",
-    GIT_COMMITTER_NAME: "Test User",
-    GIT_COMMITTER_EMAIL: "test@example.com",
-    LC_ALL: "C",
-  }
+  env = isolatedGitEnv(home)
 })
 afterAll(() => rmSync(root, { recursive: true, force: true }))
 
