@@ -62,7 +62,10 @@ const steps = (r: number, file: string): Scenario["script"] => [
     toolCall: { name: "bash", arguments: { command: `echo more >> ${file} && git add -A && git commit -q -m second-${r}`, description: "Commit" } },
     usage: small(5 * r + 4),
   },
-  { text: "Done.", usage: small(5 * r + 5) },
+  // A slow last answer: every series of the session (all born by the fourth call) is scraped at least twice while
+  // it lives, besides the linger's final scrape, so each rate() panel has its two samples per series even on a
+  // loaded machine (CI once saw a whole run between two scrapes).
+  { text: "Done.", usage: small(5 * r + 5), delayMs: 2500 },
 ]
 
 const scenario: Scenario = {

@@ -20,6 +20,8 @@ export interface ScriptStep {
   usage?: { prompt: number; completion: number; cached?: number; reasoning?: number }
   /** Answer this HTTP status instead (e.g. 500 or 429), with a `retry-after-ms: 0` header. */
   status?: number
+  /** Wait this long before answering (a slow model: keeps a session alive across scrapes). */
+  delayMs?: number
 }
 
 export interface FakeLlmRequest {
@@ -176,6 +178,7 @@ export async function startFakeLlm(opts: FakeLlmOptions = {}): Promise<FakeLlm> 
         const index = next++
         const step = script[index]!
         requests.push({ body, headers, kind: "script", step: index })
+        if (step.delayMs !== undefined) await Bun.sleep(step.delayMs)
         if (step.status !== undefined) {
           return Response.json(
             { error: { message: `fake-llm: injected HTTP ${step.status}`, type: "fake_error", code: step.status } },
