@@ -3,9 +3,9 @@
  * their per-session sequence and prompt.id, and recording a session's end exactly once.
  */
 import { SpanStatusCode, TraceFlags, type Attributes, type Span } from "@opentelemetry/api"
-import { Effect, Option } from "effect"
-import { Instruments, type EventName } from "../services/Instruments.ts"
-import { endCallSpans, newSessionState, SessionStore, type SessionState } from "../services/SessionStore.ts"
+import type { EventName } from "../services/Instruments.ts"
+import { endCallSpans, newSessionState, type SessionState } from "../services/SessionStore.ts"
+import type { HandlerContext } from "./context.ts"
 import { spanName } from "../signals.ts"
 
 /** Attributes every signal of a session carries (metrics may strip them through the exclusion list). */
@@ -32,31 +32,21 @@ export const attribution = (state: SessionState, agent: string | undefined, mess
  * start_type `continue` (opencode's events do not tell --continue from --session). Sessions pushed out of the
  * bounded store end here.
  */
-export const sessionState = Effect.fnUntraced(function* (sessionID: string, createdAt?: number) {
-  const store = yield* SessionStore
-  const { state, created, evicted } = yield* store.getOrCreate(sessionID, () =>
+export const sessionState = (ctx: HandlerContext, sessionID: string, createdAt?: number): SessionState => {
+  const { state, created, evicted } = ctx.sessions.getOrCreate(sessionID, () =>
     newSessionState(sessionID, { createdAt: createdAt ?? Date.now(), seenCreated: false }),
   )
-  for (const old of evicted) yield* endSession(old, Date.now())
-  if (created) yield* (yield* Instruments).count("session.count", 1, { ...sessionAttributes(state), start_type: "continue" })
+  for (const old of evicted) endSession(ctx, old, Date.now())
+  if (created) ctx.instruments.count("session.count", 1, { ...sessionAttributes(state), start_type: "continue" })
   return state
-})
+}
 
-export const existingSession = Effect.fnUntraced(function* (sessionID: string) {
-  const store = yield* SessionStore
-  return Option.getOrUndefined(yield* store.get(sessionID))
-})
+export const existingSession = (ctx: HandlerContext, sessionID: string): SessionState | undefined => ctx.sessions.get(sessionID)
 
 /** A log event of a session: session.id, event.sequence and prompt.id are added. */
-export const emitEvent = Effect.fnUntraced(function* (
-  state: SessionState,
-  name: EventName,
-  attributes: Attributes,
-  timestamp?: number,
-) {
-  const instruments = yield* Instruments
+export const emitEvent = (ctx: HandlerContext, state: SessionState, name: EventName, attributes: Attributes, timestamp?: number) => {
   state.sequence += 1
-  yield* instruments.event(
+  ctx.instruments.event(
     name,
     {
       ...sessionAttributes(state),
@@ -66,7 +56,7 @@ export const emitEvent = Effect.fnUntraced(function* (
     },
     timestamp,
   )
-})
+}
 
 /**
  * A session's totals. opencode's own figures (session.updated) include turns run by earlier processes but can lag
@@ -98,35 +88,34 @@ export const sessionTotals = (state: SessionState) => {
  * Records a session's end once: session.duration (created -> last idle), session.token.total and
  * session.cost.total, then ends every span still open. Called on deletion, eviction and shutdown.
  */
-export const endSession = Effect.fnUntraced(function* (state: SessionState, now: number) {
+export const endSession = (ctx: HandlerContext, state: SessionState, now: number) => {
   if (state.ended) return
   state.ended = true
-  const instruments = yield* Instruments
+  const { instruments } = ctx
   const attributes = sessionAttributes(state)
   const endTime = state.lastIdleAt ?? now
   // Duration and totals belong to the process that saw the session begin; a continued session's earlier turns
   // were recorded by the process that ran them.
   if (state.seenCreated) {
     const totals = sessionTotals(state)
-    yield* instruments.record("session.duration", Math.max(0, endTime - state.createdAt), attributes)
-    yield* instruments.record("session.token.total", totals.total, attributes)
-    yield* instruments.record("session.cost.total", totals.cost, attributes)
+    instruments.record("session.duration", Math.max(0, endTime - state.createdAt), attributes)
+    instruments.record("session.token.total", totals.total, attributes)
+    instruments.record("session.cost.total", totals.cost, attributes)
   }
   const at = Math.max(endTime, state.createdAt)
   cutCalls(state, at, "not finished when the session ended")
-  yield* endTurn(state, at)
-})
+  endTurn(state, at)
+}
 
 /**
  * Starts a turn: the root of its trace (a subagent's under the `task` call that spawned it), named after the agent
  * as the GenAI conventions name `invoke_agent` spans. A turn still open is ended first.
  */
-export const startTurn = Effect.fnUntraced(function* (state: SessionState, at: number, agent = state.agent) {
-  yield* endTurn(state, at)
+export const startTurn = (ctx: HandlerContext, state: SessionState, at: number, agent = state.agent) => {
+  endTurn(state, at)
   cutCalls(state, at, "not finished when the turn ended")
-  const instruments = yield* Instruments
   state.errored = false
-  state.turn = yield* instruments.startSpan("session", spanName("session", agent), {
+  state.turn = ctx.instruments.startSpan("session", spanName("session", agent), {
     startTime: at,
     parent: state.turnParent,
     attributes: {
@@ -139,32 +128,32 @@ export const startTurn = Effect.fnUntraced(function* (state: SessionState, at: n
       ...(state.promptId === undefined ? {} : { "prompt.id": state.promptId }),
     },
   })
-})
+}
 
 /**
  * The open turn's span, starting one for work seen outside any prompt (a compaction, a plugin loaded mid-turn),
  * named after that work's agent. Such a turn belongs to no prompt: it carries no prompt.id.
  */
-export const ensureTurn = Effect.fnUntraced(function* (state: SessionState, at: number, agent?: string) {
+export const ensureTurn = (ctx: HandlerContext, state: SessionState, at: number, agent?: string): Span | undefined => {
   if (state.turn === undefined) {
     if (state.parentID === undefined) state.promptId = undefined
-    yield* startTurn(state, at, agent ?? state.agent)
+    startTurn(ctx, state, at, agent ?? state.agent)
   }
   return state.turn
-})
+}
 
 /**
  * Ends the turn at its session.idle. A call opencode reports finished just after the idle (an aborted tool, an
  * errored LLM call) keeps its span open until then, under the ended turn; whatever is still open when the next
  * turn starts, or the session ends, is ended then, marked unfinished.
  */
-export const endTurn = Effect.fnUntraced(function* (state: SessionState, at: number) {
+export const endTurn = (state: SessionState, at: number) => {
   state.activeSkill = undefined
   if (state.turn === undefined) return
   state.turn.setStatus(state.errored ? { code: SpanStatusCode.ERROR } : { code: SpanStatusCode.OK })
   state.turn.end(at)
   state.turn = undefined
-})
+}
 
 /**
  * Call spans still open when their turn is over (a new turn starts, the session ends): ended, marked unfinished;
@@ -179,25 +168,25 @@ const cutCalls = (state: SessionState, at: number, why: string) => {
 }
 
 /** Busy time since the last checkpoint, as active_time (type=cli); counted as it accrues, not only at idle. */
-export const countActiveTime = Effect.fnUntraced(function* (state: SessionState, now: number) {
+export const countActiveTime = (ctx: HandlerContext, state: SessionState, now: number) => {
   if (state.busySince === undefined || now <= state.busySince) return
-  const instruments = yield* Instruments
-  yield* instruments.count("active_time.total", (now - state.busySince) / 1000, { ...sessionAttributes(state), type: "cli" })
+  ctx.instruments.count("active_time.total", (now - state.busySince) / 1000, { ...sessionAttributes(state), type: "cli" })
   state.busySince = now
-})
+}
 
-export const startToolSpan = Effect.fnUntraced(function* (
+export const startToolSpan = (
+  ctx: HandlerContext,
   state: SessionState,
   part: { readonly tool: string; readonly callID: string; readonly messageID: string },
   start: number,
-) {
-  const instruments = yield* Instruments
+) => {
+  const { instruments } = ctx
   const toolName = instruments.toolName(part.tool)
   const name = spanName("tool", toolName)
-  const span = yield* instruments.startSpan("tool", name, {
+  const span = instruments.startSpan("tool", name, {
     startTime: start,
     // Under the LLM call that asked for it while that is open, else under the prompt, else the session.
-    parent: state.llmSpans.get(part.messageID)?.span ?? (yield* ensureTurn(state, start)),
+    parent: state.llmSpans.get(part.messageID)?.span ?? ensureTurn(ctx, state, start),
     attributes: {
       ...sessionAttributes(state),
       "gen_ai.operation.name": "execute_tool",
@@ -211,7 +200,7 @@ export const startToolSpan = Effect.fnUntraced(function* (
   const open = { span, name, tool: part.tool, messageID: part.messageID }
   state.toolSpans.set(part.callID, open)
   return open
-})
+}
 
 /** A span's W3C trace context, for a process or request that nests its own spans under it. */
 export const traceContextOf = (span: Span): { readonly traceparent: string; readonly tracestate?: string } => {

@@ -2,6 +2,9 @@
  * The event router: decodes an opencode bus event with Schema and runs its handler. Events of types the plugin
  * does not read cost one set lookup; events of a read type with an unexpected shape are skipped and counted
  * (`skippedEvents`), never cast.
+ *
+ * Each hook has two forms: a plain function of the handler context (`dispatchEvent`, ...), which the plugin's
+ * runtime calls for every event, and an Effect (`handleEvent`, ...) for programs that embed the layers.
  */
 import { Effect, Option, Schema } from "effect"
 import { ChatHeadersInput, ChatMessageInput, ChatMessageOutput, EVENTS, isHandledType, isIgnoredPart, type HandledEvent, type HandledType } from "../events/schema.ts"
@@ -18,9 +21,12 @@ import {
 } from "./session.ts"
 import { onToolBefore, onToolPart, toolTraceContext } from "./tool.ts"
 import { propagatesTo, requestTraceContext } from "./propagation.ts"
-import { SessionStore } from "../services/SessionStore.ts"
+import { handlerContext, type Handled, type HandlerContext } from "./context.ts"
 
-export { endAllSessions, sweepSessions } from "./session.ts"
+import { endAllSessions as endAll, sweepSessions as sweep } from "./session.ts"
+
+export { endAll, sweep }
+export { handlerContext, type Handled, type HandlerContext } from "./context.ts"
 
 /**
  * One decoder per event type, picked by the type already read: the event is decoded against its own schema
@@ -40,14 +46,11 @@ const decoders: { readonly [K in HandledType]: (u: unknown) => Option.Option<Ext
   "permission.replied": Schema.decodeUnknownOption(EVENTS["permission.replied"]),
 }
 const decodeEvent = (type: HandledType, event: unknown): Option.Option<HandledEvent> => decoders[type](event)
-const decodeChatInput = Schema.decodeUnknownEffect(ChatMessageInput)
-const decodeChatOutput = Schema.decodeUnknownEffect(ChatMessageOutput)
 
-const skip = Effect.fnUntraced(function* (type: string) {
-  const count = yield* (yield* SessionStore).recordSkipped(type)
+const skip = (ctx: HandlerContext, type: string) => {
   // The first of each type is worth a line in opencode's log; the rest are counted.
-  if (count === 1) yield* Effect.logWarning(`Skipped a ${type} event with an unexpected shape; further ones are counted silently`)
-})
+  if (ctx.sessions.recordSkipped(type) === 1) ctx.warn(`Skipped a ${type} event with an unexpected shape; further ones are counted silently`)
+}
 
 const eventType = (event: unknown): string | undefined => {
   try {
@@ -68,83 +71,108 @@ export const readType = (event: unknown): HandledType | undefined => {
  * Decodes one bus event and runs its handler. `type`: the event's type when the caller has read it already
  * (`readType`, as the runtime does to skip unread events without queueing them), so that it is read once.
  */
-export const handleEvent = Effect.fnUntraced(function* (event: unknown, type: HandledType | undefined = readType(event)) {
+export const dispatchEvent = (ctx: HandlerContext, event: unknown, type: HandledType | undefined = readType(event)): Handled => {
   if (type === undefined) return
   const decoded = decodeEvent(type, event)
-  if (decoded._tag === "None") return yield* skip(type)
+  if (decoded._tag === "None") return skip(ctx, type)
   const e = decoded.value
   switch (e.type) {
     case "session.created":
-      return yield* onSessionCreated(e.properties.info)
+      return onSessionCreated(ctx, e.properties.info)
     case "session.updated":
-      return yield* onSessionUpdated(e.properties.info)
+      return onSessionUpdated(ctx, e.properties.info)
     case "session.deleted":
-      return yield* onSessionDeleted(e.properties.info)
+      return onSessionDeleted(ctx, e.properties.info)
     case "session.idle":
-      return yield* onSessionIdle(e.properties.sessionID)
+      return onSessionIdle(ctx, e.properties.sessionID)
     case "session.error":
-      return yield* onSessionError(e.properties.sessionID, e.properties.error)
+      return onSessionError(ctx, e.properties.sessionID, e.properties.error)
     case "session.status":
-      return yield* onSessionStatus(e.properties.sessionID, e.properties.status)
+      return onSessionStatus(ctx, e.properties.sessionID, e.properties.status)
     case "session.diff":
-      return yield* onSessionDiff(e.properties.sessionID, e.properties.diff)
+      return onSessionDiff(ctx, e.properties.sessionID, e.properties.diff)
     case "message.updated":
-      return e.properties.info.role === "user" ? yield* onUserMessage(e.properties.info) : yield* onAssistantMessage(e.properties.info)
+      return e.properties.info.role === "user" ? onUserMessage(ctx, e.properties.info) : onAssistantMessage(ctx, e.properties.info)
     case "message.part.updated": {
       const part = e.properties.part
-      return part.type === "tool" ? yield* onToolPart(part) : part.type === "text" ? yield* onTextPart(part) : yield* onCompactionPart(part)
+      return part.type === "tool" ? onToolPart(ctx, part) : part.type === "text" ? onTextPart(ctx, part) : onCompactionPart(ctx, part)
     }
     case "permission.asked":
-      return yield* onPermissionAsked(e.properties)
+      return onPermissionAsked(ctx, e.properties)
     case "permission.replied":
-      return yield* onPermissionReplied(e.properties)
+      return onPermissionReplied(ctx, e.properties)
   }
-})
+}
 
-const decodeShellEnvInput = Schema.decodeUnknownEffect(Schema.Struct({ sessionID: Schema.String, callID: Schema.String }))
+const shellEnvInput = Schema.decodeUnknownOption(Schema.Struct({ sessionID: Schema.String, callID: Schema.String }))
 
 /** The `shell.env` hook: the trace context the bash tool's processes should carry, if its span is open. */
-export const handleShellEnv = Effect.fnUntraced(function* (input: unknown) {
-  const decoded = yield* decodeShellEnvInput(input).pipe(Effect.option)
-  if (decoded._tag === "None") return undefined
-  return yield* toolTraceContext(decoded.value.sessionID, decoded.value.callID)
-})
+export const shellEnvContext = (ctx: HandlerContext, input: unknown) => {
+  const decoded = shellEnvInput(input)
+  return decoded._tag === "None" ? undefined : toolTraceContext(ctx, decoded.value.sessionID, decoded.value.callID)
+}
 
-const decodeToolBeforeInput = Schema.decodeUnknownEffect(Schema.Struct({ tool: Schema.String, sessionID: Schema.String, callID: Schema.String }))
-const decodeToolBeforeOutput = Schema.decodeUnknownEffect(Schema.Struct({ args: Schema.Unknown }))
+const toolBeforeInput = Schema.decodeUnknownOption(Schema.Struct({ tool: Schema.String, sessionID: Schema.String, callID: Schema.String }))
+const toolBeforeOutput = Schema.decodeUnknownOption(Schema.Struct({ args: Schema.Unknown }))
 
 /** The `tool.execute.before` hook: a tool is about to run (a write's target is read to count its lines). */
-export const handleToolBefore = Effect.fnUntraced(function* (input: unknown, output: unknown, directory: string) {
-  const i = yield* decodeToolBeforeInput(input).pipe(Effect.option)
-  const o = yield* decodeToolBeforeOutput(output).pipe(Effect.option)
-  if (i._tag === "None" || o._tag === "None") return yield* skip("tool.execute.before")
-  yield* onToolBefore(i.value.sessionID, i.value.callID, i.value.tool, o.value.args, directory)
-})
+export const toolBefore = (ctx: HandlerContext, input: unknown, output: unknown, directory: string): Handled => {
+  const i = toolBeforeInput(input)
+  const o = toolBeforeOutput(output)
+  if (i._tag === "None" || o._tag === "None") return skip(ctx, "tool.execute.before")
+  return onToolBefore(ctx, i.value.sessionID, i.value.callID, i.value.tool, o.value.args, directory)
+}
+
+const chatMessageInput = Schema.decodeUnknownOption(ChatMessageInput)
+const chatMessageOutput = Schema.decodeUnknownOption(ChatMessageOutput)
 
 /** The `chat.message` hook: a prompt was submitted. */
-export const handleChatMessage = Effect.fnUntraced(function* (input: unknown, output: unknown) {
-  const i = yield* decodeChatInput(input).pipe(Effect.option)
-  const o = yield* decodeChatOutput(output).pipe(Effect.option)
-  if (i._tag === "None" || o._tag === "None") return yield* skip("chat.message")
-  yield* onChatMessage(i.value.sessionID, o.value.message, o.value.parts)
-})
+export const chatMessage = (ctx: HandlerContext, input: unknown, output: unknown): Handled => {
+  const i = chatMessageInput(input)
+  const o = chatMessageOutput(output)
+  if (i._tag === "None" || o._tag === "None") return skip(ctx, "chat.message")
+  return onChatMessage(ctx, i.value.sessionID, o.value.message, o.value.parts)
+}
 
-const decodeChatHeadersInput = Schema.decodeUnknownEffect(ChatHeadersInput)
-const chatHeadersOption = Schema.decodeUnknownOption(ChatHeadersInput)
+const chatHeadersInput = Schema.decodeUnknownOption(ChatHeadersInput)
 
 /**
  * Whether a `chat.headers` call is for a listed provider: decided synchronously, so that a request to any other
  * provider never waits for the plugin's queue.
  */
 export const wantsTraceContext = (input: unknown, listed: ReadonlySet<string> | "*"): boolean => {
-  const decoded = chatHeadersOption(input)
+  const decoded = chatHeadersInput(input)
   return decoded._tag === "Some" && propagatesTo(listed, decoded.value.provider.id)
 }
 
 /** The `chat.headers` hook: the trace context a model request should carry, if its provider is listed. */
-export const handleChatHeaders = Effect.fnUntraced(function* (input: unknown) {
-  const decoded = yield* decodeChatHeadersInput(input).pipe(Effect.option)
+export const chatHeadersContext = (ctx: HandlerContext, input: unknown) => {
+  const decoded = chatHeadersInput(input)
   if (decoded._tag === "None") return undefined
   const { sessionID, agent, provider, message } = decoded.value
-  return yield* requestTraceContext({ sessionID, providerID: provider.id, agent, userMessageID: message?.id })
-})
+  return requestTraceContext(ctx, { sessionID, providerID: provider.id, agent, userMessageID: message?.id })
+}
+
+// ---- the same hooks as effects, for programs that embed the layers ----
+
+/** Runs a handler with the context of the services in scope, waiting for its promise if it returns one. */
+const handled = (run: (ctx: HandlerContext) => Handled) =>
+  Effect.gen(function* () {
+    const result = run(yield* handlerContext)
+    if (result !== undefined) yield* Effect.promise(() => result)
+  })
+
+/** `dispatchEvent` as an effect. */
+export const handleEvent = (event: unknown, type?: HandledType) => handled((ctx) => dispatchEvent(ctx, event, type))
+/** `toolBefore` as an effect. */
+export const handleToolBefore = (input: unknown, output: unknown, directory: string) => handled((ctx) => toolBefore(ctx, input, output, directory))
+/** `chatMessage` as an effect. */
+export const handleChatMessage = (input: unknown, output: unknown) => handled((ctx) => chatMessage(ctx, input, output))
+/** `shellEnvContext` as an effect. */
+export const handleShellEnv = (input: unknown) => Effect.map(handlerContext, (ctx) => shellEnvContext(ctx, input))
+/** `chatHeadersContext` as an effect. */
+export const handleChatHeaders = (input: unknown) => Effect.map(handlerContext, (ctx) => chatHeadersContext(ctx, input))
+/** Ends every session, recording each one's end (at shutdown). */
+export const endAllSessions = () => Effect.map(handlerContext, endAll)
+/** Ends the sessions untouched for `idleMs` (their state is released). */
+export const sweepSessions = (idleMs: number) => Effect.map(handlerContext, (ctx) => sweep(ctx, idleMs))

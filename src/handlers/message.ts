@@ -4,10 +4,8 @@
  * the session's retries say: the reply's text (assistant_response), a compaction, retries that ended in an error.
  */
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api"
-import { Effect } from "effect"
 import type { AssistantMessage, CompactionPart, TextPart, UserMessage } from "../events/schema.ts"
-import { Config } from "../services/Config.ts"
-import { Instruments } from "../services/Instruments.ts"
+import type { HandlerContext } from "./context.ts"
 import { CONTENT_LIMIT, truncateText } from "./content.ts"
 import type { SessionState } from "../services/SessionStore.ts"
 import { attribution, countActiveTime, emitEvent, ensureTurn, sessionAttributes, setBounded, sessionState, startTurn } from "./common.ts"
@@ -15,25 +13,26 @@ import { errorAttributes } from "./errors.ts"
 import { spanName } from "../signals.ts"
 
 /** The `chat.message` hook: a prompt submitted by a person (or `opencode run`). A subagent's task prompt is not one. */
-export const onChatMessage = Effect.fnUntraced(function* (
+export const onChatMessage = (
+  ctx: HandlerContext,
   sessionID: string,
   message: {
     readonly agent?: string | undefined
     readonly model?: { readonly providerID: string; readonly modelID: string } | undefined
   },
   parts: ReadonlyArray<{ readonly type: string; readonly text?: string | undefined }>,
-) {
-  const state = yield* sessionState(sessionID)
+) => {
+  const state = sessionState(ctx, sessionID)
   if (state.parentID !== undefined) return
   // The prompt's own model: it arrives before the user message's message.updated.
   if (message.model !== undefined) state.model = { modelID: message.model.modelID, providerID: message.model.providerID }
-  const config = yield* Config
+  const { config } = ctx
   state.promptId = crypto.randomUUID()
   if (message.agent !== undefined) state.agent = message.agent
   // The prompt starts a turn: the root of one trace holding its LLM calls and tools.
-  yield* startTurn(state, Date.now())
+  startTurn(ctx, state, Date.now())
   const text = parts.filter((p) => p.type === "text").map((p) => p.text ?? "")
-  yield* emitEvent(state, "user_prompt", {
+  emitEvent(ctx, state, "user_prompt", {
     prompt_length: text.reduce((n, t) => n + t.length, 0),
     // The prompt itself only when the user opted in (OTEL_LOG_USER_PROMPTS).
     ...(config.content.userPrompts ? { prompt: truncateText(text.join("\n"), CONTENT_LIMIT) } : {}),
@@ -47,10 +46,10 @@ export const onChatMessage = Effect.fnUntraced(function* (
         }),
     ...optional("agent", message.agent ?? state.agent),
   })
-})
+}
 
-export const onUserMessage = Effect.fnUntraced(function* (info: UserMessage) {
-  const state = yield* sessionState(info.sessionID)
+export const onUserMessage = (ctx: HandlerContext, info: UserMessage) => {
+  const state = sessionState(ctx, info.sessionID)
   if (info.model !== undefined) state.model = { modelID: info.model.modelID, providerID: info.model.providerID }
   if (info.agent !== undefined) {
     if (state.agent === undefined) {
@@ -59,21 +58,21 @@ export const onUserMessage = Effect.fnUntraced(function* (info: UserMessage) {
     }
     state.agent = info.agent
   }
-})
+}
 
-export const onAssistantMessage = Effect.fnUntraced(function* (info: AssistantMessage) {
-  const state = yield* sessionState(info.sessionID)
+export const onAssistantMessage = (ctx: HandlerContext, info: AssistantMessage) => {
+  const state = sessionState(ctx, info.sessionID)
   if (state.countedMessages.has(info.id)) return
   if (info.agent !== undefined) state.messageAgent = info.agent
   const finished = info.time.completed !== undefined || info.error !== undefined
-  const open = state.llmSpans.get(info.id) ?? (state.cutShort.has(info.id) ? undefined : yield* startLlmSpan(state, info))
+  const open = state.llmSpans.get(info.id) ?? (state.cutShort.has(info.id) ? undefined : startLlmSpan(ctx, state, info))
   if (!finished) return
   state.countedMessages.add(info.id)
   state.cutShort.delete(info.id)
   state.llmSpans.delete(info.id)
-  yield* countActiveTime(state, Date.now())
+  countActiveTime(ctx, state, Date.now())
 
-  const instruments = yield* Instruments
+  const { instruments } = ctx
   const base = sessionAttributes(state)
   const model = { model: info.modelID, provider: info.providerID }
   // The call's agent and active skill, once for all its signals (bounded: configured names).
@@ -96,11 +95,11 @@ export const onAssistantMessage = Effect.fnUntraced(function* (info: AssistantMe
   state.totals.cacheRead += tokens.cacheRead
   state.totals.cacheWrite += tokens.cacheCreation
   state.totals.cost += info.cost
-  for (const [type, value] of Object.entries(tokens)) yield* instruments.count("token.usage", value, { ...usageAttributes, type })
-  yield* instruments.count("cost.usage", info.cost, usageAttributes)
-  if (tokens.cacheRead > 0) yield* instruments.count("cache.count", 1, { ...base, type: "cacheRead" })
-  if (tokens.cacheCreation > 0) yield* instruments.count("cache.count", 1, { ...base, type: "cacheCreation" })
-  yield* recordGenAi(info, tokens, duration)
+  for (const [type, value] of Object.entries(tokens)) instruments.count("token.usage", value, { ...usageAttributes, type })
+  instruments.count("cost.usage", info.cost, usageAttributes)
+  if (tokens.cacheRead > 0) instruments.count("cache.count", 1, { ...base, type: "cacheRead" })
+  if (tokens.cacheCreation > 0) instruments.count("cache.count", 1, { ...base, type: "cacheCreation" })
+  recordGenAi(ctx, info, tokens, duration)
 
   const usage = {
     input_tokens: tokens.input,
@@ -113,16 +112,17 @@ export const onAssistantMessage = Effect.fnUntraced(function* (info: AssistantMe
   }
   // No model on these: dashboards count events that carry one as LLM calls (api_request/api_error already do);
   // message.id joins them to their call.
-  yield* emitReplyEvents(state, info, { "message.id": info.id }, usage, end)
+  emitReplyEvents(ctx, state, info, { "message.id": info.id }, usage, end)
   if (info.error !== undefined) {
-    yield* emitEvent(state, "api_error", { ...model, ...attributed, ...usage, ...errorAttributes(info.error), "message.id": info.id }, end)
+    emitEvent(ctx, state, "api_error", { ...model, ...attributed, ...usage, ...errorAttributes(info.error), "message.id": info.id }, end)
     open?.span.setStatus({ code: SpanStatusCode.ERROR, message: info.error.name })
     open?.span.setAttribute("error.type", info.error.name)
   } else {
     state.totals.messages += 1
-    yield* instruments.count("message.count", 1, { ...base, ...model })
-    yield* instruments.count("model.usage", 1, { ...base, ...model })
-    yield* emitEvent(
+    instruments.count("message.count", 1, { ...base, ...model })
+    instruments.count("model.usage", 1, { ...base, ...model })
+    emitEvent(
+      ctx,
       state,
       "api_request",
       { ...model, ...attributed, ...usage, ...(info.finish === undefined ? {} : { finish_reason: info.finish }), "message.id": info.id },
@@ -130,7 +130,7 @@ export const onAssistantMessage = Effect.fnUntraced(function* (info: AssistantMe
     )
   }
   if (open !== undefined) {
-    const config = yield* Config
+    const { config } = ctx
     open.span.setAttributes({
       "gen_ai.response.model": info.modelID,
       // The conventions' totals, as the GenAI metrics count them (genAiInput, genAiOutput).
@@ -145,7 +145,7 @@ export const onAssistantMessage = Effect.fnUntraced(function* (info: AssistantMe
     })
     open.span.end(Math.max(end, info.time.created))
   }
-})
+}
 
 interface Tokens {
   readonly input: number
@@ -164,8 +164,8 @@ const genAiOutput = (t: Tokens) => t.output + t.reasoning
  * The GenAI conventions' client metrics for one LLM call; Instruments keeps the set OTEL_SEMCONV_STABILITY_OPT_IN
  * chose. The duration is the chat span's: from the message's creation to its completion.
  */
-const recordGenAi = Effect.fnUntraced(function* (info: AssistantMessage, tokens: Tokens, durationMs: number) {
-  const instruments = yield* Instruments
+const recordGenAi = (ctx: HandlerContext, info: AssistantMessage, tokens: Tokens, durationMs: number) => {
+  const { instruments } = ctx
   const call = {
     "gen_ai.operation.name": "chat",
     "gen_ai.provider.name": info.providerID,
@@ -176,19 +176,19 @@ const recordGenAi = Effect.fnUntraced(function* (info: AssistantMessage, tokens:
   const input = genAiInput(tokens)
   const output = genAiOutput(tokens)
   const seconds = durationMs / 1000
-  yield* instruments.genAi("gen_ai.client.token.usage", input, { ...call, "gen_ai.token.type": "input" })
-  yield* instruments.genAi("gen_ai.client.token.usage", output, { ...call, "gen_ai.token.type": "output" })
-  yield* instruments.genAi("gen_ai.client.operation.duration", seconds, failed)
-  yield* instruments.genAi("gen_ai.client.inference.duration", seconds, failed)
-  yield* instruments.genAi("gen_ai.client.inference.operation.input_tokens", input, failed)
-  yield* instruments.genAi("gen_ai.client.inference.operation.output_tokens", output, failed)
+  instruments.genAi("gen_ai.client.token.usage", input, { ...call, "gen_ai.token.type": "input" })
+  instruments.genAi("gen_ai.client.token.usage", output, { ...call, "gen_ai.token.type": "output" })
+  instruments.genAi("gen_ai.client.operation.duration", seconds, failed)
+  instruments.genAi("gen_ai.client.inference.duration", seconds, failed)
+  instruments.genAi("gen_ai.client.inference.operation.input_tokens", input, failed)
+  instruments.genAi("gen_ai.client.inference.operation.output_tokens", output, failed)
   const usage = { ...call, "gen_ai.token.modality": "unknown" }
-  yield* instruments.genAi("gen_ai.client.inference.usage.input_tokens", input, usage)
-  yield* instruments.genAi("gen_ai.client.inference.usage.output_tokens", output, usage)
-  yield* instruments.genAi("gen_ai.client.inference.usage.cache_read.input_tokens", tokens.cacheRead, usage)
-  yield* instruments.genAi("gen_ai.client.inference.usage.cache_write.input_tokens", tokens.cacheCreation, usage)
-  yield* instruments.genAi("gen_ai.client.inference.usage.reasoning.output_tokens", tokens.reasoning, usage)
-})
+  instruments.genAi("gen_ai.client.inference.usage.input_tokens", input, usage)
+  instruments.genAi("gen_ai.client.inference.usage.output_tokens", output, usage)
+  instruments.genAi("gen_ai.client.inference.usage.cache_read.input_tokens", tokens.cacheRead, usage)
+  instruments.genAi("gen_ai.client.inference.usage.cache_write.input_tokens", tokens.cacheCreation, usage)
+  instruments.genAi("gen_ai.client.inference.usage.reasoning.output_tokens", tokens.reasoning, usage)
+}
 
 /** How many unfinished messages' texts (and compaction requests) a session keeps: more are never open at once. */
 const MAX_OPEN_MESSAGES = 16
@@ -200,20 +200,20 @@ const remember = <V>(map: Map<string, V>, key: string, value: V) => setBounded(m
  * have no time, and opencode's own synthetic parts (the "Continue if you have next steps" after a compaction) are
  * not the model's words: neither is kept.
  */
-export const onTextPart = Effect.fnUntraced(function* (part: TextPart) {
+export const onTextPart = (ctx: HandlerContext, part: TextPart) => {
   if (part.time?.end === undefined || part.synthetic === true || part.text === "") return
-  const state = yield* sessionState(part.sessionID)
+  const state = sessionState(ctx, part.sessionID)
   if (state.countedMessages.has(part.messageID)) return
   const texts = state.responseText.get(part.messageID) ?? new Map<string, string | number>()
-  texts.set(part.id, (yield* Config).content.assistantResponses ? part.text : part.text.length)
+  texts.set(part.id, ctx.config.content.assistantResponses ? part.text : part.text.length)
   remember(state.responseText, part.messageID, texts)
-})
+}
 
 /** The user message that asks for a compaction: its summary message answers it (parentID), manual or auto. */
-export const onCompactionPart = Effect.fnUntraced(function* (part: CompactionPart) {
-  const state = yield* sessionState(part.sessionID)
+export const onCompactionPart = (ctx: HandlerContext, part: CompactionPart) => {
+  const state = sessionState(ctx, part.sessionID)
   remember(state.compactions, part.messageID, part.auto === true)
-})
+}
 
 /** opencode's last attempt of a retried call can fail for good; an abort is the user's doing, not that. */
 const ABORTED = "MessageAbortedError"
@@ -222,22 +222,24 @@ const ABORTED = "MessageAbortedError"
  * What a finished assistant message says besides its usage: its text (assistant_response), the compaction it
  * was (compaction), the retries it spent before failing (api_retries_exhausted).
  */
-const emitReplyEvents = Effect.fnUntraced(function* (
+const emitReplyEvents = (
+  ctx: HandlerContext,
   state: SessionState,
   info: AssistantMessage,
   about: Record<string, string>,
   usage: Record<string, number>,
   end: number,
-) {
-  const config = yield* Config
-  const instruments = yield* Instruments
+) => {
+  const { config } = ctx
+  const { instruments } = ctx
   const parts = [...(state.responseText.get(info.id)?.values() ?? [])]
   state.responseText.delete(info.id)
   // The parts' texts joined by newlines: its length, and the text itself only when the user opted in
   // (OPENCODE_LOG_ASSISTANT_RESPONSES; otherwise only lengths were kept).
   const length = parts.reduce<number>((n, p) => n + (typeof p === "number" ? p : p.length), Math.max(0, parts.length - 1))
   if (length > 0)
-    yield* emitEvent(
+    emitEvent(
+      ctx,
       state,
       "assistant_response",
       {
@@ -253,7 +255,8 @@ const emitReplyEvents = Effect.fnUntraced(function* (
   if (info.summary === true || info.mode === "compaction") {
     const auto = info.parentID === undefined ? undefined : state.compactions.get(info.parentID)
     if (info.parentID !== undefined) state.compactions.delete(info.parentID)
-    yield* emitEvent(
+    emitEvent(
+      ctx,
       state,
       "compaction",
       {
@@ -275,7 +278,8 @@ const emitReplyEvents = Effect.fnUntraced(function* (
   const retried = state.retrying
   state.retrying = undefined
   if (retried !== undefined && info.error !== undefined && info.error.name !== ABORTED)
-    yield* emitEvent(
+    emitEvent(
+      ctx,
       state,
       "api_retries_exhausted",
       {
@@ -286,15 +290,15 @@ const emitReplyEvents = Effect.fnUntraced(function* (
       },
       end,
     )
-})
+}
 
 const optional = (key: string, value: string | undefined) => (value === undefined ? {} : { [key]: value })
 
 /** One CLIENT span per assistant message, under its prompt's interaction span. */
-const startLlmSpan = Effect.fnUntraced(function* (state: SessionState, info: AssistantMessage) {
-  const instruments = yield* Instruments
-  const turn = yield* ensureTurn(state, info.time.created, info.agent)
-  const span = yield* instruments.startSpan("llm", spanName("llm", info.modelID), {
+const startLlmSpan = (ctx: HandlerContext, state: SessionState, info: AssistantMessage) => {
+  const { instruments } = ctx
+  const turn = ensureTurn(ctx, state, info.time.created, info.agent)
+  const span = instruments.startSpan("llm", spanName("llm", info.modelID), {
     kind: SpanKind.CLIENT,
     startTime: info.time.created,
     parent: turn,
@@ -314,4 +318,4 @@ const startLlmSpan = Effect.fnUntraced(function* (state: SessionState, info: Ass
   const open = { span, name: spanName("llm", info.modelID), agent: info.agent, userMessageID: info.parentID }
   state.llmSpans.set(info.id, open)
   return open
-})
+}

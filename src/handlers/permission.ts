@@ -2,24 +2,23 @@
  * Permission decisions, from `permission.asked` + `permission.replied` (opencode never calls the typed
  * `permission.ask` hook): once/always accept, reject rejects; the tool is the one the request was for.
  */
-import { Effect } from "effect"
 import { isBuiltinTool } from "../naming/toolNames.ts"
-import { Instruments } from "../services/Instruments.ts"
+import type { HandlerContext } from "./context.ts"
 import { emitEvent, sessionAttributes, sessionState } from "./common.ts"
 import { languageOf } from "./language.ts"
 import { spanName } from "../signals.ts"
 
-export const onPermissionAsked = Effect.fnUntraced(function* (asked: {
+export const onPermissionAsked = (ctx: HandlerContext, asked: {
   readonly id: string
   readonly sessionID: string
   readonly permission: string
   readonly metadata?: { readonly filepath?: string | undefined } | undefined
   readonly tool?: { readonly messageID: string; readonly callID: string } | undefined
-}) {
-  const state = yield* sessionState(asked.sessionID)
+}) => {
+  const state = sessionState(ctx, asked.sessionID)
   // opencode may send the same request again: its wait is already open (a second span would never end).
   if (state.blocked.has(asked.id)) return
-  const instruments = yield* Instruments
+  const { instruments } = ctx
   const callID = asked.tool?.callID
   // The tool part (if already seen) names the tool exactly; else `permission` names its class (edit covers write),
   // or something that is no tool at all (external_directory, doom_loop): that is exported as opencode names it.
@@ -28,7 +27,7 @@ export const onPermissionAsked = Effect.fnUntraced(function* (asked: {
   // The wait for the user's answer, under the tool's span (Claude Code's `tool.blocked_on_user`).
   const toolSpan = callID === undefined ? undefined : state.toolSpans.get(callID)?.span
   if (toolSpan !== undefined) {
-    const blocked = yield* instruments.startSpan("blocked", spanName("blocked"), {
+    const blocked = instruments.startSpan("blocked", spanName("blocked"), {
       parent: toolSpan,
       attributes: { ...sessionAttributes(state), "gen_ai.tool.name": tool, "gen_ai.tool.call.id": callID! },
     })
@@ -41,16 +40,16 @@ export const onPermissionAsked = Effect.fnUntraced(function* (asked: {
     // Only the file's language leaves the machine, never its path.
     language: asked.permission === "edit" ? languageOf(asked.metadata?.filepath) : undefined,
   })
-})
+}
 
 const SOURCES = { once: "user_temporary", always: "user_permanent", reject: "user_reject" } as const
 
-export const onPermissionReplied = Effect.fnUntraced(function* (replied: {
+export const onPermissionReplied = (ctx: HandlerContext, replied: {
   readonly sessionID: string
   readonly requestID: string
   readonly reply: "once" | "always" | "reject"
-}) {
-  const state = yield* sessionState(replied.sessionID)
+}) => {
+  const state = sessionState(ctx, replied.sessionID)
   const request = state.permissions.get(replied.requestID)
   if (request === undefined) return
   state.permissions.delete(replied.requestID)
@@ -61,9 +60,8 @@ export const onPermissionReplied = Effect.fnUntraced(function* (replied: {
   blocked?.setAttributes({ decision, source })
   blocked?.end()
   if (request.callID !== undefined) state.decisions.set(request.callID, { decision, source, at: Date.now() })
-  const instruments = yield* Instruments
   if (request.language !== undefined) {
-    yield* instruments.count("code_edit_tool.decision", 1, {
+    ctx.instruments.count("code_edit_tool.decision", 1, {
       ...sessionAttributes(state),
       tool_name: request.tool,
       decision,
@@ -71,10 +69,10 @@ export const onPermissionReplied = Effect.fnUntraced(function* (replied: {
       language: request.language,
     })
   }
-  yield* emitEvent(state, "tool_decision", {
+  emitEvent(ctx, state, "tool_decision", {
     tool_name: request.tool,
     decision,
     source,
     ...(request.callID === undefined ? {} : { "call.id": request.callID }),
   })
-})
+}

@@ -4,8 +4,7 @@
  * exported, so an LLM gateway nests its own spans under it. Only ids leave the machine.
  */
 import type { Span } from "@opentelemetry/api"
-import { Effect } from "effect"
-import { Config } from "../services/Config.ts"
+import type { HandlerContext } from "./context.ts"
 import { existingSession, isExported, traceContextOf } from "./common.ts"
 
 /** Whether requests to this provider carry trace context (OPENCODE_TRACE_PROPAGATION_PROVIDERS). */
@@ -18,15 +17,14 @@ export const propagatesTo = (listed: ReadonlySet<string> | "*", providerID: stri
  * A request with no chat span (the title agent's, or llm traces off) gets its turn's span: the request belongs to
  * that turn, and the span is exported. With neither, no header: never the id of a span that will not arrive.
  */
-export const requestTraceContext = Effect.fnUntraced(function* (request: {
+export const requestTraceContext = (ctx: HandlerContext, request: {
   readonly sessionID: string
   readonly providerID: string
   readonly agent?: string | undefined
   readonly userMessageID?: string | undefined
-}) {
-  const config = yield* Config
-  if (!propagatesTo(config.traces.propagationProviders, request.providerID)) return undefined
-  const state = yield* existingSession(request.sessionID)
+}): { readonly traceparent: string; readonly tracestate?: string } | undefined => {
+  if (!propagatesTo(ctx.config.traces.propagationProviders, request.providerID)) return undefined
+  const state = existingSession(ctx, request.sessionID)
   if (state === undefined) return undefined
   // The latest open call of that agent answering that user message (calls of a session run one after another).
   let call: Span | undefined
@@ -35,4 +33,4 @@ export const requestTraceContext = Effect.fnUntraced(function* (request: {
       call = open.span
   const span = call ?? state.turn
   return span !== undefined && isExported(span) ? traceContextOf(span) : undefined
-})
+}

@@ -2,10 +2,9 @@
  * Session lifecycle: created, updated, idle, error, retries, reverts and deletion.
  */
 import { SpanStatusCode } from "@opentelemetry/api"
-import { Effect } from "effect"
 import type { ErrorInfo, SessionInfo } from "../events/schema.ts"
-import { Instruments } from "../services/Instruments.ts"
-import { newSessionState, SessionStore, type SessionState } from "../services/SessionStore.ts"
+import { newSessionState, type SessionState } from "../services/SessionStore.ts"
+import type { HandlerContext } from "./context.ts"
 import { errorAttributes } from "./errors.ts"
 import {
   countActiveTime,
@@ -20,13 +19,11 @@ import {
   startTurn,
 } from "./common.ts"
 
-export const onSessionCreated = Effect.fnUntraced(function* (info: SessionInfo) {
-  const store = yield* SessionStore
-  const instruments = yield* Instruments
-  const { state, created, evicted } = yield* store.getOrCreate(info.id, () =>
+export const onSessionCreated = (ctx: HandlerContext, info: SessionInfo) => {
+  const { state, created, evicted } = ctx.sessions.getOrCreate(info.id, () =>
     newSessionState(info.id, { parentID: info.parentID, createdAt: info.time.created, seenCreated: true }),
   )
-  for (const old of evicted) yield* endSession(old, Date.now())
+  for (const old of evicted) endSession(ctx, old, Date.now())
   // session.created can be re-sent; a session is counted once. A state made earlier from a stray event is
   // completed here instead.
   if (!created) {
@@ -39,18 +36,18 @@ export const onSessionCreated = Effect.fnUntraced(function* (info: SessionInfo) 
   state.version = info.version
   if (info.agent !== undefined) state.agent ??= info.agent
   // A session counted already (a stray event made it first) keeps its count: one per session start.
-  if (created) yield* instruments.count("session.count", 1, { ...sessionAttributes(state), start_type: startType(info) })
-  yield* emitEvent(state, "session.created", info.parentID === undefined ? {} : { "session.parent_id": info.parentID }, info.time.created)
+  if (created) ctx.instruments.count("session.count", 1, { ...sessionAttributes(state), start_type: startType(info) })
+  emitEvent(ctx, state, "session.created", info.parentID === undefined ? {} : { "session.parent_id": info.parentID }, info.time.created)
   // A subagent's session runs one turn at once, nested under the parent's tool call that spawned it, and shares
   // its prompt. A main session's turns start with its prompts.
-  const parent = info.parentID === undefined ? undefined : yield* existingSession(info.parentID)
+  const parent = info.parentID === undefined ? undefined : existingSession(ctx, info.parentID)
   if (parent !== undefined) {
     state.promptId = parent.promptId
     state.model = parent.model
-    state.turnParent = (yield* spawningToolSpan(parent, info.id, info.time.created)) ?? parent.turn
-    yield* startTurn(state, info.time.created)
+    state.turnParent = spawningToolSpan(ctx, parent, info.id, info.time.created) ?? parent.turn
+    startTurn(ctx, state, info.time.created)
   }
-})
+}
 
 /**
  * How a session opencode created began. opencode's fork (`opencode run --fork`, `POST /session/:id/fork`) creates a
@@ -65,7 +62,7 @@ const startType = (info: SessionInfo) => (info.parentID === undefined && FORK_TI
  * latest open task call. opencode creates the child session while the task call is still pending (before it
  * runs and names the child), so a pending task call gets its span started here, at the child's creation.
  */
-const spawningToolSpan = Effect.fnUntraced(function* (parent: SessionState, childID: string, createdAt: number) {
+const spawningToolSpan = (ctx: HandlerContext, parent: SessionState, childID: string, createdAt: number) => {
   const tasks = [...parent.toolSpans.entries()].filter(([, open]) => open.tool === "task")
   const known = tasks.find(([callID]) => parent.childSessions.get(callID) === childID)
   if (known !== undefined) return known[1].span
@@ -74,15 +71,15 @@ const spawningToolSpan = Effect.fnUntraced(function* (parent: SessionState, chil
     const [callID, call] = pending
     parent.pendingCalls.delete(callID)
     parent.childSessions.set(callID, childID)
-    const open = yield* startToolSpan(parent, { tool: call.tool, callID, messageID: call.messageID }, createdAt)
+    const open = startToolSpan(ctx, parent, { tool: call.tool, callID, messageID: call.messageID }, createdAt)
     if (open !== undefined) return open.span
   }
   return tasks.at(-1)?.[1].span
-})
+}
 
 /** opencode's own session totals, used for session.idle and the session histograms when present. */
-export const onSessionUpdated = Effect.fnUntraced(function* (info: SessionInfo) {
-  const state = yield* existingSession(info.id)
+export const onSessionUpdated = (ctx: HandlerContext, info: SessionInfo) => {
+  const state = existingSession(ctx, info.id)
   if (state === undefined) return
   state.version ??= info.version
   if (info.cost !== undefined && info.tokens !== undefined)
@@ -96,11 +93,11 @@ export const onSessionUpdated = Effect.fnUntraced(function* (info: SessionInfo) 
         cacheWrite: info.tokens.cache.write,
       },
     }
-})
+}
 
 /** Fires after every turn: the session.idle event with the session's totals so far. */
-export const onSessionIdle = Effect.fnUntraced(function* (sessionID: string) {
-  const state = yield* existingSession(sessionID)
+export const onSessionIdle = (ctx: HandlerContext, sessionID: string) => {
+  const state = existingSession(ctx, sessionID)
   if (state === undefined) return
   const now = Date.now()
   // After an error opencode sends session.idle twice; the second carries nothing new.
@@ -108,11 +105,12 @@ export const onSessionIdle = Effect.fnUntraced(function* (sessionID: string) {
   state.lastIdleAt = now
   state.idleSinceBusy = true
   // The prompt's work is done.
-  yield* endTurn(state, now)
-  yield* countActiveTime(state, now)
+  endTurn(state, now)
+  countActiveTime(ctx, state, now)
   state.busySince = undefined
   const totals = sessionTotals(state)
-  yield* emitEvent(
+  emitEvent(
+    ctx,
     state,
     "session.idle",
     {
@@ -130,14 +128,15 @@ export const onSessionIdle = Effect.fnUntraced(function* (sessionID: string) {
     },
     now,
   )
-})
+}
 
-export const onSessionStatus = Effect.fnUntraced(function* (
+export const onSessionStatus = (
+  ctx: HandlerContext,
   sessionID: string,
   status: { readonly type: "idle" } | { readonly type: "busy" } | { readonly type: "retry"; readonly attempt: number; readonly next?: number | undefined },
-) {
+) => {
   if (status.type === "idle") return
-  const state = yield* sessionState(sessionID)
+  const state = sessionState(ctx, sessionID)
   if (status.type === "busy") {
     state.idleSinceBusy = false
     state.errorSinceBusy = false
@@ -150,57 +149,54 @@ export const onSessionStatus = Effect.fnUntraced(function* (
   const key = `${state.promptId ?? ""}:${status.attempt}:${status.next ?? ""}`
   if (state.retries.has(key)) return
   state.retries.add(key)
-  const instruments = yield* Instruments
-  yield* instruments.count("retry.count", 1, {
+  ctx.instruments.count("retry.count", 1, {
     ...sessionAttributes(state),
     ...(state.model === undefined ? {} : { model: state.model.modelID, provider: state.model.providerID }),
   })
-})
+}
 
-export const onSessionError = Effect.fnUntraced(function* (sessionID: string | undefined, error: ErrorInfo | undefined) {
+export const onSessionError = (ctx: HandlerContext, sessionID: string | undefined, error: ErrorInfo | undefined) => {
   if (sessionID === undefined) return
-  const state = yield* sessionState(sessionID)
+  const state = sessionState(ctx, sessionID)
   // One failure ends the turn; the same error re-sent before the next busy status is not another one.
   if (state.errorSinceBusy) return
   state.errorSinceBusy = true
   state.errored = true
   state.turn?.setStatus({ code: SpanStatusCode.ERROR, message: error?.name ?? "error" })
-  yield* emitEvent(state, "session.error", errorAttributes(error))
-})
+  emitEvent(ctx, state, "session.error", errorAttributes(error))
+}
 
 /** opencode reports the session's current diff (non-empty on revert): the gauge follows it. */
-export const onSessionDiff = Effect.fnUntraced(function* (
+export const onSessionDiff = (
+  ctx: HandlerContext,
   sessionID: string,
   diff: ReadonlyArray<{ readonly additions: number; readonly deletions: number }>,
-) {
-  const state = yield* existingSession(sessionID)
+) => {
+  const state = existingSession(ctx, sessionID)
   if (state === undefined || diff.length === 0) return
   const added = diff.reduce((n, d) => n + d.additions, 0)
   const removed = diff.reduce((n, d) => n + d.deletions, 0)
   state.lines.currentAdded = added
   state.lines.currentRemoved = removed
-  const instruments = yield* Instruments
-  yield* instruments.gauge("lines_of_code.total", added, { ...sessionAttributes(state), type: "added" })
-  yield* instruments.gauge("lines_of_code.total", removed, { ...sessionAttributes(state), type: "removed" })
-})
+  ctx.instruments.gauge("lines_of_code.total", added, { ...sessionAttributes(state), type: "added" })
+  ctx.instruments.gauge("lines_of_code.total", removed, { ...sessionAttributes(state), type: "removed" })
+}
 
-export const onSessionDeleted = Effect.fnUntraced(function* (info: SessionInfo) {
-  const store = yield* SessionStore
-  const state = yield* store.remove(info.id)
-  if (state._tag === "Some") yield* endSession(state.value, Date.now())
-})
+export const onSessionDeleted = (ctx: HandlerContext, info: SessionInfo) => {
+  const state = ctx.sessions.remove(info.id)
+  if (state !== undefined) endSession(ctx, state, Date.now())
+}
 
-/** Ends sessions untouched for `idleMs` (their state is released) and, at shutdown, every session. */
-export const sweepSessions = Effect.fn("handlers.sweepSessions")(function* (idleMs: number) {
-  const store = yield* SessionStore
+/** Ends sessions untouched for `idleMs` (their state is released). */
+export const sweepSessions = (ctx: HandlerContext, idleMs: number) => {
   const now = Date.now()
-  for (const state of yield* store.takeIdle(now - idleMs)) yield* endSession(state, now)
-})
+  for (const state of ctx.sessions.takeIdle(now - idleMs)) endSession(ctx, state, now)
+}
 
-export const endAllSessions = Effect.fn("handlers.endAllSessions")(function* () {
-  const store = yield* SessionStore
+/** Ends every session (at shutdown). */
+export const endAllSessions = (ctx: HandlerContext) => {
   const now = Date.now()
-  for (const state of yield* store.takeAll) yield* endSession(state, now)
-})
+  for (const state of ctx.sessions.takeAll()) endSession(ctx, state, now)
+}
 
 

@@ -6,12 +6,11 @@
 import { SpanStatusCode } from "@opentelemetry/api"
 import { readFileSync, statSync } from "node:fs"
 import { isAbsolute, resolve } from "node:path"
-import { Effect, Option, Schema } from "effect"
+import { Option, Schema } from "effect"
 import { commitsSince, snapshotReflogs, type ReflogCommit, type ReflogSnapshot } from "../git/reflog.ts"
 import { lineDiff } from "../lines/diff.ts"
 import { BashInput, BashMetadata, EditMetadata, WriteInput, WriteMetadata, type ToolPart } from "../events/schema.ts"
-import { Config } from "../services/Config.ts"
-import { Instruments } from "../services/Instruments.ts"
+import type { Handled, HandlerContext } from "./context.ts"
 import { boundedJson, CONTENT_LIMIT, jsonByteLength, toolParameters, truncateText } from "./content.ts"
 import { describeToolError, toolErrorText } from "./errors.ts"
 import type { SessionState } from "../services/SessionStore.ts"
@@ -32,8 +31,8 @@ const taskMetadata = decodeOption(Schema.Struct({ sessionId: Schema.String }))
 /** The skill tool's metadata names the skill it loaded (opencode: `{name, dir}`; the input's name may be wrong). */
 const skillMetadata = decodeOption(Schema.Struct({ name: Schema.String }))
 
-export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
-  const state = yield* sessionState(part.sessionID)
+export const onToolPart = (ctx: HandlerContext, part: ToolPart): Handled => {
+  const state = sessionState(ctx, part.sessionID)
   if (state.finishedCalls.has(part.callID)) return
   const s = part.state
   if (s.status === "pending" || s.status === "running") state.callTools.set(part.callID, part.tool)
@@ -49,13 +48,13 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
   if (part.tool === "task" && child !== undefined) state.childSessions.set(part.callID, child.sessionId)
 
   const open =
-    state.toolSpans.get(part.callID) ?? (state.cutShort.has(part.callID) ? undefined : yield* startToolSpan(state, part, s.time.start))
+    state.toolSpans.get(part.callID) ?? (state.cutShort.has(part.callID) ? undefined : startToolSpan(ctx, state, part, s.time.start))
   if (s.status === "running") return
 
   state.finishedCalls.add(part.callID)
   state.cutShort.delete(part.callID)
   state.toolSpans.delete(part.callID)
-  const instruments = yield* Instruments
+  const { instruments } = ctx
   const success = s.status === "completed"
   const duration = Math.max(0, s.time.end - s.time.start)
   const decision = state.decisions.get(part.callID)
@@ -64,7 +63,7 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
   // default, the event carry only a description of it (see errors.ts).
   const errorDescription = s.status === "error" ? describeToolError(s.error) : undefined
 
-  const config = yield* Config
+  const { config } = ctx
   // Tool parameters and content only when the user opted in (OTEL_LOG_TOOL_DETAILS / OTEL_LOG_TOOL_CONTENT).
   const details = config.content.toolDetails
     ? { tool_parameters: boundedJson(toolParameters(part.tool, s.input, config.host.mcpServers())), tool_input: boundedJson(s.input ?? {}) }
@@ -83,13 +82,14 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
     ...attribution(state, state.messageAgent ?? state.agent, part.messageID),
     ...(mcp === undefined ? {} : { "mcp_server.name": mcp.server, "mcp_tool.name": mcp.tool }),
   }
-  yield* instruments.record("tool.duration", duration, {
+  instruments.record("tool.duration", duration, {
     ...sessionAttributes(state),
     ...attributed,
     tool_name: toolName,
     success: instruments.success(success),
   })
-  yield* emitEvent(
+  emitEvent(
+    ctx,
     state,
     "tool_result",
     {
@@ -112,9 +112,9 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
   if (open !== undefined) {
     // Claude Code's trace shape: the tool's own work, after any wait for the user's permission.
     if (decision?.decision !== "reject") {
-      const instruments = yield* Instruments
+      const { instruments } = ctx
       const start = Math.min(Math.max(s.time.start, decision?.at ?? s.time.start), s.time.end)
-      const execution = yield* instruments.startSpan("execution", spanName("execution"), {
+      const execution = instruments.startSpan("execution", spanName("execution"), {
         parent: open.span,
         startTime: start,
         attributes: { ...sessionAttributes(state), "gen_ai.tool.name": toolName, "gen_ai.tool.call.id": part.callID },
@@ -126,45 +126,50 @@ export const onToolPart = Effect.fnUntraced(function* (part: ToolPart) {
     open.span.end(Math.max(s.time.end, s.time.start))
   }
 
-  if (part.tool === "task") yield* reportSubagent(state, part.callID, child?.sessionId, success, duration, s.time.end)
+  if (part.tool === "task") reportSubagent(ctx, state, part.callID, child?.sessionId, success, duration, s.time.end)
   const skill = s.status === "completed" && part.tool === "skill" ? skillMetadata(s.metadata) : undefined
   if (skill !== undefined) {
     state.activeSkill = { name: skill.name, messageID: part.messageID }
-    yield* emitEvent(state, "skill_activated", { "skill.name": skill.name }, s.time.end)
+    emitEvent(ctx, state, "skill_activated", { "skill.name": skill.name }, s.time.end)
   }
 
   const before = state.writesBefore.get(part.callID)
   state.writesBefore.delete(part.callID)
   const reflogs = takeReflogSnapshot(state, part.callID)
-  // A bash call may have switched branch (`git checkout`), even one that failed afterwards.
-  if (part.tool === "bash") yield* (yield* Instruments).refreshHead
-  if (s.status !== "completed") return
-  yield* countLines(state, part.tool, s.input, s.metadata, before)
-  if (part.tool === "bash") {
-    yield* countCommits(state, s.input, s.metadata, s.time.end, reflogs)
-    yield* countPullRequests(state, s.input, s.metadata)
+  const changes = (): Handled => {
+    if (s.status !== "completed") return
+    countLines(ctx, state, part.tool, s.input, s.metadata, before)
+    if (part.tool !== "bash") return
+    countPullRequests(ctx, state, s.input, s.metadata)
+    return countCommits(ctx, state, s.input, s.metadata, s.time.end, reflogs)
   }
-})
+  // A bash call may have switched branch (`git checkout`), even one that failed afterwards: what it changed is
+  // recorded once HEAD is read again, so its commit events name the branch they were made on.
+  const head = part.tool === "bash" ? ctx.instruments.refreshHead() : undefined
+  return head === undefined ? changes() : head.then(changes)
+}
 
 
 /**
  * subagent_completed, when a `task` call ends: the child session's own accounting (its tokens, cost and tool
  * calls so far, as session.idle counts them), the subagent's agent and the call's duration and outcome.
  */
-const reportSubagent = Effect.fnUntraced(function* (
+const reportSubagent = (
+  ctx: HandlerContext,
   state: SessionState,
   callID: string,
   named: string | undefined,
   success: boolean,
   duration: number,
   end: number,
-) {
+) => {
   const childID = state.childSessions.get(callID) ?? named
   state.childSessions.delete(callID)
-  const child = childID === undefined ? undefined : yield* existingSession(childID)
-  const instruments = yield* Instruments
+  const child = childID === undefined ? undefined : existingSession(ctx, childID)
+  const { instruments } = ctx
   const totals = child === undefined ? undefined : sessionTotals(child)
-  yield* emitEvent(
+  emitEvent(
+    ctx,
     state,
     "subagent_completed",
     {
@@ -188,19 +193,20 @@ const reportSubagent = Effect.fnUntraced(function* (
     },
     end,
   )
-})
+}
 
 /**
  * Lines of code per completed edit: the edit-like tools' `filediff`, or a new file's lines from `write`.
  * The counter is gross churn (every edit's additions and deletions); the gauge is the session's running value.
  */
-const countLines = Effect.fnUntraced(function* (
+const countLines = (
+  ctx: HandlerContext,
   state: SessionState,
   tool: string,
   input: Readonly<Record<string, unknown>> | undefined,
   metadata: Readonly<Record<string, unknown>> | undefined,
   before: string | undefined,
-) {
+) => {
   let added = 0
   let removed = 0
   const diff = editMetadata(metadata)
@@ -221,17 +227,17 @@ const countLines = Effect.fnUntraced(function* (
     }
   }
   if (added === 0 && removed === 0) return
-  const instruments = yield* Instruments
+  const { instruments } = ctx
   const base = sessionAttributes(state)
   state.lines.added += added
   state.lines.removed += removed
   state.lines.currentAdded += added
   state.lines.currentRemoved += removed
-  yield* instruments.count("lines_of_code.count", added, { ...base, type: "added" })
-  yield* instruments.count("lines_of_code.count", removed, { ...base, type: "removed" })
-  yield* instruments.gauge("lines_of_code.total", state.lines.currentAdded, { ...base, type: "added" })
-  yield* instruments.gauge("lines_of_code.total", state.lines.currentRemoved, { ...base, type: "removed" })
-})
+  instruments.count("lines_of_code.count", added, { ...base, type: "added" })
+  instruments.count("lines_of_code.count", removed, { ...base, type: "removed" })
+  instruments.gauge("lines_of_code.total", state.lines.currentAdded, { ...base, type: "added" })
+  instruments.gauge("lines_of_code.total", state.lines.currentRemoved, { ...base, type: "removed" })
+}
 
 /**
  * The HEAD reflog sizes taken when each bash call started (tool.execute.before), by session and callID; kept
@@ -268,27 +274,27 @@ export const commitsFromOutput = (command: string, output: string): ReadonlyArra
  * Commits made by a completed bash call, whatever its exit status: the `git commit` entries it appended to the
  * project's HEAD reflogs (see src/git/reflog.ts); without a reflog, the commit lines git printed.
  */
-const countCommits = Effect.fnUntraced(function* (
+const countCommits = (
+  ctx: HandlerContext,
   state: SessionState,
   input: Readonly<Record<string, unknown>> | undefined,
   metadata: Readonly<Record<string, unknown>> | undefined,
   time: number,
   reflogs: ReflogSnapshot | undefined,
-) {
-  let commits: ReadonlyArray<{ readonly "commit.sha": string; readonly "commit.amend"?: boolean }>
-  if (reflogs !== undefined) {
-    const recorded: ReadonlyArray<ReflogCommit> = yield* Effect.promise(() => commitsSince(reflogs))
-    commits = recorded.map((c) => ({ "commit.sha": c.sha, "commit.amend": c.kind === "amend" }))
-  } else {
-    const command = bashInput(input)?.command
-    if (command === undefined) return
-    commits = commitsFromOutput(command, bashMetadata(metadata)?.output ?? "").map((sha) => ({ "commit.sha": sha }))
+): Handled => {
+  const record = (commits: ReadonlyArray<{ readonly "commit.sha": string; readonly "commit.amend"?: boolean }>) => {
+    if (commits.length === 0) return
+    ctx.instruments.count("commit.count", commits.length, sessionAttributes(state))
+    for (const commit of commits) emitEvent(ctx, state, "commit", commit, time)
   }
-  if (commits.length === 0) return
-  const instruments = yield* Instruments
-  yield* instruments.count("commit.count", commits.length, sessionAttributes(state))
-  for (const commit of commits) yield* emitEvent(state, "commit", commit, time)
-})
+  if (reflogs !== undefined)
+    return commitsSince(reflogs).then((recorded: ReadonlyArray<ReflogCommit>) =>
+      record(recorded.map((c) => ({ "commit.sha": c.sha, "commit.amend": c.kind === "amend" }))),
+    )
+  const command = bashInput(input)?.command
+  if (command === undefined) return
+  record(commitsFromOutput(command, bashMetadata(metadata)?.output ?? "").map((sha) => ({ "commit.sha": sha })))
+}
 
 /** Files larger than this are not read to count a write's lines (the write still counts as a tool call). */
 const MAX_READ_BYTES = 4 * 1024 * 1024
@@ -297,29 +303,29 @@ const MAX_READ_BYTES = 4 * 1024 * 1024
  * `tool.execute.before` for `write`: opencode reports no diff when write overwrites a file, so the file's
  * current content is read now (local, bounded) to count the lines the write changes.
  */
-export const onToolBefore = Effect.fnUntraced(function* (
+export const onToolBefore = (
+  ctx: HandlerContext,
   sessionID: string,
   callID: string,
   tool: string,
   args: unknown,
   directory: string,
-) {
+): Handled => {
   if (tool === "bash") {
     const workdir = workdirArg(args)
     const directories = workdir === undefined ? [directory] : [directory, isAbsolute(workdir) ? workdir : resolve(directory, workdir)]
-    const snapshot = yield* Effect.promise(() => snapshotReflogs(directories))
-    if (snapshot === undefined) return
-    keepReflogSnapshot(yield* sessionState(sessionID), callID, snapshot)
-    return
+    return snapshotReflogs(directories).then((snapshot) => {
+      if (snapshot !== undefined) keepReflogSnapshot(sessionState(ctx, sessionID), callID, snapshot)
+    })
   }
   if (tool !== "write") return
   const path = filePathArg(args)
   if (path === undefined) return
-  const before = yield* Effect.sync(() => readIfSmall(isAbsolute(path) ? path : resolve(directory, path)))
+  const before = readIfSmall(isAbsolute(path) ? path : resolve(directory, path))
   if (before === undefined) return
-  const state = yield* sessionState(sessionID)
+  const state = sessionState(ctx, sessionID)
   state.writesBefore.set(callID, before)
-})
+}
 
 const filePathDecoder = decodeOption(Schema.Struct({ filePath: Schema.String }))
 const filePathArg = (args: unknown) => filePathDecoder(args)?.filePath
@@ -357,19 +363,20 @@ export const pullRequestsFromOutput = (command: string, output: string): number 
  * created-request URL in its output (gh also prints the URL of a request that already exists, but exits 1), or
  * one per such command when the call printed nothing.
  */
-const countPullRequests = Effect.fnUntraced(function* (
+const countPullRequests = (
+  ctx: HandlerContext,
   state: SessionState,
   input: Readonly<Record<string, unknown>> | undefined,
   metadata: Readonly<Record<string, unknown>> | undefined,
-) {
+) => {
   const command = bashInput(input)?.command
   const meta = bashMetadata(metadata)
   if (command === undefined || meta?.exit !== 0) return
   const created = pullRequestsFromOutput(command, meta.output ?? "")
   if (created === 0) return
-  const instruments = yield* Instruments
-  yield* instruments.count("pull_request.count", created, sessionAttributes(state))
-})
+  const { instruments } = ctx
+  instruments.count("pull_request.count", created, sessionAttributes(state))
+}
 
 const lineCount = (text: string) => (text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0))
 
@@ -377,8 +384,8 @@ const lineCount = (text: string) => (text === "" ? 0 : text.split("\n").length -
  * The W3C trace context of a running tool call, for its processes: a script that reads TRACEPARENT nests its
  * own spans under the tool's span.
  */
-export const toolTraceContext = Effect.fnUntraced(function* (sessionID: string, callID: string) {
-  const state = yield* existingSession(sessionID)
+export const toolTraceContext = (ctx: HandlerContext, sessionID: string, callID: string) => {
+  const state = existingSession(ctx, sessionID)
   const span = state?.toolSpans.get(callID)?.span
   return span === undefined ? undefined : traceContextOf(span)
-})
+}

@@ -76,20 +76,24 @@ export interface SpanOptions {
   readonly kind?: SpanKind
 }
 
-export interface Interface {
-  readonly count: (name: CounterName, value: number, attributes?: Attributes) => Effect.Effect<void>
-  readonly record: (name: HistogramName, value: number, attributes?: Attributes) => Effect.Effect<void>
-  readonly gauge: (name: GaugeName, value: number, attributes?: Attributes) => Effect.Effect<void>
+/**
+ * The instruments as plain synchronous calls: what the per-event path (src/handlers) records through, where an
+ * Effect per point would cost more than the SDK call it wraps (see the README's "Where the hot path departs").
+ */
+export interface Recorder {
+  readonly count: (name: CounterName, value: number, attributes?: Attributes) => void
+  readonly record: (name: HistogramName, value: number, attributes?: Attributes) => void
+  readonly gauge: (name: GaugeName, value: number, attributes?: Attributes) => void
   /**
    * A GenAI conventions' metric (src/naming/genAiMetrics.ts), by its full name: recorded only when it belongs to
    * the set OTEL_SEMCONV_STABILITY_OPT_IN chose, and never with session.id. Zero is recorded: the conventions
    * want a point for every call, failed ones included.
    */
-  readonly genAi: (name: GenAiMetricName, value: number, attributes: Attributes) => Effect.Effect<void>
+  readonly genAi: (name: GenAiMetricName, value: number, attributes: Attributes) => void
   /** A log event: body `<name>` (`claude_code.<name>` in that profile), attributes event.name, event.timestamp and the given ones. */
-  readonly event: (name: EventName, attributes: Attributes, timestamp?: number) => Effect.Effect<void>
+  readonly event: (name: EventName, attributes: Attributes, timestamp?: number) => void
   /** Starts a span of a trace type; `undefined` when that type is disabled. */
-  readonly startSpan: (span: SpanKey, name: string, options?: SpanOptions) => Effect.Effect<Span | undefined>
+  readonly startSpan: (span: SpanKey, name: string, options?: SpanOptions) => Span | undefined
   /** A tool's name as exported: opencode's (`bash`), or Claude Code's (`Bash`, `mcp__<server>__<tool>`) in that profile. */
   readonly toolName: (tool: string) => string
   /**
@@ -99,9 +103,29 @@ export interface Interface {
   readonly success: (success: boolean) => boolean | string
   /**
    * Reads HEAD again (a bash call may have switched branch), when the repository is opted in: later events and
-   * spans carry the branch it names. One small file, read asynchronously; nothing when the repository is off.
+   * spans carry the branch it names. One small file, read asynchronously; undefined (nothing to wait for) when
+   * the repository is off.
    */
+  readonly refreshHead: () => Promise<void> | undefined
+}
+
+/** The instruments as effects (for programs that embed the layers), and the same as plain calls (`recorder`). */
+export interface Interface {
+  readonly count: (name: CounterName, value: number, attributes?: Attributes) => Effect.Effect<void>
+  readonly record: (name: HistogramName, value: number, attributes?: Attributes) => Effect.Effect<void>
+  readonly gauge: (name: GaugeName, value: number, attributes?: Attributes) => Effect.Effect<void>
+  /** See `Recorder.genAi`. */
+  readonly genAi: (name: GenAiMetricName, value: number, attributes: Attributes) => Effect.Effect<void>
+  /** See `Recorder.event`. */
+  readonly event: (name: EventName, attributes: Attributes, timestamp?: number) => Effect.Effect<void>
+  /** Starts a span of a trace type; `undefined` when that type is disabled. */
+  readonly startSpan: (span: SpanKey, name: string, options?: SpanOptions) => Effect.Effect<Span | undefined>
+  readonly toolName: (tool: string) => string
+  readonly success: (success: boolean) => boolean | string
+  /** See `Recorder.refreshHead`. */
   readonly refreshHead: Effect.Effect<void>
+  /** The same operations as plain synchronous calls, for the per-event path. */
+  readonly recorder: Recorder
 }
 
 export class Instruments extends Context.Service<Instruments, Interface>()("opencode-plugin-opentelemetry/Instruments") {}
@@ -194,13 +218,12 @@ export const layer = Layer.effect(
       }
       return instrument
     }
-    const genAi = (name: GenAiMetricName, value: number, attributes: Attributes) =>
-      Effect.sync(() => {
-        if (GENAI_METRICS[name].semconv !== genAiSet || !enabled(name) || !Number.isFinite(value) || value < 0) return
-        const instrument = genAiInstrument(name)
-        if ("add" in instrument) instrument.add(value, mergedAttributes(attributes, genAiExcluded))
-        else instrument.record(value, mergedAttributes(attributes, genAiExcluded))
-      })
+    const genAi = (name: GenAiMetricName, value: number, attributes: Attributes) => {
+      if (GENAI_METRICS[name].semconv !== genAiSet || !enabled(name) || !Number.isFinite(value) || value < 0) return
+      const instrument = genAiInstrument(name)
+      if ("add" in instrument) instrument.add(value, mergedAttributes(attributes, genAiExcluded))
+      else instrument.record(value, mergedAttributes(attributes, genAiExcluded))
+    }
 
     const remoteParent: OtelContext = Option.match(config.traces.parent, {
       onNone: () => ROOT_CONTEXT,
@@ -214,26 +237,22 @@ export const layer = Layer.effect(
         }),
     })
 
-    const count = (name: CounterName, value: number, attributes?: Attributes) =>
-      Effect.sync(() => {
-        if (!enabled(name) || !Number.isFinite(value) || value <= 0) return
-        counter(name).add(name === "cost.usage" ? value * metrics.costUsageScale : value, metricAttributes(attributes))
-      })
+    const count = (name: CounterName, value: number, attributes?: Attributes) => {
+      if (!enabled(name) || !Number.isFinite(value) || value <= 0) return
+      counter(name).add(name === "cost.usage" ? value * metrics.costUsageScale : value, metricAttributes(attributes))
+    }
 
-    const record = (name: HistogramName, value: number, attributes?: Attributes) =>
-      Effect.sync(() => {
-        if (!enabled(name) || !Number.isFinite(value) || value < 0) return
-        histogram(name).record(value, metricAttributes(attributes))
-      })
+    const record = (name: HistogramName, value: number, attributes?: Attributes) => {
+      if (!enabled(name) || !Number.isFinite(value) || value < 0) return
+      histogram(name).record(value, metricAttributes(attributes))
+    }
 
-    const gauge = (name: GaugeName, value: number, attributes?: Attributes) =>
-      Effect.sync(() => {
-        if (!enabled(name) || !Number.isFinite(value)) return
-        gaugeOf(name).record(value, metricAttributes(attributes))
-      })
+    const gauge = (name: GaugeName, value: number, attributes?: Attributes) => {
+      if (!enabled(name) || !Number.isFinite(value)) return
+      gaugeOf(name).record(value, metricAttributes(attributes))
+    }
 
-    const event = (name: EventName, attributes: Attributes, timestamp?: number) =>
-      Effect.sync(() => {
+    const event = (name: EventName, attributes: Attributes, timestamp?: number) => {
         if (!config.logs.enabled) return
         const time = timestamp ?? Date.now()
         const logAttributes: Attributes = { ...config.standardAttributes, ...refAttributes, "event.name": name, "event.timestamp": new Date(time).toISOString() }
@@ -249,10 +268,9 @@ export const layer = Layer.effect(
           context: ROOT_CONTEXT,
           attributes: logAttributes,
         })
-      })
+    }
 
-    const startSpan = (span: SpanKey, name: string, spanOptions: SpanOptions = {}) =>
-      Effect.sync(() => {
+    const startSpan = (span: SpanKey, name: string, spanOptions: SpanOptions = {}): Span | undefined => {
         if (config.traces.disabled.has(SPANS[span].traceType)) return undefined
         const parent = spanOptions.parent === undefined ? remoteParent : trace.setSpan(ROOT_CONTEXT, spanOptions.parent)
         return tracer.startSpan(
@@ -264,23 +282,36 @@ export const layer = Layer.effect(
           },
           parent,
         )
-      })
+    }
 
-    // Called several times for every event: plain effects, without Effect.fn's span and stack capture.
+    // Called several times for every event.
     const claudeCode = config.profile === "claude-code"
     const toolName = claudeCode ? (tool: string) => claudeCodeToolName(tool, config.host.mcpServers()) : (tool: string) => tool
     const success = claudeCode ? (ok: boolean) => String(ok) : (ok: boolean) => ok
-    const refreshHead =
+    const refreshHead = (): Promise<void> | undefined =>
       repository === undefined
-        ? Effect.void
-        : Effect.promise(() => readHead(repository.gitDir)).pipe(
-            Effect.map((now) => {
+        ? undefined
+        : readHead(repository.gitDir).then(
+            (now) => {
               // An unreadable HEAD (mid-rewrite) keeps the last one known.
               if (now === undefined || (now.branch === head?.branch && now.revision === head?.revision)) return
               head = now
               refAttributes = headAttributes(now)
-            }),
+            },
+            () => undefined,
           )
-    return Instruments.of({ count, record, gauge, genAi, event, startSpan, toolName, success, refreshHead })
+    const recorder: Recorder = { count, record, gauge, genAi, event, startSpan, toolName, success, refreshHead }
+    return Instruments.of({
+      count: (name, value, attributes) => Effect.sync(() => count(name, value, attributes)),
+      record: (name, value, attributes) => Effect.sync(() => record(name, value, attributes)),
+      gauge: (name, value, attributes) => Effect.sync(() => gauge(name, value, attributes)),
+      genAi: (name, value, attributes) => Effect.sync(() => genAi(name, value, attributes)),
+      event: (name, attributes, timestamp) => Effect.sync(() => event(name, attributes, timestamp)),
+      startSpan: (span, name, options) => Effect.sync(() => startSpan(span, name, options)),
+      toolName,
+      success,
+      refreshHead: Effect.promise(() => refreshHead() ?? Promise.resolve()),
+      recorder,
+    })
   }),
 )

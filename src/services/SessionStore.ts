@@ -169,13 +169,37 @@ export const endOpenSpans = (state: SessionState, endTime?: number) => {
   state.turn = undefined
 }
 
-export interface Interface {
-  readonly get: (id: string) => Effect.Effect<Option.Option<SessionState>>
+/**
+ * The store's operations as plain synchronous calls: the per-event path (src/handlers) calls them for nearly
+ * every event, where an Effect per call would cost more than the map operation it wraps (see the README's
+ * "Where the hot path departs").
+ */
+export interface Sessions {
+  readonly get: (id: string) => SessionState | undefined
   /**
    * Returns the existing state, or stores `init()` as new state. `created` tells which (false too for a session
    * this store ended before, taken up again: not a new start); `evicted` lists the
    * least recently used sessions pushed out to stay within `maxSessions` (the caller ends them).
    */
+  readonly getOrCreate: (
+    id: string,
+    init: () => SessionState,
+  ) => { readonly state: SessionState; readonly created: boolean; readonly evicted: ReadonlyArray<SessionState> }
+  readonly remove: (id: string) => SessionState | undefined
+  /** Removes and returns the sessions not touched since `before` (epoch ms). */
+  readonly takeIdle: (before: number) => ReadonlyArray<SessionState>
+  /** Removes and returns every session (at shutdown). */
+  readonly takeAll: () => ReadonlyArray<SessionState>
+  /** The next event.sequence of a session (1, 2, 3, ...). */
+  readonly nextSequence: (id: string) => number
+  readonly size: () => number
+  /** Counts an event skipped for its unexpected shape; returns the count for its type. */
+  readonly recordSkipped: (type: string) => number
+}
+
+export interface Interface {
+  readonly get: (id: string) => Effect.Effect<Option.Option<SessionState>>
+  /** See `Sessions.getOrCreate`. */
   readonly getOrCreate: (
     id: string,
     init: () => SessionState,
@@ -190,6 +214,8 @@ export interface Interface {
   readonly size: Effect.Effect<number>
   /** Counts an event skipped for its unexpected shape; returns the count for its type. */
   readonly recordSkipped: (type: string) => Effect.Effect<number>
+  /** The same operations, synchronous, for the per-event path. */
+  readonly sessions: Sessions
 }
 
 export class SessionStore extends Context.Service<SessionStore, Interface>()("opencode-plugin-opentelemetry/SessionStore") {}
@@ -200,106 +226,102 @@ const MAX_ENDED_IDS = 10_000
 
 export const make = (options: { readonly maxSessions?: number } = {}) =>
   Effect.sync(() => {
-    const maxSessions = Math.max(1, options.maxSessions ?? DEFAULT_MAX_SESSIONS)
-    // A Map iterates in insertion order; re-inserting on access makes it an LRU.
-    const sessions = new Map<string, { state: SessionState; touchedAt: number }>()
-    // Sessions this process already ended (deleted, evicted, released idle): one seen again (a late event, a TUI
-    // going back to it) is taken up again, not a new start. Bounded: the oldest ids are forgotten first.
-    const ended = new Set<string>()
-    const rememberEnded = (id: string) => {
-      ended.add(id)
-      if (ended.size > MAX_ENDED_IDS) ended.delete(ended.values().next().value!)
-    }
-
-    // Called for nearly every event: the entry is moved, not reallocated, and the methods are plain
-    // synchronous effects (no generator per call).
-    const touch = (id: string, entry: { state: SessionState; touchedAt: number }) => {
-      entry.touchedAt = Date.now()
-      sessions.delete(id)
-      sessions.set(id, entry)
-    }
-
-    const get = (id: string) =>
-      Effect.sync(() => {
-        const entry = sessions.get(id)
-        if (entry !== undefined) touch(id, entry)
-        return Option.fromNullishOr(entry?.state)
-      })
-
-    const noneEvicted: ReadonlyArray<SessionState> = []
-    const getOrCreate = (id: string, init: () => SessionState) =>
-      Effect.sync(() => {
-        const existing = sessions.get(id)
-        if (existing !== undefined) {
-          touch(id, existing)
-          return { state: existing.state, created: false, evicted: noneEvicted }
-        }
-        const state = init()
-        sessions.set(id, { state, touchedAt: Date.now() })
-        const evicted: Array<SessionState> = []
-        while (sessions.size > maxSessions) {
-          const [oldestId, oldest] = sessions.entries().next().value!
-          sessions.delete(oldestId)
-          rememberEnded(oldestId)
-          evicted.push(oldest.state)
-        }
-        return { state, created: !ended.has(id), evicted: evicted as ReadonlyArray<SessionState> }
-      })
-
-    const remove = (id: string) =>
-      Effect.sync(() => {
-        const entry = sessions.get(id)
-        sessions.delete(id)
-        rememberEnded(id)
-        return Option.fromNullishOr(entry?.state)
-      })
-
-    const takeIdle = (before: number) =>
-      Effect.sync(() => {
-        const idle: Array<SessionState> = []
-        // LRU order: the first entry touched after `before` ends the scan.
-        for (const [id, entry] of sessions) {
-          if (entry.touchedAt >= before) break
-          sessions.delete(id)
-          rememberEnded(id)
-          idle.push(entry.state)
-        }
-        return idle as ReadonlyArray<SessionState>
-      })
-
-    const takeAll = Effect.sync(() => {
-      const all = [...sessions.values()].map((e) => e.state)
-      sessions.clear()
-      return all as ReadonlyArray<SessionState>
-    })
-
-    const nextSequence = (id: string) =>
-      Effect.sync(() => {
-        const entry = sessions.get(id)
-        if (entry === undefined) return 0
-        entry.state.sequence += 1
-        return entry.state.sequence
-      })
-
-    const skippedByType = new Map<string, number>()
-    const recordSkipped = (type: string) =>
-      Effect.sync(() => {
-        const count = (skippedByType.get(type) ?? 0) + 1
-        skippedByType.set(type, count)
-        return count
-      })
-
+    const sessions = makeSessions(options)
     return SessionStore.of({
-      get,
-      getOrCreate,
-      remove,
-      takeIdle,
-      takeAll,
-      nextSequence,
-      size: Effect.sync(() => sessions.size),
-      recordSkipped,
+      get: (id) => Effect.sync(() => Option.fromNullishOr(sessions.get(id))),
+      getOrCreate: (id, init) => Effect.sync(() => sessions.getOrCreate(id, init)),
+      remove: (id) => Effect.sync(() => Option.fromNullishOr(sessions.remove(id))),
+      takeIdle: (before) => Effect.sync(() => sessions.takeIdle(before)),
+      takeAll: Effect.sync(sessions.takeAll),
+      nextSequence: (id) => Effect.sync(() => sessions.nextSequence(id)),
+      size: Effect.sync(sessions.size),
+      recordSkipped: (type) => Effect.sync(() => sessions.recordSkipped(type)),
+      sessions,
     })
   })
+
+/** The store's state and its synchronous operations. */
+const makeSessions = (options: { readonly maxSessions?: number }): Sessions => {
+  const maxSessions = Math.max(1, options.maxSessions ?? DEFAULT_MAX_SESSIONS)
+  // A Map iterates in insertion order; re-inserting on access makes it an LRU.
+  const sessions = new Map<string, { state: SessionState; touchedAt: number }>()
+  // Sessions this process already ended (deleted, evicted, released idle): one seen again (a late event, a TUI
+  // going back to it) is taken up again, not a new start. Bounded: the oldest ids are forgotten first.
+  const ended = new Set<string>()
+  const rememberEnded = (id: string) => {
+    ended.add(id)
+    if (ended.size > MAX_ENDED_IDS) ended.delete(ended.values().next().value!)
+  }
+
+  // Called for nearly every event: the entry is moved, not reallocated.
+  const touch = (id: string, entry: { state: SessionState; touchedAt: number }) => {
+    entry.touchedAt = Date.now()
+    sessions.delete(id)
+    sessions.set(id, entry)
+  }
+
+  const noneEvicted: ReadonlyArray<SessionState> = []
+  const skippedByType = new Map<string, number>()
+  return {
+    get: (id) => {
+      const entry = sessions.get(id)
+      if (entry === undefined) return undefined
+      touch(id, entry)
+      return entry.state
+    },
+    getOrCreate: (id, init) => {
+      const existing = sessions.get(id)
+      if (existing !== undefined) {
+        touch(id, existing)
+        return { state: existing.state, created: false, evicted: noneEvicted }
+      }
+      const state = init()
+      sessions.set(id, { state, touchedAt: Date.now() })
+      let evicted = noneEvicted
+      while (sessions.size > maxSessions) {
+        const [oldestId, oldest] = sessions.entries().next().value!
+        sessions.delete(oldestId)
+        rememberEnded(oldestId)
+        evicted = [...evicted, oldest.state]
+      }
+      return { state, created: !ended.has(id), evicted }
+    },
+    remove: (id) => {
+      const entry = sessions.get(id)
+      sessions.delete(id)
+      rememberEnded(id)
+      return entry?.state
+    },
+    takeIdle: (before) => {
+      const idle: Array<SessionState> = []
+      // LRU order: the first entry touched after `before` ends the scan.
+      for (const [id, entry] of sessions) {
+        if (entry.touchedAt >= before) break
+        sessions.delete(id)
+        rememberEnded(id)
+        idle.push(entry.state)
+      }
+      return idle
+    },
+    takeAll: () => {
+      const all = [...sessions.values()].map((e) => e.state)
+      sessions.clear()
+      return all
+    },
+    nextSequence: (id) => {
+      const entry = sessions.get(id)
+      if (entry === undefined) return 0
+      entry.state.sequence += 1
+      return entry.state.sequence
+    },
+    size: () => sessions.size,
+    recordSkipped: (type) => {
+      const count = (skippedByType.get(type) ?? 0) + 1
+      skippedByType.set(type, count)
+      return count
+    },
+  }
+}
 
 /**
  * The store. On release, spans still open are ended so the exporter's final flush carries them (the plugin
