@@ -4,8 +4,20 @@
  * in some hooks fails the user's prompt). `dispose` flushes within the shutdown budget. No signal handlers, no
  * globals, no writes to the terminal, no changes to process.env.
  */
-import { Cause, Effect, Layer, ManagedRuntime, Queue } from "effect"
-import { endAllSessions, handleChatHeaders, wantsTraceContext, handleChatMessage, handleEvent, handleShellEnv, handleToolBefore, readType, sweepSessions } from "./handlers/index.ts"
+import { Effect, Layer, ManagedRuntime, Queue } from "effect"
+import {
+  chatHeadersContext,
+  chatMessage,
+  dispatchEvent,
+  endAll,
+  handlerContext,
+  readType,
+  shellEnvContext,
+  sweep,
+  toolBefore,
+  wantsTraceContext,
+  type HandlerContext,
+} from "./handlers/index.ts"
 import type { HandledType } from "./events/schema.ts"
 import * as BackgroundClock from "./layers/backgroundClock.ts"
 import * as OpencodeLog from "./layers/opencodeLog.ts"
@@ -18,7 +30,7 @@ import { fileDirOf, spoolDirOf } from "./host/opencodeState.ts"
 import { randomUUID } from "node:crypto"
 import { readRepository } from "./git/repository.ts"
 import { Exporter } from "./services/Exporter.ts"
-import { describe, TELEMETRY_OFF, withTimeout, type OpencodeHooks, type OpencodePluginInput } from "./host/opencodeClient.ts"
+import { TELEMETRY_OFF, withTimeout, type OpencodeHooks, type OpencodePluginInput } from "./host/opencodeClient.ts"
 
 /** A session untouched this long is ended and its state released (a TUI can stay open for days). */
 const SESSION_IDLE_RELEASE_MS = 30 * 60_000
@@ -98,77 +110,61 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
   )
   const runtime = ManagedRuntime.make(layer)
 
-  /** Runs an effect to completion; whatever happens, resolves. */
-  const run = (effect: Effect.Effect<void, unknown, Layer.Success<typeof layer>>, what: string): Promise<void> =>
-    runtime
-      .runPromiseExit(effect)
-      .then((exit) => {
-        // An interruption is shutdown cutting background work short, not a failure worth a message.
-        if (exit._tag === "Failure" && !Cause.hasInterruptsOnly(exit.cause))
-          OpencodeLog.sendLog(client, "warn", `Telemetry ${what} failed; opencode is unaffected`)
-      })
-      .catch((error) => OpencodeLog.sendLog(client, "warn", `Telemetry ${what} failed (${describe(error)}); opencode is unaffected`))
-
-  // Build the services now, so configuration faults show at start-up rather than on the first event.
-  await runtime.runPromise(Effect.void)
+  // Build the services now, so configuration faults show at start-up rather than on the first event; the
+  // handlers' context (the services' synchronous surfaces) is resolved once.
+  const ctx: HandlerContext = await runtime.runPromise(handlerContext)
 
   // Hooks are handled one at a time, in the order opencode calls them (a message must not be counted before
   // its session is known), and off opencode's call: a hook only queues a job, and the jobs queued meanwhile
-  // run together in one runtime call after the current macrotask. `event` thus returns in about a
-  // microsecond (opencode's bus waits for that much), and a burst of events costs one fiber, not one each.
-  type Services = Layer.Success<typeof layer>
-  /** A bus event (nothing waits for it), or a hook's effect whose promise `settle` resolves. */
+  // run together after the current macrotask. `event` thus returns in about a microsecond (opencode's bus
+  // waits for that much). A job is a plain call of a handler (no fiber, no Effect per event: the README's
+  // "Where the hot path departs"); one that returns a promise (a file or git's reflog to read) is waited for
+  // before the next, so the order holds.
   type Job =
+    /** A bus event: nothing waits for it. */
     | { readonly event: unknown; readonly type: HandledType }
-    | {
-        readonly effect: Effect.Effect<void, never, Services>
-        /** Resolves the hook's promise; called again (harmlessly) after the batch, whatever became of it. */
-        readonly settle: () => void
-      }
-  const reportFailure = (what: string) => (cause: Cause.Cause<unknown>) =>
-    Effect.sync(() => {
-      // An interruption is shutdown cutting the work short, not a failure worth a message.
-      if (!Cause.hasInterruptsOnly(cause)) OpencodeLog.sendLog(client, "warn", `Telemetry ${what} failed; opencode is unaffected`)
-    })
-  const eventFailed = reportFailure("event handling")
-  const runJob = (job: Job) => ("event" in job ? Effect.catchCause(handleEvent(job.event, job.type), eventFailed) : job.effect)
+    /** A hook's work; `settle` resolves the hook's promise with its value, or undefined if it failed. */
+    | { readonly run: (ctx: HandlerContext) => unknown; readonly settle: (value: unknown) => void; readonly what: string }
+  const reportFailure = (what: string) => OpencodeLog.sendLog(client, "warn", `Telemetry ${what} failed; opencode is unaffected`)
+  const isPromise = (value: unknown): value is Promise<unknown> => value instanceof Promise
 
   let jobs: Array<Job> = []
   let draining = false
-  const drain = () => {
-    const batch = jobs
-    jobs = []
-    run(Effect.forEach(batch, runJob, { discard: true }), "event handling").finally(() => {
-      for (const job of batch) if ("settle" in job) job.settle()
-      if (jobs.length > 0) drain()
-      else draining = false
-    })
+  const drain = async () => {
+    while (jobs.length > 0) {
+      const batch = jobs
+      jobs = []
+      for (const job of batch) {
+        const what = "event" in job ? "event handling" : job.what
+        let value: unknown
+        try {
+          value = "event" in job ? dispatchEvent(ctx, job.event, job.type) : job.run(ctx)
+          if (isPromise(value)) value = await value
+        } catch {
+          value = undefined
+          reportFailure(what)
+        }
+        if ("settle" in job) job.settle(value)
+      }
+    }
+    draining = false
   }
   const queue = (job: Job) => {
     jobs.push(job)
     if (draining) return
     draining = true
-    setImmediate(drain)
+    setImmediate(() => void drain())
   }
-  /** Queues an effect; the promise resolves with its value, or undefined if it failed (reported, never thrown). */
-  const submit = <A>(effect: Effect.Effect<A, unknown, Services>, what: string): Promise<A | undefined> =>
-    new Promise<A | undefined>((resolve) =>
-      queue({
-        effect: effect.pipe(
-          Effect.tap((value) => Effect.sync(() => resolve(value))),
-          Effect.catchCause((cause) => Effect.andThen(Effect.sync(() => resolve(undefined)), reportFailure(what)(cause))),
-          Effect.asVoid,
-        ),
-        settle: () => resolve(undefined),
-      }),
-    )
+  /** Queues a hook's work; the promise resolves with its value, or undefined if it failed (reported, never thrown). */
+  const submit = <A>(work: (ctx: HandlerContext) => A | Promise<A>, what: string): Promise<A | undefined> =>
+    new Promise<A | undefined>((resolve) => queue({ run: work, settle: (value) => resolve(value as A | undefined), what }))
 
   // A pull endpoint asked to linger may hold the exit that much longer, for one last scrape.
   const budget = config.shutdownTimeoutMs + (config.metrics.prometheus?.lingerMs ?? 0)
   let disposed = false
   const listed = config.traces.propagationProviders
   const noPropagation = listed !== "*" && listed.size === 0
-  queueSweep = () => void submit(sweepSessions(SESSION_IDLE_RELEASE_MS), "session sweep")
+  queueSweep = () => void submit((ctx) => sweep(ctx, SESSION_IDLE_RELEASE_MS), "session sweep")
   // A turn ended, or stopped to ask a person (who may never answer): what it did so far goes out soon. Not
   // queued behind the hooks: a slow collector must not delay the next one.
   const scheduleTurnFlush = () => void Queue.offerUnsafe(flushRequests, undefined)
@@ -188,11 +184,11 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
     },
     "tool.execute.before": async (input, output) => {
       if (disposed) return
-      await submit(handleToolBefore(input, output, directory), "tool handling")
+      await submit((ctx) => toolBefore(ctx, input, output, directory), "tool handling")
     },
     "chat.message": async (input, output) => {
       if (disposed) return
-      await submit(handleChatMessage(input, output), "prompt handling")
+      await submit((ctx) => chatMessage(ctx, input, output), "prompt handling")
     },
     // opencode passes its whole environment to the bash tool's processes; a model can be talked into running
     // `env`. Credential variables are removed (an undefined value drops the variable from the child's env).
@@ -202,7 +198,7 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
         // Credential variables were already removed by the entry, whatever becomes of this part.
         if (disposed) return
         // Behind the queue, so the tool's `running` event (sent just before) has opened its span.
-        const context = await submit(handleShellEnv(input), "trace context")
+        const context = await submit((ctx) => shellEnvContext(ctx, input), "trace context")
         if (context === undefined) return
         output.env["TRACEPARENT"] = context.traceparent
         if (context.tracestate !== undefined) output.env["TRACESTATE"] = context.tracestate
@@ -218,7 +214,7 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
         // Requests to providers not listed go on at once; a listed one waits behind the queued events (which open
         // its chat span) a bounded time only: the model request is opencode's, not ours to hold.
         if (disposed || noPropagation || !wantsTraceContext(input, listed)) return
-        const context = await withTimeout(submit(handleChatHeaders(input), "trace context"), CHAT_HEADERS_WAIT_MS)
+        const context = await withTimeout(submit((ctx) => chatHeadersContext(ctx, input), "trace context"), CHAT_HEADERS_WAIT_MS)
         if (context === undefined) return
         output.headers["traceparent"] = context.traceparent
         if (context.tracestate !== undefined) output.headers["tracestate"] = context.tracestate
@@ -235,7 +231,7 @@ export const start = async (input: OpencodePluginInput, options: unknown): Promi
       // which flushes all three signals and shuts the providers down. opencode's exit waits at most `budget`.
       await withTimeout(
         (async () => {
-          await submit(endAllSessions(), "session end")
+          await submit(endAll, "session end")
           await runtime.dispose()
         })(),
         budget,
