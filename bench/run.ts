@@ -250,7 +250,7 @@ const run = async (args: Args) => {
       date: new Date().toISOString(),
       machine: { cpus: cpus().length, model: cpus()[0]?.model ?? "", memoryGiB: Math.round(totalmem() / 2 ** 30), bun: Bun.version },
       // Relative, so that results committed to the repository name no directory of the machine they ran on.
-      args: { ...args, out: relative(ROOT, args.out) },
+      args: { ...args, out: relative(ROOT, args.out), peerDir: args.peerDir === undefined ? undefined : relative(ROOT, args.peerDir) },
       replays: Object.fromEntries(Object.entries(replays).map(([n, r]) => [n, { summary: r.summary, delivered: r.delivered, rounds: r.rounds }])),
       short: {
         requests: spread(short.map((m) => requests(m.sink))),
