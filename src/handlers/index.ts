@@ -7,7 +7,18 @@
  * runtime calls for every event, and an Effect (`handleEvent`, ...) for programs that embed the layers.
  */
 import { Effect, Option, Schema } from "effect"
-import { ChatHeadersInput, ChatMessageInput, ChatMessageOutput, EVENTS, isHandledType, isIgnoredPart, type HandledEvent, type HandledType } from "../events/schema.ts"
+import {
+  ChatHeadersInput,
+  ChatMessageInput,
+  ChatMessageOutput,
+  EVENTS,
+  eventDecoder,
+  isHandledType,
+  isIgnoredPart,
+  isNoOpEvent,
+  type HandledEvent,
+  type HandledType,
+} from "../events/schema.ts"
 import { onAssistantMessage, onChatMessage, onCompactionPart, onTextPart, onUserMessage } from "./message.ts"
 import { onPermissionAsked, onPermissionReplied } from "./permission.ts"
 import {
@@ -30,20 +41,20 @@ export { handlerContext, type Handled, type HandlerContext } from "./context.ts"
 
 /**
  * One decoder per event type, picked by the type already read: the event is decoded against its own schema
- * only, synchronously (no fiber per decode). This runs for nearly every event opencode publishes.
+ * only, synchronously (no fiber per decode), compiled. This runs for nearly every event opencode publishes.
  */
 const decoders: { readonly [K in HandledType]: (u: unknown) => Option.Option<Extract<HandledEvent, { type: K }>> } = {
-  "session.created": Schema.decodeUnknownOption(EVENTS["session.created"]),
-  "session.updated": Schema.decodeUnknownOption(EVENTS["session.updated"]),
-  "session.deleted": Schema.decodeUnknownOption(EVENTS["session.deleted"]),
-  "session.idle": Schema.decodeUnknownOption(EVENTS["session.idle"]),
-  "session.error": Schema.decodeUnknownOption(EVENTS["session.error"]),
-  "session.status": Schema.decodeUnknownOption(EVENTS["session.status"]),
-  "session.diff": Schema.decodeUnknownOption(EVENTS["session.diff"]),
-  "message.updated": Schema.decodeUnknownOption(EVENTS["message.updated"]),
-  "message.part.updated": Schema.decodeUnknownOption(EVENTS["message.part.updated"]),
-  "permission.asked": Schema.decodeUnknownOption(EVENTS["permission.asked"]),
-  "permission.replied": Schema.decodeUnknownOption(EVENTS["permission.replied"]),
+  "session.created": eventDecoder(EVENTS["session.created"]),
+  "session.updated": eventDecoder(EVENTS["session.updated"]),
+  "session.deleted": eventDecoder(EVENTS["session.deleted"]),
+  "session.idle": eventDecoder(EVENTS["session.idle"]),
+  "session.error": eventDecoder(EVENTS["session.error"]),
+  "session.status": eventDecoder(EVENTS["session.status"]),
+  "session.diff": eventDecoder(EVENTS["session.diff"]),
+  "message.updated": eventDecoder(EVENTS["message.updated"]),
+  "message.part.updated": eventDecoder(EVENTS["message.part.updated"]),
+  "permission.asked": eventDecoder(EVENTS["permission.asked"]),
+  "permission.replied": eventDecoder(EVENTS["permission.replied"]),
 }
 const decodeEvent = (type: HandledType, event: unknown): Option.Option<HandledEvent> => decoders[type](event)
 
@@ -64,7 +75,8 @@ const eventType = (event: unknown): string | undefined => {
 export const readType = (event: unknown): HandledType | undefined => {
   const type = eventType(event)
   if (type === undefined || !isHandledType(type)) return undefined
-  return type === "message.part.updated" && isIgnoredPart(event) ? undefined : type
+  if (type === "message.part.updated") return isIgnoredPart(event) ? undefined : type
+  return isNoOpEvent(type, event) ? undefined : type
 }
 
 /**
@@ -123,8 +135,8 @@ export const toolBefore = (ctx: HandlerContext, input: unknown, output: unknown,
   return onToolBefore(ctx, i.value.sessionID, i.value.callID, i.value.tool, o.value.args, directory)
 }
 
-const chatMessageInput = Schema.decodeUnknownOption(ChatMessageInput)
-const chatMessageOutput = Schema.decodeUnknownOption(ChatMessageOutput)
+const chatMessageInput = eventDecoder(ChatMessageInput)
+const chatMessageOutput = eventDecoder(ChatMessageOutput)
 
 /** The `chat.message` hook: a prompt was submitted. */
 export const chatMessage = (ctx: HandlerContext, input: unknown, output: unknown): Handled => {
@@ -134,7 +146,7 @@ export const chatMessage = (ctx: HandlerContext, input: unknown, output: unknown
   return onChatMessage(ctx, i.value.sessionID, o.value.message, o.value.parts)
 }
 
-const chatHeadersInput = Schema.decodeUnknownOption(ChatHeadersInput)
+const chatHeadersInput = eventDecoder(ChatHeadersInput)
 
 /**
  * Whether a `chat.headers` call is for a listed provider: decided synchronously, so that a request to any other

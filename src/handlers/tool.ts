@@ -9,7 +9,7 @@ import { isAbsolute, resolve } from "node:path"
 import { Option, Schema } from "effect"
 import { commitsSince, snapshotReflogs, type ReflogCommit, type ReflogSnapshot } from "../git/reflog.ts"
 import { lineDiff } from "../lines/diff.ts"
-import { BashInput, BashMetadata, EditMetadata, WriteInput, WriteMetadata, type ToolPart } from "../events/schema.ts"
+import { BashInput, BashMetadata, EditMetadata, eventDecoder, WriteInput, WriteMetadata, type ToolPart } from "../events/schema.ts"
 import type { Handled, HandlerContext } from "./context.ts"
 import { boundedJson, CONTENT_LIMIT, jsonByteLength, toolParameters, truncateText } from "./content.ts"
 import { describeToolError, toolErrorText } from "./errors.ts"
@@ -19,7 +19,7 @@ import { mcpParts } from "../naming/toolNames.ts"
 import { spanName } from "../signals.ts"
 
 const decodeOption = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S) => {
-  const decode = Schema.decodeUnknownOption(schema)
+  const decode = eventDecoder(schema)
   return (value: unknown): S["Type"] | undefined => Option.getOrUndefined(decode(value))
 }
 const bashInput = decodeOption(BashInput)
