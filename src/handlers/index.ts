@@ -75,8 +75,12 @@ const eventType = (event: unknown): string | undefined => {
 export const readType = (event: unknown): HandledType | undefined => {
   const type = eventType(event)
   if (type === undefined || !isHandledType(type)) return undefined
-  if (type === "message.part.updated") return isIgnoredPart(event) ? undefined : type
-  return isNoOpEvent(type, event) ? undefined : type
+  try {
+    if (type === "message.part.updated") return isIgnoredPart(event) ? undefined : type
+    return isNoOpEvent(type, event) ? undefined : type
+  } catch {
+    return type // a throwing getter: decoding will fail, and say so
+  }
 }
 
 /**

@@ -27,3 +27,10 @@ test("everything else of a read type goes on, malformed ones included (to be dec
   expect(readType(part("tool"))).toBe("message.part.updated")
   expect(readType({ type: "session.idle", properties: { sessionID: "s" } })).toBe("session.idle")
 })
+
+test("an event whose fields throw goes on to decoding (which fails and says so), never lost in the filter", () => {
+  const throwing = { type: "session.status", get properties(): unknown { throw new Error("a hostile getter") } }
+  expect(readType(throwing)).toBe("session.status")
+  const part = { type: "message.part.updated", get properties(): unknown { throw new Error("a hostile getter") } }
+  expect(readType(part)).toBe("message.part.updated")
+})
