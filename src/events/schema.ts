@@ -252,20 +252,25 @@ const READ_PARTS: ReadonlySet<unknown> = new Set(["tool", "text", "compaction"])
  */
 export const isNoOpEvent = (type: HandledType, event: unknown): boolean => {
   if (type !== "session.status" && type !== "session.diff") return false
-  if (typeof event !== "object" || event === null || !("properties" in event)) return false
-  const properties = event.properties
-  if (typeof properties !== "object" || properties === null) return false
+  const properties = propertiesOf(event)
+  if (properties === undefined) return false
   if (type === "session.diff") return "diff" in properties && Array.isArray(properties.diff) && properties.diff.length === 0
   if (!("status" in properties)) return false
   const status = properties.status
   return typeof status === "object" && status !== null && "type" in status && status.type === "idle"
 }
 
+/** An event's `properties` object, read without decoding (for the filters above and below). */
+const propertiesOf = (event: unknown): object | undefined => {
+  if (typeof event !== "object" || event === null || !("properties" in event)) return undefined
+  const properties = event.properties
+  return typeof properties === "object" && properties !== null ? properties : undefined
+}
+
 /** Step, patch, reasoning and other parts are skipped before decoding. */
 export const isIgnoredPart = (event: unknown): boolean => {
-  if (typeof event !== "object" || event === null || !("properties" in event)) return false
-  const properties = event.properties
-  if (typeof properties !== "object" || properties === null || !("part" in properties)) return false
+  const properties = propertiesOf(event)
+  if (properties === undefined || !("part" in properties)) return false
   const part = properties.part
   return typeof part === "object" && part !== null && "type" in part && !READ_PARTS.has(part.type)
 }

@@ -22,6 +22,7 @@ import {
 import { onAssistantMessage, onChatMessage, onCompactionPart, onTextPart, onUserMessage } from "./message.ts"
 import { onPermissionAsked, onPermissionReplied } from "./permission.ts"
 import {
+  endAllSessions as endAll,
   onSessionCreated,
   onSessionDeleted,
   onSessionDiff,
@@ -29,15 +30,13 @@ import {
   onSessionIdle,
   onSessionStatus,
   onSessionUpdated,
+  sweepSessions as sweep,
 } from "./session.ts"
 import { onToolBefore, onToolPart, toolTraceContext } from "./tool.ts"
 import { propagatesTo, requestTraceContext } from "./propagation.ts"
 import { handlerContext, type Handled, type HandlerContext } from "./context.ts"
 
-import { endAllSessions as endAll, sweepSessions as sweep } from "./session.ts"
-
-export { endAll, sweep }
-export { handlerContext, type Handled, type HandlerContext } from "./context.ts"
+export { endAll, handlerContext, sweep, type Handled, type HandlerContext }
 
 /**
  * One decoder per event type, picked by the type already read: the event is decoded against its own schema

@@ -130,7 +130,6 @@ export const onAssistantMessage = (ctx: HandlerContext, info: AssistantMessage) 
     )
   }
   if (open !== undefined) {
-    const { config } = ctx
     open.span.setAttributes({
       "gen_ai.response.model": info.modelID,
       // The conventions' totals, as the GenAI metrics count them (genAiInput, genAiOutput).
@@ -139,7 +138,7 @@ export const onAssistantMessage = (ctx: HandlerContext, info: AssistantMessage) 
       "gen_ai.usage.reasoning.output_tokens": tokens.reasoning,
       "gen_ai.usage.cache_read.input_tokens": tokens.cacheRead,
       // Renamed cache_write in the latest conventions.
-      [config.semconv.genAiLatest ? "gen_ai.usage.cache_write.input_tokens" : "gen_ai.usage.cache_creation.input_tokens"]: tokens.cacheCreation,
+      [ctx.config.semconv.genAiLatest ? "gen_ai.usage.cache_write.input_tokens" : "gen_ai.usage.cache_creation.input_tokens"]: tokens.cacheCreation,
       cost_usd: info.cost,
       ...(info.finish === undefined ? {} : { "gen_ai.response.finish_reasons": [info.finish] }),
     })

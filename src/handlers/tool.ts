@@ -112,7 +112,6 @@ export const onToolPart = (ctx: HandlerContext, part: ToolPart): Handled => {
   if (open !== undefined) {
     // Claude Code's trace shape: the tool's own work, after any wait for the user's permission.
     if (decision?.decision !== "reject") {
-      const { instruments } = ctx
       const start = Math.min(Math.max(s.time.start, decision?.at ?? s.time.start), s.time.end)
       const execution = instruments.startSpan("execution", spanName("execution"), {
         parent: open.span,
@@ -166,7 +165,6 @@ const reportSubagent = (
   const childID = state.childSessions.get(callID) ?? named
   state.childSessions.delete(callID)
   const child = childID === undefined ? undefined : existingSession(ctx, childID)
-  const { instruments } = ctx
   const totals = child === undefined ? undefined : sessionTotals(child)
   emitEvent(
     ctx,
@@ -174,7 +172,7 @@ const reportSubagent = (
     "subagent_completed",
     {
       "call.id": callID,
-      success: instruments.success(success),
+      success: ctx.instruments.success(success),
       duration_ms: duration,
       ...(childID === undefined ? {} : { "subagent.session_id": childID }),
       ...(child?.agent === undefined ? {} : { "agent.name": child.agent }),
@@ -374,8 +372,7 @@ const countPullRequests = (
   if (command === undefined || meta?.exit !== 0) return
   const created = pullRequestsFromOutput(command, meta.output ?? "")
   if (created === 0) return
-  const { instruments } = ctx
-  instruments.count("pull_request.count", created, sessionAttributes(state))
+  ctx.instruments.count("pull_request.count", created, sessionAttributes(state))
 }
 
 const lineCount = (text: string) => (text === "" ? 0 : text.split("\n").length - (text.endsWith("\n") ? 1 : 0))

@@ -253,35 +253,35 @@ export const layer = Layer.effect(
     }
 
     const event = (name: EventName, attributes: Attributes, timestamp?: number) => {
-        if (!config.logs.enabled) return
-        const time = timestamp ?? Date.now()
-        const logAttributes: Attributes = { ...config.standardAttributes, ...refAttributes, "event.name": name, "event.timestamp": new Date(time).toISOString() }
-        // app.version only when opted in (OTEL_METRICS_INCLUDE_VERSION).
-        for (const key in attributes) if (metrics.includeVersion || key !== "app.version") logAttributes[key] = attributes[key]
-        logger.emit({
-          eventName: name,
-          body: `${config.eventPrefix}${name}`,
-          severityNumber: SeverityNumber.INFO,
-          severityText: "INFO",
-          timestamp: time,
-          // Logs carry no span context: events are linked by session.id and prompt.id, not by trace.
-          context: ROOT_CONTEXT,
-          attributes: logAttributes,
-        })
+      if (!config.logs.enabled) return
+      const time = timestamp ?? Date.now()
+      const logAttributes: Attributes = { ...config.standardAttributes, ...refAttributes, "event.name": name, "event.timestamp": new Date(time).toISOString() }
+      // app.version only when opted in (OTEL_METRICS_INCLUDE_VERSION).
+      for (const key in attributes) if (metrics.includeVersion || key !== "app.version") logAttributes[key] = attributes[key]
+      logger.emit({
+        eventName: name,
+        body: `${config.eventPrefix}${name}`,
+        severityNumber: SeverityNumber.INFO,
+        severityText: "INFO",
+        timestamp: time,
+        // Logs carry no span context: events are linked by session.id and prompt.id, not by trace.
+        context: ROOT_CONTEXT,
+        attributes: logAttributes,
+      })
     }
 
     const startSpan = (span: SpanKey, name: string, spanOptions: SpanOptions = {}): Span | undefined => {
-        if (config.traces.disabled.has(SPANS[span].traceType)) return undefined
-        const parent = spanOptions.parent === undefined ? remoteParent : trace.setSpan(ROOT_CONTEXT, spanOptions.parent)
-        return tracer.startSpan(
-          name,
-          {
-            kind: spanOptions.kind ?? SpanKind.INTERNAL,
-            attributes: withoutVersion({ ...spanOptions.attributes, ...refAttributes, ...config.traces.attributes }),
-            ...(spanOptions.startTime === undefined ? {} : { startTime: spanOptions.startTime }),
-          },
-          parent,
-        )
+      if (config.traces.disabled.has(SPANS[span].traceType)) return undefined
+      const parent = spanOptions.parent === undefined ? remoteParent : trace.setSpan(ROOT_CONTEXT, spanOptions.parent)
+      return tracer.startSpan(
+        name,
+        {
+          kind: spanOptions.kind ?? SpanKind.INTERNAL,
+          attributes: withoutVersion({ ...spanOptions.attributes, ...refAttributes, ...config.traces.attributes }),
+          ...(spanOptions.startTime === undefined ? {} : { startTime: spanOptions.startTime }),
+        },
+        parent,
+      )
     }
 
     // Called several times for every event.

@@ -277,12 +277,12 @@ const makeSessions = (options: { readonly maxSessions?: number }): Sessions => {
       }
       const state = init()
       sessions.set(id, { state, touchedAt: Date.now() })
-      let evicted = noneEvicted
+      const evicted: Array<SessionState> = []
       while (sessions.size > maxSessions) {
         const [oldestId, oldest] = sessions.entries().next().value!
         sessions.delete(oldestId)
         rememberEnded(oldestId)
-        evicted = [...evicted, oldest.state]
+        evicted.push(oldest.state)
       }
       return { state, created: !ended.has(id), evicted }
     },
